@@ -1,0 +1,1 @@
+//! History checkers (linearizability, sequential and causal consistency).
