@@ -1,0 +1,40 @@
+defmodule Lockstep.Native do
+  # The Rust engine, loaded from priv/native/liblockstep_nif.so (built by the
+  # :lockstep_native compiler in mix.exs). Only NIF stubs live here; the public
+  # API is a layer above. If the library cannot be loaded, this module refuses
+  # to load at all, so a missing build fails at the first call site instead of
+  # surfacing later as :nif_not_loaded.
+  @moduledoc false
+
+  @on_load :load_nif
+
+  @doc false
+  def load_nif do
+    path = library_path()
+
+    case :erlang.load_nif(String.to_charlist(path), 0) do
+      :ok ->
+        :ok
+
+      {:error, {reason, text}} ->
+        IO.puts(:stderr, """
+        ** (Lockstep) could not load the Lockstep NIF: #{reason}: #{text}
+           expected at: #{path}.so
+           Build it with `mix compile` (runs cargo), or run scripts/setup on a fresh machine.\
+        """)
+
+        {:error, {:lockstep_nif_not_loaded, reason}}
+    end
+  end
+
+  defp library_path do
+    case :code.priv_dir(:lockstep) do
+      {:error, _} -> Path.join([__DIR__, "..", "..", "priv", "native", "liblockstep_nif"])
+      priv -> Path.join(priv, "native/liblockstep_nif")
+    end
+  end
+
+  # NIF stubs
+
+  def engine_version, do: :erlang.nif_error(:nif_not_loaded)
+end
