@@ -1,3 +1,20 @@
 //! Lockstep's engine: a pure-Rust controller for controlled concurrency testing of BEAM programs.
+//!
+//! The embedder (the NIF bridge, or a test harness) owns real processes; this crate decides who
+//! runs next and applies every operation's effects: mailboxes, links, monitors, names, timers and
+//! the virtual clock. It knows nothing of terms: payloads are an opaque type `P`.
 
 pub mod checker;
+pub mod controller;
+pub mod ids;
+pub mod op;
+mod process;
+pub mod seed;
+pub mod strategy;
+pub mod trace;
+
+pub use controller::{Blocked, Config, Controller, EngineError, Next, Outcome};
+pub use ids::{MonitorId, MsgId, Name, ProcId, TimerId};
+pub use op::{Dest, DownItem, Envelope, Message, Op, OpError, OpKind, Reason, Reply};
+pub use strategy::{IterationInfo, Strategy, StrategyConfig};
+pub use trace::{Event, EventKind};

@@ -1,0 +1,1095 @@
+//! The controller: the state machine at the heart of a run.
+//!
+//! Protocol (see DESIGN): a process announces its next operation with [`Controller::submit`] and
+//! waits. When no process is running, the controller asks the strategy to pick one of the enabled
+//! processes, executes that process's pending operation with all its effects, and returns
+//! [`Next::Resume`] naming the process to wake with the operation's [`Reply`]. Deciding before
+//! executing is what lets strategies reason about pending operations.
+//!
+//! Invariant: at most one process is `Running`; every other live process is waiting at a sync
+//! point, or reserved by a spawn and not yet bound (only while its parent runs).
+
+use crate::ids::{MonitorId, MsgId, Name, ProcId, TimerId};
+use crate::op::{DownItem, Envelope, Message, Op, OpError, OpKind, Reason, Reply};
+use crate::process::{Deadline, Process, State};
+use crate::strategy::{Candidate, Decision, IterationInfo, PickError, Strategy};
+use crate::trace::{Event, EventKind};
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt;
+
+/// Per-run settings.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Steps after which the run stops with [`Outcome::StepLimit`].
+    pub max_steps: u64,
+    /// When false, a process whose own code ends abnormally fails the run.
+    pub allow_crashes: bool,
+    /// When true, processes left blocked in a receive when the root returns fail the run.
+    pub fail_on_blocked: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_steps: 1000,
+            allow_crashes: false,
+            fail_on_blocked: false,
+        }
+    }
+}
+
+/// What a blocked process is waiting for (deadlock and leftover reports).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Blocked {
+    pub proc: ProcId,
+    pub op: OpKind,
+    pub mailbox: usize,
+    pub name: Option<Name>,
+    /// The deadline (virtual ms) of a receive with a timeout, if any.
+    pub deadline: Option<u64>,
+}
+
+/// How a run ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome<P> {
+    /// The root returned normally.
+    Completed,
+    /// The root ended abnormally (an exception in the test body, or killed by a signal).
+    RootExit(Reason<P>),
+    /// A process other than the root ended abnormally on its own (or vanished).
+    Crash {
+        proc: ProcId,
+        reason: Reason<P>,
+    },
+    /// Nothing enabled and no timer pending, with processes still alive.
+    Deadlock(Vec<Blocked>),
+    /// The root returned with processes still blocked in a receive (`fail_on_blocked`).
+    LeftBlocked(Vec<Blocked>),
+    StepLimit {
+        steps: u64,
+    },
+    /// The strategy could not pick (replay divergence).
+    Diverged(PickError),
+    /// Stopped from outside (a watchdog).
+    Aborted(String),
+}
+
+impl<P> Outcome<P> {
+    /// Whether this outcome is a failure of the program under test (the step limit is reported
+    /// separately because whether it fails is the user's policy).
+    pub fn is_failure(&self) -> bool {
+        !matches!(self, Outcome::Completed | Outcome::StepLimit { .. })
+    }
+
+    /// A stable name for the outcome's category.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Outcome::Completed => "completed",
+            Outcome::RootExit(_) => "exception",
+            Outcome::Crash { .. } => "crash",
+            Outcome::Deadlock(_) => "deadlock",
+            Outcome::LeftBlocked(_) => "left_blocked",
+            Outcome::StepLimit { .. } => "step_limit",
+            Outcome::Diverged(_) => "diverged",
+            Outcome::Aborted(_) => "aborted",
+        }
+    }
+}
+
+/// What the embedder must do after a call.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Next<P> {
+    /// Wake this process with this reply (it may be the caller itself).
+    Resume(ProcId, Reply<P>),
+    /// The run is over; see [`Controller::outcome`].
+    Finished,
+}
+
+/// A protocol violation by the embedder (never by the program under test).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EngineError {
+    UnknownProc(ProcId),
+    NotRunning {
+        proc: ProcId,
+        running: Option<ProcId>,
+    },
+    NotUnbound(ProcId),
+    /// A spawned process was not bound before its parent's next sync point.
+    Unbound(ProcId),
+    AlreadyStarted,
+    BadIndex {
+        index: usize,
+        len: usize,
+    },
+    /// The strategy picked a process that is not enabled (a strategy bug).
+    BadPick(ProcId),
+}
+
+impl fmt::Display for EngineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EngineError::UnknownProc(p) => write!(f, "unknown process {p}"),
+            EngineError::NotRunning { proc, running } => match running {
+                Some(r) => write!(f, "{proc} is not the running process ({r} is)"),
+                None => write!(f, "{proc} is not the running process (none is)"),
+            },
+            EngineError::NotUnbound(p) => write!(f, "{p} is already bound"),
+            EngineError::Unbound(p) => write!(f, "{p} was spawned but never bound"),
+            EngineError::AlreadyStarted => write!(f, "the run has already started"),
+            EngineError::BadIndex { index, len } => {
+                write!(f, "mailbox index {index} out of range (length {len})")
+            }
+            EngineError::BadPick(p) => write!(f, "strategy picked {p}, which is not enabled"),
+        }
+    }
+}
+
+impl std::error::Error for EngineError {}
+
+#[derive(Clone, Debug)]
+struct MonitorRec {
+    owner: ProcId,
+    target: ProcId,
+    item: DownItem,
+}
+
+#[derive(Clone, Debug)]
+enum Timed<P> {
+    Msg {
+        timer: TimerId,
+        from: ProcId,
+        to: crate::op::Dest,
+        msg: P,
+    },
+    Deadline(ProcId),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Termination {
+    /// The process's own exit; `crash` if abnormal on its own.
+    Own { crash: bool },
+    /// Killed by an exit signal (explicit or through a link).
+    Signal,
+    /// Died outside the controller's control.
+    External,
+}
+
+/// One run of a program under a strategy.
+pub struct Controller<P> {
+    config: Config,
+    strategy: Box<dyn Strategy>,
+    procs: Vec<Process<P>>,
+    running: Option<ProcId>,
+    unbound: usize,
+    started: bool,
+    names: BTreeMap<Name, ProcId>,
+    monitors: BTreeMap<MonitorId, MonitorRec>,
+    /// Timer queue ordered by (fire time, creation sequence).
+    timers: BTreeMap<(u64, u64), Timed<P>>,
+    timer_keys: BTreeMap<TimerId, (u64, u64)>,
+    now: u64,
+    step: u64,
+    seq: u64,
+    next_msg: u64,
+    next_monitor: u64,
+    next_timer: u64,
+    last: Option<ProcId>,
+    choices: Vec<ProcId>,
+    trace: Vec<Event<P>>,
+    kills: Vec<ProcId>,
+    outcome: Option<Outcome<P>>,
+    enabled: Vec<Candidate>,
+}
+
+impl<P: Clone> Controller<P> {
+    /// A new run with the root process `P0` reserved (bind it, then [`Controller::start`]).
+    pub fn new(config: Config, mut strategy: Box<dyn Strategy>, info: IterationInfo) -> Self {
+        strategy.begin(&info);
+        strategy.on_spawn(ProcId::ROOT);
+        Controller {
+            config,
+            strategy,
+            procs: vec![Process::new(None)],
+            running: None,
+            unbound: 1,
+            started: false,
+            names: BTreeMap::new(),
+            monitors: BTreeMap::new(),
+            timers: BTreeMap::new(),
+            timer_keys: BTreeMap::new(),
+            now: 0,
+            step: 0,
+            seq: 0,
+            next_msg: 0,
+            next_monitor: 0,
+            next_timer: 0,
+            last: None,
+            choices: Vec::new(),
+            trace: Vec::new(),
+            kills: Vec::new(),
+            outcome: None,
+            enabled: Vec::new(),
+        }
+    }
+
+    // ----- embedder API -------------------------------------------------------------------
+
+    /// Bind a reserved process: it now waits at its first sync point (`Start`).
+    pub fn bind(&mut self, proc: ProcId) -> Result<(), EngineError> {
+        let p = self.proc_mut(proc)?;
+        match p.state {
+            State::Unbound => {
+                p.state = State::Waiting(Op::Start);
+                self.unbound -= 1;
+                Ok(())
+            }
+            // A child reserved by a parent that died before binding it was marked exited.
+            State::Exited(_) => Ok(()),
+            _ => Err(EngineError::NotUnbound(proc)),
+        }
+    }
+
+    /// Make the first scheduling decision.
+    pub fn start(&mut self) -> Result<Next<P>, EngineError> {
+        if self.started {
+            return Err(EngineError::AlreadyStarted);
+        }
+        self.started = true;
+        self.schedule()
+    }
+
+    /// The running process `who` announces its next operation and waits.
+    pub fn submit(&mut self, who: ProcId, op: Op<P>) -> Result<Next<P>, EngineError> {
+        if self.outcome.is_some() {
+            return Ok(Next::Finished);
+        }
+        self.check_running(who)?;
+        self.validate(who, &op)?;
+        let continuation = matches!(op, Op::RecvMatch { seen, .. } if seen > 0);
+        if !continuation {
+            self.clear_deadline(who);
+        }
+        match op {
+            Op::Recv { timeout: Some(t) }
+            | Op::RecvMatch {
+                timeout: Some(t),
+                seen: 0,
+            }
+            | Op::Sleep { ms: t } => self.arm_deadline(who, t),
+            _ => {}
+        }
+        self.procs[who.index()].state = State::Waiting(op);
+        self.running = None;
+        self.schedule()
+    }
+
+    /// The running process takes message `index` out of its mailbox (after a selective receive
+    /// found it matching). Not a sync point: it is part of the step that handed the messages over.
+    pub fn consume(&mut self, who: ProcId, index: usize) -> Result<Envelope<P>, EngineError> {
+        self.check_running(who)?;
+        let mailbox = &mut self.procs[who.index()].mailbox;
+        let len = mailbox.len();
+        let env = mailbox
+            .remove(index)
+            .ok_or(EngineError::BadIndex { index, len })?;
+        self.record(
+            Some(who),
+            EventKind::Receive {
+                id: env.id,
+                msg: env.msg.clone(),
+            },
+        );
+        Ok(env)
+    }
+
+    /// The process died outside the controller's control (its VM process went down). Returns the
+    /// next process to wake if it was the running one.
+    pub fn external_exit(&mut self, proc: ProcId) -> Result<Option<Next<P>>, EngineError> {
+        let p = self.proc_ref(proc)?;
+        if self.outcome.is_some() {
+            return Ok(None);
+        }
+        match &p.state {
+            State::Exited(_) | State::Waiting(Op::Exit { .. }) | State::Unbound => Ok(None),
+            State::Running | State::Waiting(_) => {
+                let was_running = self.running == Some(proc);
+                self.terminate(proc, Reason::Killed, Termination::External);
+                if was_running {
+                    self.running = None;
+                    self.schedule().map(Some)
+                } else {
+                    Ok(None)
+                }
+            }
+        }
+    }
+
+    /// Stop the run from outside (for example a watchdog).
+    pub fn abort(&mut self, why: String) {
+        self.finish(Outcome::Aborted(why));
+    }
+
+    /// Processes that died by signal and whose VM processes must be killed by the embedder.
+    pub fn take_kills(&mut self) -> Vec<ProcId> {
+        std::mem::take(&mut self.kills)
+    }
+
+    pub fn outcome(&self) -> Option<&Outcome<P>> {
+        self.outcome.as_ref()
+    }
+
+    pub fn trace(&self) -> &[Event<P>] {
+        &self.trace
+    }
+
+    /// The process picked at each step, in order: the run's schedule.
+    pub fn choices(&self) -> &[ProcId] {
+        &self.choices
+    }
+
+    pub fn steps(&self) -> u64 {
+        self.step
+    }
+
+    pub fn now(&self) -> u64 {
+        self.now
+    }
+
+    pub fn running(&self) -> Option<ProcId> {
+        self.running
+    }
+
+    pub fn process_count(&self) -> usize {
+        self.procs.len()
+    }
+
+    pub fn strategy_name(&self) -> &'static str {
+        self.strategy.name()
+    }
+
+    pub fn is_alive(&self, proc: ProcId) -> bool {
+        self.procs.get(proc.index()).is_some_and(|p| p.is_alive())
+    }
+
+    /// The registered name of a process, if any.
+    pub fn name_of(&self, proc: ProcId) -> Option<&Name> {
+        self.procs.get(proc.index()).and_then(|p| p.name.as_ref())
+    }
+
+    pub fn whereis(&self, name: &str) -> Option<ProcId> {
+        self.names.get(name).copied()
+    }
+
+    /// The messages waiting in a process's mailbox, oldest first.
+    pub fn mailbox(&self, proc: ProcId) -> impl Iterator<Item = &Envelope<P>> {
+        self.procs
+            .get(proc.index())
+            .into_iter()
+            .flat_map(|p| p.mailbox.iter())
+    }
+
+    /// The monitor a process owns under `id`, if it still exists.
+    pub fn owns_monitor(&self, proc: ProcId, id: MonitorId) -> bool {
+        self.monitors.get(&id).is_some_and(|m| m.owner == proc)
+    }
+
+    /// Live processes waiting at a sync point that cannot currently proceed.
+    pub fn blocked(&self) -> Vec<Blocked> {
+        self.procs
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| matches!(p.state, State::Waiting(_)) && !p.is_enabled())
+            .map(|(i, p)| Blocked {
+                proc: ProcId(i as u32),
+                op: match &p.state {
+                    State::Waiting(op) => op.kind(),
+                    _ => OpKind::Start,
+                },
+                mailbox: p.mailbox.len(),
+                name: p.name.clone(),
+                deadline: p.deadline.and_then(|d| d.key).map(|k| k.0),
+            })
+            .collect()
+    }
+
+    // ----- scheduling ---------------------------------------------------------------------
+
+    fn schedule(&mut self) -> Result<Next<P>, EngineError> {
+        loop {
+            if self.outcome.is_some() {
+                return Ok(Next::Finished);
+            }
+            if self.unbound > 0 {
+                let p = self
+                    .procs
+                    .iter()
+                    .position(|p| matches!(p.state, State::Unbound))
+                    .unwrap_or(0);
+                return Err(EngineError::Unbound(ProcId(p as u32)));
+            }
+            self.collect_enabled();
+            if self.enabled.is_empty() {
+                if self.advance_clock() {
+                    continue;
+                }
+                let blocked = self.blocked();
+                self.finish(Outcome::Deadlock(blocked));
+                return Ok(Next::Finished);
+            }
+            if self.step >= self.config.max_steps {
+                self.finish(Outcome::StepLimit { steps: self.step });
+                return Ok(Next::Finished);
+            }
+            let decision = Decision {
+                step: self.step,
+                enabled: &self.enabled,
+                last: self.last,
+            };
+            let pick = match self.strategy.pick(&decision) {
+                Ok(p) => p,
+                Err(e) => {
+                    self.finish(Outcome::Diverged(e));
+                    return Ok(Next::Finished);
+                }
+            };
+            if !self.enabled.iter().any(|c| c.proc == pick) {
+                return Err(EngineError::BadPick(pick));
+            }
+            self.step += 1;
+            self.choices.push(pick);
+            self.last = Some(pick);
+            if let Some(reply) = self.execute(pick) {
+                if self.outcome.is_some() {
+                    return Ok(Next::Finished);
+                }
+                self.procs[pick.index()].state = State::Running;
+                self.running = Some(pick);
+                debug_assert_eq!(
+                    self.procs
+                        .iter()
+                        .filter(|p| matches!(p.state, State::Running))
+                        .count(),
+                    1
+                );
+                return Ok(Next::Resume(pick, reply));
+            }
+        }
+    }
+
+    fn collect_enabled(&mut self) {
+        self.enabled.clear();
+        for (i, p) in self.procs.iter().enumerate() {
+            if let State::Waiting(op) = &p.state {
+                if p.is_enabled() {
+                    self.enabled.push(Candidate {
+                        proc: ProcId(i as u32),
+                        op: op.kind(),
+                        target: op.target(),
+                        object: match op {
+                            Op::Sync { object, write, .. } => Some((*object, *write)),
+                            _ => None,
+                        },
+                    });
+                }
+            }
+        }
+    }
+
+    /// Jump the clock to the earliest pending timer and fire every timer due then, in creation
+    /// order. Returns false when no timer is pending.
+    fn advance_clock(&mut self) -> bool {
+        let Some((&(at, _), _)) = self.timers.first_key_value() else {
+            return false;
+        };
+        if at > self.now {
+            self.now = at;
+            self.record(None, EventKind::Clock { to: at });
+        }
+        while let Some(entry) = self.timers.first_entry() {
+            if entry.key().0 != at {
+                break;
+            }
+            match entry.remove() {
+                Timed::Msg {
+                    timer,
+                    from,
+                    to,
+                    msg,
+                } => {
+                    self.timer_keys.remove(&timer);
+                    let target = self.resolve(&to);
+                    let id = target.and_then(|t| self.deliver(t, Some(from), Message::User(msg)));
+                    self.record(
+                        None,
+                        EventKind::TimerFired {
+                            timer,
+                            to: target,
+                            id,
+                        },
+                    );
+                }
+                Timed::Deadline(p) => {
+                    if let Some(d) = self.procs[p.index()].deadline.as_mut() {
+                        d.fired = true;
+                        d.key = None;
+                    }
+                    self.record(None, EventKind::Deadline { of: p });
+                }
+            }
+        }
+        true
+    }
+
+    // ----- execution ----------------------------------------------------------------------
+
+    /// Execute `pick`'s pending operation. `None` when the process no longer runs afterwards
+    /// (it exited).
+    fn execute(&mut self, pick: ProcId) -> Option<Reply<P>> {
+        let op = match std::mem::replace(&mut self.procs[pick.index()].state, State::Running) {
+            State::Waiting(op) => op,
+            other => {
+                // collect_enabled only offers waiting processes.
+                self.procs[pick.index()].state = other;
+                return None;
+            }
+        };
+        let me = Some(pick);
+        let reply = match op {
+            Op::Start => {
+                self.record(me, EventKind::Start);
+                Reply::Ok
+            }
+            Op::Spawn { link } => {
+                let child = ProcId(self.procs.len() as u32);
+                self.procs.push(Process::new(Some(pick)));
+                self.unbound += 1;
+                if link {
+                    self.procs[pick.index()].links.insert(child);
+                    self.procs[child.index()].links.insert(pick);
+                }
+                self.strategy.on_spawn(child);
+                self.record(me, EventKind::Spawn { child, link });
+                Reply::Spawned(child)
+            }
+            Op::Send { to, msg } => match self.resolve(&to) {
+                None => self.fail(pick, OpError::Badarg),
+                Some(target) => {
+                    let id = self.next_msg_id();
+                    let delivered = self.push(target, id, Some(pick), Message::User(msg.clone()));
+                    self.record(
+                        me,
+                        EventKind::Send {
+                            dest: to,
+                            to: delivered.then_some(target),
+                            id,
+                            msg,
+                        },
+                    );
+                    Reply::Ok
+                }
+            },
+            Op::Recv { .. } => match self.procs[pick.index()].mailbox.pop_front() {
+                Some(env) => {
+                    self.record(
+                        me,
+                        EventKind::Receive {
+                            id: env.id,
+                            msg: env.msg.clone(),
+                        },
+                    );
+                    Reply::Msg(env)
+                }
+                None => {
+                    self.record(me, EventKind::Timeout);
+                    Reply::Timeout
+                }
+            },
+            Op::RecvMatch { seen, .. } => {
+                let p = &self.procs[pick.index()];
+                let timed_out = p.deadline_fired();
+                if p.mailbox.len() > seen {
+                    let msgs: Vec<Message<P>> =
+                        p.mailbox.range(seen..).map(|e| e.msg.clone()).collect();
+                    let count = msgs.len();
+                    self.record(
+                        me,
+                        EventKind::Scan {
+                            base: seen,
+                            count,
+                            timed_out,
+                        },
+                    );
+                    Reply::Batch {
+                        base: seen,
+                        msgs,
+                        timed_out,
+                    }
+                } else {
+                    self.record(me, EventKind::Timeout);
+                    Reply::Timeout
+                }
+            }
+            Op::Sleep { .. } => {
+                self.record(me, EventKind::Sleep);
+                Reply::Ok
+            }
+            Op::SendAfter { to, msg, delay } => {
+                let timer = TimerId(self.next_timer);
+                self.next_timer += 1;
+                let key = (self.now.saturating_add(delay), self.next_seq());
+                self.timers.insert(
+                    key,
+                    Timed::Msg {
+                        timer,
+                        from: pick,
+                        to: to.clone(),
+                        msg: msg.clone(),
+                    },
+                );
+                self.timer_keys.insert(timer, key);
+                self.record(
+                    me,
+                    EventKind::SendAfter {
+                        timer,
+                        dest: to,
+                        delay,
+                        msg,
+                    },
+                );
+                Reply::Timer(timer)
+            }
+            Op::CancelTimer { timer } => {
+                let remaining = self.timer_keys.remove(&timer).map(|key| {
+                    self.timers.remove(&key);
+                    key.0 - self.now
+                });
+                self.record(me, EventKind::CancelTimer { timer, remaining });
+                Reply::Cancelled(remaining)
+            }
+            Op::Now => {
+                self.record(me, EventKind::Now(self.now));
+                Reply::Time(self.now)
+            }
+            Op::Monitor { target } => {
+                let monitor = MonitorId(self.next_monitor);
+                self.next_monitor += 1;
+                let (item, resolved) = match &target {
+                    crate::op::Dest::Proc(p) => (DownItem::Proc(*p), Some(*p)),
+                    crate::op::Dest::Name(n) => (DownItem::Name(n.clone()), self.whereis(n)),
+                };
+                self.record(
+                    me,
+                    EventKind::Monitor {
+                        monitor,
+                        target: target.clone(),
+                    },
+                );
+                match resolved.filter(|t| self.is_alive(*t)) {
+                    Some(t) => {
+                        self.monitors.insert(
+                            monitor,
+                            MonitorRec {
+                                owner: pick,
+                                target: t,
+                                item,
+                            },
+                        );
+                        self.procs[pick.index()].owned.push(monitor);
+                        self.procs[t.index()].watchers.push(monitor);
+                    }
+                    None => {
+                        let down = Message::Down {
+                            monitor,
+                            item,
+                            reason: Reason::Noproc,
+                        };
+                        self.deliver(pick, None, down);
+                    }
+                }
+                Reply::Monitor(monitor)
+            }
+            Op::Demonitor { monitor, flush } => {
+                let found = self.owns_monitor(pick, monitor);
+                if found {
+                    self.drop_monitor(monitor);
+                }
+                if flush {
+                    self.procs[pick.index()].mailbox.retain(
+                        |e| !matches!(&e.msg, Message::Down { monitor: m, .. } if *m == monitor),
+                    );
+                }
+                self.record(me, EventKind::Demonitor { monitor, found });
+                Reply::Bool(found)
+            }
+            Op::Link { target } => {
+                self.record(me, EventKind::Link { target });
+                if target == pick {
+                    Reply::Ok
+                } else if self.is_alive(target) {
+                    self.procs[pick.index()].links.insert(target);
+                    self.procs[target.index()].links.insert(pick);
+                    Reply::Ok
+                } else if self.procs[pick.index()].trap_exit {
+                    let msg = Message::Exit {
+                        from: target,
+                        reason: Reason::Noproc,
+                    };
+                    self.deliver(pick, None, msg);
+                    Reply::Ok
+                } else {
+                    self.fail(pick, OpError::Noproc)
+                }
+            }
+            Op::Unlink { target } => {
+                self.procs[pick.index()].links.remove(&target);
+                self.procs[target.index()].links.remove(&pick);
+                self.record(me, EventKind::Unlink { target });
+                Reply::Ok
+            }
+            Op::TrapExit { on } => {
+                let before = std::mem::replace(&mut self.procs[pick.index()].trap_exit, on);
+                self.record(me, EventKind::TrapExit(on));
+                Reply::Bool(before)
+            }
+            Op::Alive { target } => {
+                let alive = self.is_alive(target);
+                self.record(me, EventKind::Alive { target, alive });
+                Reply::Bool(alive)
+            }
+            Op::Signal { target, reason } => {
+                self.record(
+                    me,
+                    EventKind::Signal {
+                        target,
+                        reason: reason.clone(),
+                    },
+                );
+                self.signal(pick, target, reason);
+                Reply::Ok
+            }
+            Op::Exit { reason, crash } => {
+                self.record(
+                    me,
+                    EventKind::Exit {
+                        reason: reason.clone(),
+                    },
+                );
+                self.terminate(pick, reason, Termination::Own { crash });
+                return None;
+            }
+            Op::Register { name, target } => {
+                let free = !self.names.contains_key(&name)
+                    && self.is_alive(target)
+                    && self.procs[target.index()].name.is_none();
+                if free {
+                    self.names.insert(name.clone(), target);
+                    self.procs[target.index()].name = Some(name.clone());
+                    self.record(me, EventKind::Register { name, target });
+                    Reply::Ok
+                } else {
+                    self.fail(pick, OpError::Badarg)
+                }
+            }
+            Op::Unregister { name } => match self.names.remove(&name) {
+                Some(p) => {
+                    self.procs[p.index()].name = None;
+                    self.record(me, EventKind::Unregister { name });
+                    Reply::Ok
+                }
+                None => self.fail(pick, OpError::Badarg),
+            },
+            Op::Whereis { name } => {
+                let found = self.whereis(&name);
+                self.record(me, EventKind::Whereis { name, found });
+                Reply::Whereis(found)
+            }
+            Op::Sync {
+                object,
+                write,
+                label,
+            } => {
+                self.record(
+                    me,
+                    EventKind::Sync {
+                        object,
+                        write,
+                        label,
+                    },
+                );
+                Reply::Ok
+            }
+        };
+        if self.is_alive(pick) {
+            Some(reply)
+        } else {
+            None
+        }
+    }
+
+    fn fail(&mut self, pick: ProcId, e: OpError) -> Reply<P> {
+        self.record(Some(pick), EventKind::Failed(e));
+        Reply::Error(e)
+    }
+
+    /// `exit(target, reason)` from `from`, with the BEAM's rules: `kill` cannot be trapped, a
+    /// trapping target gets `{:EXIT, from, reason}`, `normal` is ignored unless sent to oneself.
+    fn signal(&mut self, from: ProcId, target: ProcId, reason: Reason<P>) {
+        if !self.is_alive(target) {
+            return;
+        }
+        match reason {
+            Reason::Kill => self.terminate(target, Reason::Killed, Termination::Signal),
+            r if self.procs[target.index()].trap_exit => {
+                self.deliver(target, Some(from), Message::Exit { from, reason: r });
+            }
+            Reason::Normal => {
+                if target == from {
+                    self.terminate(target, Reason::Normal, Termination::Signal);
+                }
+            }
+            r => self.terminate(target, r, Termination::Signal),
+        }
+    }
+
+    /// A process ends: monitors fire, links propagate, names are released. Link propagation runs
+    /// as a worklist in a fixed order so that long chains neither recurse nor vary between runs.
+    fn terminate(&mut self, victim: ProcId, reason: Reason<P>, how: Termination) {
+        let mut work = VecDeque::from([(victim, reason, how)]);
+        while let Some((v, reason, how)) = work.pop_front() {
+            if !self.is_alive(v) {
+                continue;
+            }
+            match how {
+                Termination::Signal => {
+                    self.record(
+                        None,
+                        EventKind::Died {
+                            victim: v,
+                            reason: reason.clone(),
+                        },
+                    );
+                    self.kills.push(v);
+                }
+                Termination::External => self.record(None, EventKind::Vanished { victim: v }),
+                Termination::Own { .. } => {}
+            }
+            self.clear_deadline(v);
+            if self.running == Some(v) {
+                self.running = None;
+            }
+            let p = &mut self.procs[v.index()];
+            p.state = State::Exited(reason.clone());
+            let owned = std::mem::take(&mut p.owned);
+            let watchers = std::mem::take(&mut p.watchers);
+            let links = std::mem::take(&mut p.links);
+            if let Some(name) = p.name.take() {
+                self.names.remove(&name);
+            }
+            for m in owned {
+                self.drop_monitor(m);
+            }
+            for m in watchers {
+                if let Some(rec) = self.monitors.remove(&m) {
+                    self.procs[rec.owner.index()].owned.retain(|x| *x != m);
+                    let down = Message::Down {
+                        monitor: m,
+                        item: rec.item,
+                        reason: reason.clone(),
+                    };
+                    self.deliver(rec.owner, None, down);
+                }
+            }
+            for l in links {
+                self.procs[l.index()].links.remove(&v);
+                if !self.is_alive(l) {
+                    continue;
+                }
+                if self.procs[l.index()].trap_exit {
+                    let msg = Message::Exit {
+                        from: v,
+                        reason: reason.clone(),
+                    };
+                    self.deliver(l, Some(v), msg);
+                } else if !reason.is_normal() {
+                    work.push_back((l, reason.clone(), Termination::Signal));
+                }
+            }
+            for (i, child) in self.procs.iter_mut().enumerate() {
+                if i != v.index()
+                    && child.parent == Some(v)
+                    && matches!(child.state, State::Unbound)
+                {
+                    child.state = State::Exited(Reason::Noproc);
+                    self.unbound -= 1;
+                }
+            }
+            if v == ProcId::ROOT {
+                let outcome = match (&reason, how) {
+                    (Reason::Normal, Termination::Own { .. }) => self.completion(),
+                    _ => Outcome::RootExit(reason.clone()),
+                };
+                self.finish(outcome);
+            } else if !self.config.allow_crashes {
+                match how {
+                    Termination::Own { crash: true } => self.finish(Outcome::Crash {
+                        proc: v,
+                        reason: reason.clone(),
+                    }),
+                    Termination::External => self.finish(Outcome::Crash {
+                        proc: v,
+                        reason: Reason::Killed,
+                    }),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    fn completion(&self) -> Outcome<P> {
+        if self.config.fail_on_blocked {
+            let left: Vec<Blocked> = self
+                .blocked()
+                .into_iter()
+                .filter(|b| {
+                    matches!(b.op, OpKind::Recv | OpKind::RecvMatch) && b.deadline.is_none()
+                })
+                .collect();
+            if !left.is_empty() {
+                return Outcome::LeftBlocked(left);
+            }
+        }
+        Outcome::Completed
+    }
+
+    fn finish(&mut self, outcome: Outcome<P>) {
+        if self.outcome.is_none() {
+            self.outcome = Some(outcome);
+        }
+    }
+
+    // ----- helpers ------------------------------------------------------------------------
+
+    fn resolve(&self, dest: &crate::op::Dest) -> Option<ProcId> {
+        match dest {
+            crate::op::Dest::Proc(p) => Some(*p),
+            crate::op::Dest::Name(n) => self.whereis(n),
+        }
+    }
+
+    fn next_seq(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq
+    }
+
+    fn next_msg_id(&mut self) -> MsgId {
+        let id = MsgId(self.next_msg);
+        self.next_msg += 1;
+        id
+    }
+
+    /// Append to a live process's mailbox; false (dropped) when it is dead.
+    fn push(&mut self, to: ProcId, id: MsgId, from: Option<ProcId>, msg: Message<P>) -> bool {
+        let p = &mut self.procs[to.index()];
+        if !p.is_alive() || matches!(p.state, State::Unbound) {
+            return false;
+        }
+        p.mailbox.push_back(Envelope { id, from, msg });
+        true
+    }
+
+    /// Deliver a message that is not a plain `send` (timer fires, DOWN, EXIT), recording it.
+    fn deliver(&mut self, to: ProcId, from: Option<ProcId>, msg: Message<P>) -> Option<MsgId> {
+        let id = self.next_msg_id();
+        if !self.push(to, id, from, msg.clone()) {
+            return None;
+        }
+        if !matches!(msg, Message::User(_)) {
+            self.record(None, EventKind::Deliver { to, id, msg });
+        }
+        Some(id)
+    }
+
+    fn drop_monitor(&mut self, m: MonitorId) {
+        if let Some(rec) = self.monitors.remove(&m) {
+            self.procs[rec.owner.index()].owned.retain(|x| *x != m);
+            self.procs[rec.target.index()].watchers.retain(|x| *x != m);
+        }
+    }
+
+    fn arm_deadline(&mut self, who: ProcId, ms: u64) {
+        let deadline = if ms == 0 {
+            Deadline {
+                key: None,
+                fired: true,
+            }
+        } else {
+            let key = (self.now.saturating_add(ms), self.next_seq());
+            self.timers.insert(key, Timed::Deadline(who));
+            Deadline {
+                key: Some(key),
+                fired: false,
+            }
+        };
+        self.procs[who.index()].deadline = Some(deadline);
+    }
+
+    fn clear_deadline(&mut self, who: ProcId) {
+        if let Some(Deadline { key: Some(k), .. }) = self.procs[who.index()].deadline.take() {
+            self.timers.remove(&k);
+        }
+    }
+
+    fn record(&mut self, proc: Option<ProcId>, kind: EventKind<P>) {
+        self.trace.push(Event {
+            step: self.step,
+            time: self.now,
+            proc,
+            kind,
+        });
+    }
+
+    fn proc_ref(&self, p: ProcId) -> Result<&Process<P>, EngineError> {
+        self.procs.get(p.index()).ok_or(EngineError::UnknownProc(p))
+    }
+
+    fn proc_mut(&mut self, p: ProcId) -> Result<&mut Process<P>, EngineError> {
+        self.procs
+            .get_mut(p.index())
+            .ok_or(EngineError::UnknownProc(p))
+    }
+
+    fn check_running(&self, who: ProcId) -> Result<(), EngineError> {
+        self.proc_ref(who)?;
+        if self.running == Some(who) {
+            Ok(())
+        } else {
+            Err(EngineError::NotRunning {
+                proc: who,
+                running: self.running,
+            })
+        }
+    }
+
+    /// Reject operations that name processes that do not exist, or a mailbox index past the end.
+    fn validate(&self, who: ProcId, op: &Op<P>) -> Result<(), EngineError> {
+        if let Some(t) = op.target() {
+            self.proc_ref(t)?;
+        }
+        if let Op::RecvMatch { seen, .. } = op {
+            let len = self.procs[who.index()].mailbox.len();
+            if *seen > len {
+                return Err(EngineError::BadIndex { index: *seen, len });
+            }
+        }
+        if self.unbound > 0 {
+            if let Some(p) = self
+                .procs
+                .iter()
+                .position(|p| matches!(p.state, State::Unbound) && p.parent == Some(who))
+            {
+                return Err(EngineError::Unbound(ProcId(p as u32)));
+            }
+        }
+        Ok(())
+    }
+}

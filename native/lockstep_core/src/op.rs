@@ -1,0 +1,285 @@
+//! Operations a process announces at a sync point, and what executing them hands back.
+
+use crate::ids::{MonitorId, MsgId, Name, ProcId, TimerId};
+
+/// Where a message or monitor goes: a process, or a registered name resolved when the operation
+/// executes (a `send` to an unregistered name fails with `badarg`, as on the BEAM).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Dest {
+    Proc(ProcId),
+    Name(Name),
+}
+
+/// Why a process exited. `P` is the embedder's payload type (a stored term in the NIF).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reason<P> {
+    Normal,
+    /// Sent by `exit(pid, :kill)`: cannot be trapped; the target dies with `Killed`.
+    Kill,
+    Killed,
+    Noproc,
+    NoConnection,
+    Term(P),
+}
+
+impl<P> Reason<P> {
+    pub fn is_normal(&self) -> bool {
+        matches!(self, Reason::Normal)
+    }
+}
+
+/// What a `DOWN` message names: the monitored pid, or the registered name it was monitored by.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DownItem {
+    Proc(ProcId),
+    Name(Name),
+}
+
+/// A message in a mailbox: a user term, or one the runtime generated from a monitor or link.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Message<P> {
+    User(P),
+    /// `{:DOWN, ref, :process, item, reason}`
+    Down {
+        monitor: MonitorId,
+        item: DownItem,
+        reason: Reason<P>,
+    },
+    /// `{:EXIT, pid, reason}` delivered to a process that traps exits.
+    Exit {
+        from: ProcId,
+        reason: Reason<P>,
+    },
+}
+
+/// A message with its identity and sender (`None` for runtime-generated ones).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Envelope<P> {
+    pub id: MsgId,
+    pub from: Option<ProcId>,
+    pub msg: Message<P>,
+}
+
+/// The operation a process performs at its next sync point. The controller executes it only when
+/// the strategy picks the process; until then the process waits.
+#[derive(Clone, Debug)]
+pub enum Op<P> {
+    /// A new process's first step: beginning to run its function.
+    Start,
+    /// Reserve a child process (the embedder then binds it to a real process).
+    Spawn {
+        link: bool,
+    },
+    Send {
+        to: Dest,
+        msg: P,
+    },
+    /// Take the oldest message; with a timeout (ms), give up once it passes.
+    Recv {
+        timeout: Option<u64>,
+    },
+    /// Selective receive: hand over the messages from index `seen` on (the caller already looked
+    /// at the earlier ones). Enabled once a message past `seen` exists or the timeout passed. A
+    /// continuation (`seen > 0`) keeps the deadline set when the receive began.
+    RecvMatch {
+        seen: usize,
+        timeout: Option<u64>,
+    },
+    Sleep {
+        ms: u64,
+    },
+    SendAfter {
+        to: Dest,
+        msg: P,
+        delay: u64,
+    },
+    CancelTimer {
+        timer: TimerId,
+    },
+    Now,
+    Monitor {
+        target: Dest,
+    },
+    Demonitor {
+        monitor: MonitorId,
+        flush: bool,
+    },
+    Link {
+        target: ProcId,
+    },
+    Unlink {
+        target: ProcId,
+    },
+    TrapExit {
+        on: bool,
+    },
+    Alive {
+        target: ProcId,
+    },
+    /// `exit(target, reason)`: send an exit signal.
+    Signal {
+        target: ProcId,
+        reason: Reason<P>,
+    },
+    /// The process's own end. `crash` marks an abnormal end of its own code (an exception or an
+    /// abnormal `exit/1`), which fails the run unless crashes are allowed.
+    Exit {
+        reason: Reason<P>,
+        crash: bool,
+    },
+    Register {
+        name: Name,
+        target: ProcId,
+    },
+    Unregister {
+        name: Name,
+    },
+    Whereis {
+        name: Name,
+    },
+    /// A shared-state operation (ETS, atomics, ...) made interleavable. `object` identifies what it
+    /// touches (hashed by the embedder) so strategies can tell conflicting operations apart.
+    Sync {
+        object: u64,
+        write: bool,
+        label: P,
+    },
+}
+
+/// The kind of an operation without its payload: what strategies and reports look at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OpKind {
+    Start,
+    Spawn,
+    Send,
+    Recv,
+    RecvMatch,
+    Sleep,
+    SendAfter,
+    CancelTimer,
+    Now,
+    Monitor,
+    Demonitor,
+    Link,
+    Unlink,
+    TrapExit,
+    Alive,
+    Signal,
+    Exit,
+    Register,
+    Unregister,
+    Whereis,
+    Sync,
+}
+
+impl OpKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            OpKind::Start => "start",
+            OpKind::Spawn => "spawn",
+            OpKind::Send => "send",
+            OpKind::Recv => "recv",
+            OpKind::RecvMatch => "recv_first",
+            OpKind::Sleep => "sleep",
+            OpKind::SendAfter => "send_after",
+            OpKind::CancelTimer => "cancel_timer",
+            OpKind::Now => "now",
+            OpKind::Monitor => "monitor",
+            OpKind::Demonitor => "demonitor",
+            OpKind::Link => "link",
+            OpKind::Unlink => "unlink",
+            OpKind::TrapExit => "trap_exit",
+            OpKind::Alive => "alive?",
+            OpKind::Signal => "exit",
+            OpKind::Exit => "exit_self",
+            OpKind::Register => "register",
+            OpKind::Unregister => "unregister",
+            OpKind::Whereis => "whereis",
+            OpKind::Sync => "sync",
+        }
+    }
+}
+
+impl<P> Op<P> {
+    pub fn kind(&self) -> OpKind {
+        match self {
+            Op::Start => OpKind::Start,
+            Op::Spawn { .. } => OpKind::Spawn,
+            Op::Send { .. } => OpKind::Send,
+            Op::Recv { .. } => OpKind::Recv,
+            Op::RecvMatch { .. } => OpKind::RecvMatch,
+            Op::Sleep { .. } => OpKind::Sleep,
+            Op::SendAfter { .. } => OpKind::SendAfter,
+            Op::CancelTimer { .. } => OpKind::CancelTimer,
+            Op::Now => OpKind::Now,
+            Op::Monitor { .. } => OpKind::Monitor,
+            Op::Demonitor { .. } => OpKind::Demonitor,
+            Op::Link { .. } => OpKind::Link,
+            Op::Unlink { .. } => OpKind::Unlink,
+            Op::TrapExit { .. } => OpKind::TrapExit,
+            Op::Alive { .. } => OpKind::Alive,
+            Op::Signal { .. } => OpKind::Signal,
+            Op::Exit { .. } => OpKind::Exit,
+            Op::Register { .. } => OpKind::Register,
+            Op::Unregister { .. } => OpKind::Unregister,
+            Op::Whereis { .. } => OpKind::Whereis,
+            Op::Sync { .. } => OpKind::Sync,
+        }
+    }
+
+    /// The process this operation acts on directly, if any (for strategies that reason about
+    /// conflicts between pending operations).
+    pub fn target(&self) -> Option<ProcId> {
+        match self {
+            Op::Send {
+                to: Dest::Proc(p), ..
+            }
+            | Op::SendAfter {
+                to: Dest::Proc(p), ..
+            }
+            | Op::Monitor {
+                target: Dest::Proc(p),
+            }
+            | Op::Link { target: p }
+            | Op::Unlink { target: p }
+            | Op::Alive { target: p }
+            | Op::Signal { target: p, .. }
+            | Op::Register { target: p, .. } => Some(*p),
+            _ => None,
+        }
+    }
+}
+
+/// A failed operation, surfaced to the calling process as the BEAM would (an `ArgumentError`
+/// for `badarg`, an `ErlangError` for `noproc`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpError {
+    /// e.g. sending to an unregistered name, registering a taken name.
+    Badarg,
+    /// linking to a dead process without trapping exits.
+    Noproc,
+}
+
+/// What executing an operation hands back to the process that performed it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Reply<P> {
+    Ok,
+    Spawned(ProcId),
+    Msg(Envelope<P>),
+    /// Selective receive: the messages at indices `base..` of the mailbox, oldest first, and
+    /// whether the receive's deadline has passed.
+    Batch {
+        base: usize,
+        msgs: Vec<Message<P>>,
+        timed_out: bool,
+    },
+    Timeout,
+    Time(u64),
+    Timer(TimerId),
+    /// `cancel_timer`: the milliseconds that remained, or `None` if it had fired or never existed.
+    Cancelled(Option<u64>),
+    Monitor(MonitorId),
+    Bool(bool),
+    Whereis(Option<ProcId>),
+    Error(OpError),
+}

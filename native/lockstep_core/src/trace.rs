@@ -1,0 +1,129 @@
+//! The event trace of one run: what each step did, with stable ids, oldest first. Payloads are
+//! the embedder's (`P`); the NIF renders them as terms and the Elixir side prints them.
+
+use crate::ids::{MonitorId, MsgId, Name, ProcId, TimerId};
+use crate::op::{Dest, Message, OpError, Reason};
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event<P> {
+    /// The step this event belongs to (0 for events before the first step).
+    pub step: u64,
+    /// Virtual time in milliseconds.
+    pub time: u64,
+    /// The process whose operation caused the event, if any (timer fires have none).
+    pub proc: Option<ProcId>,
+    pub kind: EventKind<P>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum EventKind<P> {
+    Start,
+    Spawn {
+        child: ProcId,
+        link: bool,
+    },
+    /// A message sent; `to` is `None` when it was dropped (dead target).
+    Send {
+        dest: Dest,
+        to: Option<ProcId>,
+        id: MsgId,
+        msg: P,
+    },
+    /// A message taken out of the process's mailbox.
+    Receive {
+        id: MsgId,
+        msg: Message<P>,
+    },
+    /// A selective receive looked at `count` messages from mailbox index `base`.
+    Scan {
+        base: usize,
+        count: usize,
+        timed_out: bool,
+    },
+    Timeout,
+    Sleep,
+    SendAfter {
+        timer: TimerId,
+        dest: Dest,
+        delay: u64,
+        msg: P,
+    },
+    CancelTimer {
+        timer: TimerId,
+        remaining: Option<u64>,
+    },
+    Now(u64),
+    Monitor {
+        monitor: MonitorId,
+        target: Dest,
+    },
+    Demonitor {
+        monitor: MonitorId,
+        found: bool,
+    },
+    Link {
+        target: ProcId,
+    },
+    Unlink {
+        target: ProcId,
+    },
+    TrapExit(bool),
+    Alive {
+        target: ProcId,
+        alive: bool,
+    },
+    /// `exit(target, reason)`.
+    Signal {
+        target: ProcId,
+        reason: Reason<P>,
+    },
+    Exit {
+        reason: Reason<P>,
+    },
+    Register {
+        name: Name,
+        target: ProcId,
+    },
+    Unregister {
+        name: Name,
+    },
+    Whereis {
+        name: Name,
+        found: Option<ProcId>,
+    },
+    Sync {
+        object: u64,
+        write: bool,
+        label: P,
+    },
+    /// An operation that failed as it would on the BEAM (the process raises).
+    Failed(OpError),
+    /// A runtime-generated message (DOWN, EXIT) put into a mailbox.
+    Deliver {
+        to: ProcId,
+        id: MsgId,
+        msg: Message<P>,
+    },
+    /// A process killed by an exit signal (not by its own code).
+    Died {
+        victim: ProcId,
+        reason: Reason<P>,
+    },
+    /// A process that died outside Lockstep's control (killed by a plain VM call).
+    Vanished {
+        victim: ProcId,
+    },
+    /// The virtual clock jumped forward because nothing was enabled.
+    Clock {
+        to: u64,
+    },
+    TimerFired {
+        timer: TimerId,
+        to: Option<ProcId>,
+        id: Option<MsgId>,
+    },
+    /// A receive's deadline passed.
+    Deadline {
+        of: ProcId,
+    },
+}
