@@ -52,7 +52,9 @@ defmodule Mix.Tasks.Compile.LockstepNative do
       {status, diagnostics}
     else
       {:error, diagnostics} when is_list(diagnostics) -> {:error, diagnostics}
-      {:error, message} -> {:error, [error(message)]}
+      {:error, message} ->
+        Mix.shell().error("** Could not build the Lockstep NIF: #{message}")
+        {:error, [error(message)]}
     end
   end
 
