@@ -51,7 +51,9 @@ defmodule Mix.Tasks.Compile.LockstepNative do
          {:ok, status} <- install(built_library(profile)) do
       {status, diagnostics}
     else
-      {:error, diagnostics} when is_list(diagnostics) -> {:error, diagnostics}
+      {:error, diagnostics} when is_list(diagnostics) ->
+        {:error, diagnostics}
+
       {:error, message} ->
         Mix.shell().error("** Could not build the Lockstep NIF: #{message}")
         {:error, [error(message)]}
