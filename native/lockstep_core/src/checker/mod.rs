@@ -1,1 +1,32 @@
-//! History checkers (linearizability, sequential and causal consistency).
+//! History checkers: linearizability, sequential consistency and causal consistency.
+//!
+//! The approach is Jepsen's: record what clients invoked and what they observed ([`history`]), then
+//! ask whether some sequential execution of a specification ([`models`]) explains it.
+//!
+//! - [`linearizability`] / [`search`]: Wing–Gong search with Lowe's memoisation, P-compositional
+//!   partitioning (Horn & Kroening) and explanations of violations ([`report`]).
+//! - [`sequential`]: sequential consistency (Lamport 1979), program order only.
+//! - [`causal`]: causal consistency CC, CM and CCv (Bouajjani, Enea, Guerraoui, Hamza, POPL 2017).
+//! - [`parse`]: Jepsen EDN op maps, the Jepsen etcd log format, JSON events.
+//! - [`api`]: check texts or files with a named model; what the CLI and the NIF call.
+
+pub mod api;
+pub mod error;
+pub mod history;
+pub mod linearizability;
+pub mod models;
+pub mod parse;
+pub mod report;
+pub mod search;
+pub mod value;
+
+pub use api::{
+    check_events, check_file, check_paths, check_text, CheckOptions, FileVerdict, ModelKind,
+};
+pub use error::CheckError;
+pub use history::{Event, EventKind, FailMode, HistoryOptions, InfoMode, Operation};
+pub use linearizability::{
+    check_operations, LinearizabilityOptions, LinearizabilityReport, Verdict,
+};
+pub use parse::Format;
+pub use value::Value;

@@ -1,0 +1,193 @@
+//! The entry point a command line or a NIF calls: check histories (text, events or files) with a
+//! named model and options, returning serde-friendly per-file verdicts.
+
+use super::error::CheckError;
+use super::history::{pair_events, Event, HistoryOptions};
+use super::linearizability::{
+    check_operations, LinearizabilityOptions, LinearizabilityReport, Verdict,
+};
+use super::models::counter::CounterModel;
+use super::models::kv::KvModel;
+use super::models::mutex::MutexModel;
+use super::models::queue::QueueModel;
+use super::models::register::RegisterModel;
+use super::models::set::SetModel;
+use super::models::{encode_operations, HistoryModel, Model};
+use super::parse::{parse_history, Format};
+use super::value::Value;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+/// The built-in models, by name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelKind {
+    Register,
+    CasRegister,
+    /// Key-value map / multi-register, partitioned by key.
+    Kv,
+    Counter,
+    Set,
+    Queue,
+    Mutex,
+}
+
+impl FromStr for ModelKind {
+    type Err = CheckError;
+    fn from_str(s: &str) -> Result<Self, CheckError> {
+        match s.replace('-', "_").as_str() {
+            "register" => Ok(ModelKind::Register),
+            "cas_register" | "cas" => Ok(ModelKind::CasRegister),
+            "kv" | "key_value" | "multi_register" | "map" => Ok(ModelKind::Kv),
+            "counter" => Ok(ModelKind::Counter),
+            "set" => Ok(ModelKind::Set),
+            "queue" | "fifo_queue" | "fifo" => Ok(ModelKind::Queue),
+            "mutex" | "lock" => Ok(ModelKind::Mutex),
+            other => Err(CheckError::Options {
+                message: format!(
+                    "unknown model {other:?} (known: register, cas_register, kv, counter, set, queue, mutex)"
+                ),
+            }),
+        }
+    }
+}
+
+/// Everything a check needs besides the history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckOptions {
+    pub model: ModelKind,
+    #[serde(default)]
+    pub format: Format,
+    #[serde(default)]
+    pub history: HistoryOptions,
+    /// Initial value of the register / of every key (default `nil`; counters default to 0).
+    #[serde(default)]
+    pub initial: Option<Value>,
+    #[serde(default)]
+    pub linearizability: LinearizabilityOptions,
+}
+
+impl CheckOptions {
+    pub fn new(model: ModelKind) -> Self {
+        CheckOptions {
+            model,
+            format: Format::Auto,
+            history: HistoryOptions::default(),
+            initial: None,
+            linearizability: LinearizabilityOptions::default(),
+        }
+    }
+}
+
+fn run<M>(
+    mut model: M,
+    events: &[Event],
+    opts: &CheckOptions,
+) -> Result<LinearizabilityReport, CheckError>
+where
+    M: HistoryModel + Model + Sync,
+    M::State: Send,
+    M::Input: Sync,
+    M::Output: Sync,
+{
+    let raw = pair_events(events, &opts.history)?;
+    let ops = encode_operations(&mut model, &raw, &opts.history)?;
+    Ok(check_operations(&model, &ops, &opts.linearizability))
+}
+
+/// Checks parsed events for linearizability with the model named in `opts`.
+pub fn check_events(
+    events: &[Event],
+    opts: &CheckOptions,
+) -> Result<LinearizabilityReport, CheckError> {
+    let initial = opts.initial.clone().unwrap_or(Value::Nil);
+    match opts.model {
+        ModelKind::Register => run(RegisterModel::new(initial), events, opts),
+        ModelKind::CasRegister => run(RegisterModel::with_cas(initial), events, opts),
+        ModelKind::Kv => run(KvModel::new(initial), events, opts),
+        ModelKind::Counter => {
+            let initial = match &opts.initial {
+                None => 0,
+                Some(v) => v.as_int().ok_or_else(|| CheckError::Options {
+                    message: "a counter's initial value must be an integer".into(),
+                })?,
+            };
+            run(CounterModel { initial }, events, opts)
+        }
+        ModelKind::Set => run(SetModel, events, opts),
+        ModelKind::Queue => run(QueueModel, events, opts),
+        ModelKind::Mutex => run(MutexModel, events, opts),
+    }
+}
+
+/// Parses `text` (in `opts.format`) and checks it.
+pub fn check_text(text: &str, opts: &CheckOptions) -> Result<Verdict, CheckError> {
+    let events = parse_history(text, opts.format)?;
+    Ok(check_events(&events, opts)?.verdict)
+}
+
+/// The outcome for one file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileVerdict {
+    pub path: String,
+    pub result: Result<Verdict, CheckError>,
+}
+
+/// Reads and checks one file.
+pub fn check_file(path: &Path, opts: &CheckOptions) -> FileVerdict {
+    let name = path.display().to_string();
+    let result = std::fs::read(path)
+        .map_err(|e| CheckError::Io {
+            path: name.clone(),
+            message: e.to_string(),
+        })
+        .and_then(|bytes| {
+            String::from_utf8(bytes).map_err(|_| CheckError::Io {
+                path: name.clone(),
+                message: "not UTF-8 text".into(),
+            })
+        })
+        .and_then(|text| check_text(&text, opts));
+    FileVerdict { path: name, result }
+}
+
+/// Expands directories (their regular, non-hidden files, sorted by name; not recursive) and checks
+/// every file. Paths that do not exist produce an error entry rather than being dropped.
+pub fn check_paths(paths: &[PathBuf], opts: &CheckOptions) -> Vec<FileVerdict> {
+    let mut files: Vec<PathBuf> = Vec::new();
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            match std::fs::read_dir(p) {
+                Ok(entries) => {
+                    let mut found: Vec<PathBuf> = entries
+                        .filter_map(|e| e.ok().map(|e| e.path()))
+                        .filter(|f| f.is_file())
+                        .filter(|f| {
+                            f.file_name()
+                                .and_then(|n| n.to_str())
+                                .is_some_and(|n| !n.starts_with('.'))
+                        })
+                        .collect();
+                    found.sort();
+                    files.extend(found);
+                }
+                Err(e) => out.push((
+                    p.clone(),
+                    FileVerdict {
+                        path: p.display().to_string(),
+                        result: Err(CheckError::Io {
+                            path: p.display().to_string(),
+                            message: e.to_string(),
+                        }),
+                    },
+                )),
+            }
+        } else {
+            files.push(p.clone());
+        }
+    }
+    out.extend(files.iter().map(|f| (f.clone(), check_file(f, opts))));
+    out.into_iter().map(|(_, v)| v).collect()
+}

@@ -1,0 +1,221 @@
+//! Histories: the raw event log a test records, and the operations a checker works on.
+//!
+//! A history is a sequence of events. Each client process invokes an operation and later sees it
+//! complete with `ok` (it happened), `fail` (it did not happen, although for some operations the
+//! failure itself is an observation, e.g. a failed compare-and-set saw a different value) or `info`
+//! (unknown: it may or may not have happened, at any time from its invocation onwards). Pairing turns
+//! events into [`RawOperation`]s; a model then encodes those into typed [`Operation`]s.
+//!
+//! The event position is the only clock: an operation's interval is `[call, ret)` in event indices, and
+//! an open operation (`info`, or never completed) has no return.
+
+use super::error::CheckError;
+use super::value::Value;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// What an event records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    Invoke,
+    Ok,
+    Fail,
+    Info,
+}
+
+/// One line of a Jepsen-style history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    pub process: u64,
+    #[serde(rename = "type")]
+    pub kind: EventKind,
+    /// The operation name (`read`, `write`, `cas`, `get`, ...).
+    pub f: String,
+    #[serde(default = "nil")]
+    pub value: Value,
+    /// The key for multi-register / key-value histories, when the history carries it separately.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<Value>,
+}
+
+fn nil() -> Value {
+    Value::Nil
+}
+
+impl Event {
+    pub fn new(process: u64, kind: EventKind, f: &str, value: Value) -> Self {
+        Event {
+            process,
+            kind,
+            f: f.to_string(),
+            value,
+            key: None,
+        }
+    }
+
+    pub fn with_key(mut self, key: Value) -> Self {
+        self.key = Some(key);
+        self
+    }
+}
+
+/// How an operation ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Ok,
+    Fail,
+    /// `info`, or no completion at all: may have taken effect at any point after the invocation.
+    Open,
+}
+
+/// How `:info` completions are read. Jepsen-era tools differ.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InfoMode {
+    /// The operation stays open to the end of the history (Knossos / Porcupine semantics).
+    #[default]
+    Open,
+    /// The operation is dropped as if it never happened (only sound if the system guarantees it).
+    Discard,
+}
+
+/// How `:fail` completions are read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailMode {
+    /// A failure is handed to the model: operations whose failure is an observation (compare-and-set,
+    /// lock acquisition, dequeue from an empty queue) are checked as returning `fail`; others are
+    /// dropped because they did not happen.
+    #[default]
+    Observe,
+    /// Every failed operation is dropped.
+    Discard,
+}
+
+/// Options that affect how events become operations.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryOptions {
+    #[serde(default)]
+    pub info: InfoMode,
+    #[serde(default)]
+    pub fail: FailMode,
+}
+
+/// An invocation paired with its completion, before any model has interpreted it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RawOperation {
+    pub process: u64,
+    pub f: String,
+    pub key: Option<Value>,
+    /// The value given at invocation.
+    pub input: Value,
+    /// The value given at completion (`None` when open).
+    pub output: Option<Value>,
+    pub outcome: Outcome,
+    /// Event index of the invocation.
+    pub call: usize,
+    /// Event index of the completion; `None` for open operations.
+    pub ret: Option<usize>,
+}
+
+/// A model-typed operation: what the search algorithms consume.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Operation<I, O> {
+    pub process: u64,
+    pub input: I,
+    pub output: O,
+    /// Invocation time (any monotone clock; event index for parsed histories).
+    pub call: u64,
+    /// Return time, or `None` when the operation is open to the end of the history.
+    pub ret: Option<u64>,
+    /// Index of the [`RawOperation`] this came from, for messages.
+    pub source: usize,
+}
+
+/// Pairs invocations with completions per process.
+///
+/// Completions without an invocation are errors, except a lone `info` (Jepsen logs those for
+/// nemesis-like actors), which is ignored. Invocations never completed are open.
+pub fn pair_events(
+    events: &[Event],
+    opts: &HistoryOptions,
+) -> Result<Vec<RawOperation>, CheckError> {
+    let mut ops: Vec<Option<RawOperation>> = Vec::new();
+    let mut pending: BTreeMap<u64, usize> = BTreeMap::new();
+    for (i, ev) in events.iter().enumerate() {
+        match ev.kind {
+            EventKind::Invoke => {
+                if pending.contains_key(&ev.process) {
+                    return Err(CheckError::History {
+                        event: i + 1,
+                        message: format!(
+                            "process {} invoked {} while its previous operation was still pending",
+                            ev.process, ev.f
+                        ),
+                    });
+                }
+                pending.insert(ev.process, ops.len());
+                ops.push(Some(RawOperation {
+                    process: ev.process,
+                    f: ev.f.clone(),
+                    key: ev.key.clone(),
+                    input: ev.value.clone(),
+                    output: None,
+                    outcome: Outcome::Open,
+                    call: i,
+                    ret: None,
+                }));
+            }
+            kind => {
+                let Some(slot) = pending.remove(&ev.process) else {
+                    if kind == EventKind::Info {
+                        continue;
+                    }
+                    return Err(CheckError::History {
+                        event: i + 1,
+                        message: format!(
+                            "process {} completed {} without a pending invocation",
+                            ev.process, ev.f
+                        ),
+                    });
+                };
+                let Some(op) = ops.get_mut(slot).and_then(|o| o.as_mut()) else {
+                    continue;
+                };
+                if op.f != ev.f {
+                    return Err(CheckError::History {
+                        event: i + 1,
+                        message: format!(
+                            "process {} invoked {} but completed {}",
+                            ev.process, op.f, ev.f
+                        ),
+                    });
+                }
+                match kind {
+                    EventKind::Ok => {
+                        op.outcome = Outcome::Ok;
+                        op.output = Some(ev.value.clone());
+                        op.ret = Some(i);
+                    }
+                    EventKind::Fail => {
+                        if opts.fail == FailMode::Discard {
+                            ops[slot] = None;
+                        } else {
+                            op.outcome = Outcome::Fail;
+                            op.output = Some(ev.value.clone());
+                            op.ret = Some(i);
+                        }
+                    }
+                    _ => {
+                        if opts.info == InfoMode::Discard {
+                            ops[slot] = None;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(ops.into_iter().flatten().collect())
+}

@@ -1,0 +1,214 @@
+//! Human-readable explanations of violations, and a self-contained HTML view.
+//!
+//! An explanation names the smallest failing partition, shows the longest partial linearizations the
+//! search found (each step with the model state after it) and the operation that could not be placed
+//! next, with the reason in the model's own words.
+
+use serde::{Deserialize, Serialize};
+use std::fmt::Write as _;
+
+/// One operation as shown to a person.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpView {
+    /// Index among the checked (encoded) operations.
+    pub index: usize,
+    pub process: u64,
+    pub description: String,
+    pub call: u64,
+    /// `None` for open operations.
+    pub ret: Option<u64>,
+}
+
+/// One step of a partial linearization.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepView {
+    pub op: OpView,
+    pub state_after: String,
+}
+
+/// A longest partial linearization and where it got stuck.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartialView {
+    pub steps: Vec<StepView>,
+    pub state: String,
+    pub stuck: Option<OpView>,
+    pub reason: String,
+}
+
+/// Why a history is not linearizable, in words.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Explanation {
+    /// The failing partition (e.g. `key "3"`), when the history was partitioned.
+    pub partition: Option<String>,
+    pub total_ops: usize,
+    /// Every operation of the failing partition, in invocation order.
+    pub ops: Vec<OpView>,
+    pub longest: Vec<PartialView>,
+    /// The full explanation as prose.
+    pub text: String,
+}
+
+fn interval(op: &OpView) -> String {
+    match op.ret {
+        Some(r) => format!("events {}..{}", op.call + 1, r + 1),
+        None => format!("invoked at event {}, never returned", op.call + 1),
+    }
+}
+
+pub(crate) fn op_line(op: &OpView) -> String {
+    format!(
+        "process {}: {} ({})",
+        op.process,
+        op.description,
+        interval(op)
+    )
+}
+
+/// Assembles the prose for an explanation from its parts.
+pub(crate) fn render_text(
+    partition: Option<&str>,
+    total_ops: usize,
+    part_ops: usize,
+    longest: &[PartialView],
+) -> String {
+    let mut t = String::new();
+    match partition {
+        Some(p) => {
+            let _ = writeln!(
+                t,
+                "Not linearizable: the operations on {p} ({part_ops} of {total_ops} operations) admit no legal order."
+            );
+        }
+        None => {
+            let _ = writeln!(
+                t,
+                "Not linearizable: the {part_ops} operations admit no legal order."
+            );
+        }
+    }
+    for (i, p) in longest.iter().enumerate() {
+        let _ = writeln!(
+            t,
+            "\nLongest partial linearization{} ({} operations):",
+            if longest.len() > 1 {
+                format!(" #{}", i + 1)
+            } else {
+                String::new()
+            },
+            p.steps.len()
+        );
+        if p.steps.is_empty() {
+            let _ = writeln!(
+                t,
+                "  (none: not even a first operation can be placed; {})",
+                p.state
+            );
+        }
+        for (k, s) in p.steps.iter().enumerate() {
+            let _ = writeln!(
+                t,
+                "  {:>3}. {}  => {}",
+                k + 1,
+                op_line(&s.op),
+                s.state_after
+            );
+        }
+        if let Some(stuck) = &p.stuck {
+            let _ = writeln!(t, "  Cannot place next: {}", op_line(stuck));
+        }
+        let _ = writeln!(t, "  {}", p.reason);
+    }
+    t
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// A self-contained HTML page showing the failing partition as a timeline (one row per process, one
+/// bar per operation spanning its invocation to its return) and the longest partial linearizations
+/// (bars numbered by their position in the partial order; the stuck operation outlined in red).
+pub fn render_html(title: &str, exp: &Explanation) -> String {
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{}</title><style>\
+body{{font-family:sans-serif;margin:1.5em}}\
+.tl{{position:relative;border-left:1px solid #999;margin:1em 0}}\
+.row{{position:relative;height:30px;border-bottom:1px dotted #ddd}}\
+.lbl{{position:absolute;left:-7em;width:6.5em;text-align:right;font-size:12px;top:8px}}\
+.op{{position:absolute;top:4px;height:20px;background:#cfe3ff;border:1px solid #4a7bd0;\
+border-radius:3px;font-size:11px;overflow:hidden;white-space:nowrap}}\
+.op.open{{background:repeating-linear-gradient(45deg,#eee,#eee 4px,#ddd 4px,#ddd 8px);border-style:dashed}}\
+.op.lin{{background:#c8f0c8;border-color:#3a3}}.op.stuck{{border:2px solid #d22}}\
+pre{{background:#f6f6f6;padding:1em;white-space:pre-wrap}}</style></head><body>",
+        esc(title)
+    );
+    let _ = write!(h, "<h1>{}</h1>", esc(title));
+    let mut procs: Vec<u64> = exp.ops.iter().map(|o| o.process).collect();
+    procs.sort_unstable();
+    procs.dedup();
+    let t0 = exp.ops.iter().map(|o| o.call).min().unwrap_or(0);
+    let t1 = exp
+        .ops
+        .iter()
+        .map(|o| o.ret.unwrap_or(o.call) + 1)
+        .max()
+        .unwrap_or(1)
+        .max(t0 + 1);
+    let span = (t1 - t0) as f64;
+    let pct = |t: u64| ((t.saturating_sub(t0)) as f64 / span * 100.0).min(100.0);
+    for (pi, p) in exp.longest.iter().enumerate() {
+        let _ = write!(
+            h,
+            "<h2>Partial linearization {} ({} operations)</h2><div class=\"tl\" style=\"margin-left:7em\">",
+            pi + 1,
+            p.steps.len()
+        );
+        for proc_ in &procs {
+            let _ = write!(
+                h,
+                "<div class=\"row\"><span class=\"lbl\">process {proc_}</span>"
+            );
+            for op in exp.ops.iter().filter(|o| o.process == *proc_) {
+                let left = pct(op.call);
+                let right = op.ret.map(|r| pct(r + 1)).unwrap_or(100.0);
+                let pos = p.steps.iter().position(|s| s.op.index == op.index);
+                let mut class = String::from("op");
+                if op.ret.is_none() {
+                    class.push_str(" open");
+                }
+                if pos.is_some() {
+                    class.push_str(" lin");
+                }
+                if p.stuck.as_ref().is_some_and(|s| s.index == op.index) {
+                    class.push_str(" stuck");
+                }
+                let label = match pos {
+                    Some(k) => format!("{}. {}", k + 1, op.description),
+                    None => op.description.clone(),
+                };
+                let _ = write!(
+                    h,
+                    "<div class=\"{}\" style=\"left:{:.3}%;width:{:.3}%\" title=\"{}\">{}</div>",
+                    class,
+                    left,
+                    (right - left).max(0.5),
+                    esc(&op_line(op)),
+                    esc(&label)
+                );
+            }
+            h.push_str("</div>");
+        }
+        h.push_str("</div>");
+    }
+    let _ = write!(
+        h,
+        "<h2>Explanation</h2><pre>{}</pre></body></html>",
+        esc(&exp.text)
+    );
+    h
+}
