@@ -11,13 +11,16 @@
 //!
 //! Implementation notes (ours): model states are interned to `u32` ids, so a configuration is a
 //! bitset plus one id; the bitset's hash is maintained incrementally (XOR of one random key per
-//! operation), which makes each cache probe O(1) in the number of words compared only on a hit.
+//! operation), so a cache probe costs one hash-table lookup plus a word comparison on a hit. Model
+//! steps are memoised per (state id, operation) in a dense table while it stays small, so repeated
+//! questions (the common case: the same operation tried from the same state along many paths) cost
+//! one array read instead of a model call and an interning lookup.
 //! Open operations (`info`) have no return entry: they may be linearized wherever they help, and the
 //! search succeeds once every *completed* operation is linearized — leaving an open operation out is
 //! the same as letting it take effect after the end of the history.
 
 use super::history::Operation;
-use super::models::{mix64, FastBuild, Model, Step};
+use super::models::{fast_hash, mix64, Model, Step};
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -82,6 +85,10 @@ pub struct SearchStats {
 }
 
 const NIL: u32 = u32::MAX;
+const MEMO_UNKNOWN: u32 = u32::MAX;
+const MEMO_ILLEGAL: u32 = u32::MAX - 1;
+/// Upper bound on step-memo entries (4 bytes each).
+const MEMO_LIMIT: usize = 1 << 22;
 const HEAD: u32 = 0;
 
 #[derive(Default, Clone, Copy)]
@@ -157,27 +164,44 @@ impl ConfigCache {
     }
 }
 
-/// Interns model states to dense ids.
+/// Interns model states to dense ids. Each state is stored once; the table maps its hash to the
+/// first id with that hash, and ids with equal hashes are chained.
 struct Interner<S> {
     states: Vec<S>,
-    ids: HashMap<S, u32, FastBuild>,
+    chain: Vec<u32>,
+    heads: HashMap<u64, u32, BuildHasherDefault<IdHasher>>,
 }
 
-impl<S: Clone + Eq + std::hash::Hash> Interner<S> {
+impl<S: Eq + std::hash::Hash> Interner<S> {
     fn new() -> Self {
         Interner {
             states: Vec::new(),
-            ids: HashMap::default(),
+            chain: Vec::new(),
+            heads: HashMap::default(),
         }
     }
 
     fn intern(&mut self, s: S) -> u32 {
-        if let Some(&id) = self.ids.get(&s) {
-            return id;
-        }
+        let h = fast_hash(&s);
         let id = self.states.len() as u32;
-        self.states.push(s.clone());
-        self.ids.insert(s, id);
+        match self.heads.entry(h) {
+            Entry::Occupied(mut o) => {
+                let mut at = *o.get();
+                while at != NIL {
+                    if self.states[at as usize] == s {
+                        return at;
+                    }
+                    at = self.chain[at as usize];
+                }
+                self.chain.push(*o.get());
+                *o.get_mut() = id;
+            }
+            Entry::Vacant(v) => {
+                v.insert(id);
+                self.chain.push(NIL);
+            }
+        }
+        self.states.push(s);
         id
     }
 }
@@ -235,6 +259,13 @@ pub fn search<M: Model>(
     let mut cache = ConfigCache::new(words);
     let mut interner = Interner::new();
     let mut state = interner.intern(model.init());
+    // Dense memo of model steps: row per state id (while it fits), column per operation.
+    let mut memo: Vec<u32> = Vec::new();
+    let mut memo_rows = 0usize;
+    if n <= MEMO_LIMIT {
+        memo.resize(n, MEMO_UNKNOWN);
+        memo_rows = 1;
+    }
 
     let mut remaining = completed;
     let mut stack_node: Vec<u32> = Vec::with_capacity(n);
@@ -276,48 +307,77 @@ pub fn search<M: Model>(
                     return (SearchOutcome::Unknown(why), stats);
                 }
             }
-            let op = &ops[subset[j]];
-            match model.step(&interner.states[state as usize], &op.input, &op.output) {
-                Step::Legal(s) => {
-                    let new_state = interner.intern(s);
-                    bits[j / 64] |= 1u64 << (j % 64);
-                    let new_hash = bits_hash ^ zobrist[j];
-                    let key = new_hash ^ mix64(u64::from(new_state) ^ 0x5851_f42d_4c95_7f2d);
-                    if cache.insert(key, &bits, new_state) {
-                        bits_hash = new_hash;
-                        stack_node.push(node);
-                        stack_state.push(state);
-                        state = new_state;
-                        // Lift the call entry and its return out of the list.
-                        let rn = ret_node[j];
-                        for x in [node, rn] {
-                            if x == NIL {
-                                continue;
-                            }
-                            let (p, nx) = (prev[x as usize], next[x as usize]);
-                            next[p as usize] = nx;
-                            if nx != NIL {
-                                prev[nx as usize] = p;
-                            }
+            let cached = if (state as usize) < memo_rows {
+                memo[state as usize * n + j]
+            } else {
+                MEMO_UNKNOWN
+            };
+            let stepped = if cached == MEMO_ILLEGAL {
+                None
+            } else if cached != MEMO_UNKNOWN {
+                Some(cached)
+            } else {
+                let op = &ops[subset[j]];
+                match model.step(&interner.states[state as usize], &op.input, &op.output) {
+                    Step::Legal(s) => {
+                        let id = interner.intern(s);
+                        if id as usize == memo_rows && (memo_rows + 1) * n <= MEMO_LIMIT {
+                            memo.resize((memo_rows + 1) * n, MEMO_UNKNOWN);
+                            memo_rows += 1;
                         }
-                        if rn != NIL {
-                            remaining -= 1;
-                            if remaining == 0 {
-                                finish(&mut stats, steps, &cache, interner.states.len());
-                                let order = stack_node
-                                    .iter()
-                                    .map(|&e| subset[entry_op[e as usize] as usize])
-                                    .collect();
-                                return (SearchOutcome::Linearizable(order), stats);
-                            }
+                        if (state as usize) < memo_rows {
+                            memo[state as usize * n + j] = id;
                         }
-                        node = next[HEAD as usize];
-                        continue;
+                        Some(id)
                     }
-                    bits[j / 64] &= !(1u64 << (j % 64));
+                    Step::Illegal => {
+                        if (state as usize) < memo_rows {
+                            memo[state as usize * n + j] = MEMO_ILLEGAL;
+                        }
+                        None
+                    }
+                    Step::Unanswered => {
+                        unanswered = true;
+                        None
+                    }
                 }
-                Step::Illegal => {}
-                Step::Unanswered => unanswered = true,
+            };
+            if let Some(new_state) = stepped {
+                bits[j / 64] |= 1u64 << (j % 64);
+                let new_hash = bits_hash ^ zobrist[j];
+                let key = new_hash ^ mix64(u64::from(new_state) ^ 0x5851_f42d_4c95_7f2d);
+                if cache.insert(key, &bits, new_state) {
+                    bits_hash = new_hash;
+                    stack_node.push(node);
+                    stack_state.push(state);
+                    state = new_state;
+                    // Lift the call entry and its return out of the list.
+                    let rn = ret_node[j];
+                    for x in [node, rn] {
+                        if x == NIL {
+                            continue;
+                        }
+                        let (p, nx) = (prev[x as usize], next[x as usize]);
+                        next[p as usize] = nx;
+                        if nx != NIL {
+                            prev[nx as usize] = p;
+                        }
+                    }
+                    if rn != NIL {
+                        remaining -= 1;
+                        if remaining == 0 {
+                            finish(&mut stats, steps, &cache, interner.states.len());
+                            let order = stack_node
+                                .iter()
+                                .map(|&e| subset[entry_op[e as usize] as usize])
+                                .collect();
+                            return (SearchOutcome::Linearizable(order), stats);
+                        }
+                    }
+                    node = next[HEAD as usize];
+                    continue;
+                }
+                bits[j / 64] &= !(1u64 << (j % 64));
             }
             node = next[node as usize];
         } else {

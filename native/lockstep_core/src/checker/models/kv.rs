@@ -114,7 +114,12 @@ impl KvModel {
 
 fn append(current: &Value, arg: &Value) -> Value {
     match (current, arg) {
-        (Value::Str(a), Value::Str(b)) => Value::Str(format!("{a}{b}")),
+        (Value::Str(a), Value::Str(b)) => {
+            let mut s = String::with_capacity(a.len() + b.len());
+            s.push_str(a);
+            s.push_str(b);
+            Value::Str(s)
+        }
         (Value::List(items), _) => {
             let mut items = items.clone();
             items.push(arg.clone());
