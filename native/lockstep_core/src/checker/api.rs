@@ -1,6 +1,7 @@
 //! The entry point a command line or a NIF calls: check histories (text, events or files) with a
 //! named model and options, returning serde-friendly per-file verdicts.
 
+use super::causal::{causal_ops, check_causal, CausalModel};
 use super::error::CheckError;
 use super::history::{pair_events, Event, HistoryOptions};
 use super::linearizability::{
@@ -14,6 +15,7 @@ use super::models::register::RegisterModel;
 use super::models::set::SetModel;
 use super::models::{encode_operations, HistoryModel, Model};
 use super::parse::{parse_history, Format};
+use super::sequential::{check_sequential, ConsistencyVerdict};
 use super::value::Value;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -96,29 +98,89 @@ where
     Ok(check_operations(&model, &ops, &opts.linearizability))
 }
 
+/// Builds the model named in `opts` and evaluates `$body` with it bound to `$m`.
+macro_rules! with_model {
+    ($opts:expr, $m:ident => $body:expr) => {{
+        let initial = $opts.initial.clone().unwrap_or(Value::Nil);
+        match $opts.model {
+            ModelKind::Register => {
+                let $m = RegisterModel::new(initial);
+                $body
+            }
+            ModelKind::CasRegister => {
+                let $m = RegisterModel::with_cas(initial);
+                $body
+            }
+            ModelKind::Kv => {
+                let $m = KvModel::new(initial);
+                $body
+            }
+            ModelKind::Counter => {
+                let initial = match &$opts.initial {
+                    None => 0,
+                    Some(v) => v.as_int().ok_or_else(|| CheckError::Options {
+                        message: "a counter's initial value must be an integer".into(),
+                    })?,
+                };
+                let $m = CounterModel { initial };
+                $body
+            }
+            ModelKind::Set => {
+                let $m = SetModel;
+                $body
+            }
+            ModelKind::Queue => {
+                let $m = QueueModel;
+                $body
+            }
+            ModelKind::Mutex => {
+                let $m = MutexModel;
+                $body
+            }
+        }
+    }};
+}
+
 /// Checks parsed events for linearizability with the model named in `opts`.
 pub fn check_events(
     events: &[Event],
     opts: &CheckOptions,
 ) -> Result<LinearizabilityReport, CheckError> {
-    let initial = opts.initial.clone().unwrap_or(Value::Nil);
-    match opts.model {
-        ModelKind::Register => run(RegisterModel::new(initial), events, opts),
-        ModelKind::CasRegister => run(RegisterModel::with_cas(initial), events, opts),
-        ModelKind::Kv => run(KvModel::new(initial), events, opts),
-        ModelKind::Counter => {
-            let initial = match &opts.initial {
-                None => 0,
-                Some(v) => v.as_int().ok_or_else(|| CheckError::Options {
-                    message: "a counter's initial value must be an integer".into(),
-                })?,
-            };
-            run(CounterModel { initial }, events, opts)
-        }
-        ModelKind::Set => run(SetModel, events, opts),
-        ModelKind::Queue => run(QueueModel, events, opts),
-        ModelKind::Mutex => run(MutexModel, events, opts),
-    }
+    with_model!(opts, m => run(m, events, opts))
+}
+
+fn run_sequential<M: HistoryModel>(
+    mut model: M,
+    events: &[Event],
+    opts: &CheckOptions,
+) -> Result<ConsistencyVerdict, CheckError> {
+    let raw = pair_events(events, &opts.history)?;
+    let ops = encode_operations(&mut model, &raw, &opts.history)?;
+    Ok(check_sequential(
+        &model,
+        &ops,
+        opts.linearizability.max_steps,
+    ))
+}
+
+/// Checks parsed events for sequential consistency with the model named in `opts` (never
+/// partitioned: sequential consistency is not compositional).
+pub fn check_sequential_events(
+    events: &[Event],
+    opts: &CheckOptions,
+) -> Result<ConsistencyVerdict, CheckError> {
+    with_model!(opts, m => run_sequential(m, events, opts))
+}
+
+/// Checks parsed read/write events (registers or keys) for causal consistency.
+pub fn check_causal_events(
+    events: &[Event],
+    opts: &CheckOptions,
+    model: CausalModel,
+) -> Result<ConsistencyVerdict, CheckError> {
+    let raw = pair_events(events, &opts.history)?;
+    let ops = causal_ops(&raw)?;
+    check_causal(&ops, model, &opts.initial.clone().unwrap_or(Value::Nil))
 }
 
 /// Parses `text` (in `opts.format`) and checks it.

@@ -11,6 +11,7 @@
 //! - [`api`]: check texts or files with a named model; what the CLI and the NIF call.
 
 pub mod api;
+pub mod causal;
 pub mod error;
 pub mod history;
 pub mod linearizability;
@@ -18,15 +19,18 @@ pub mod models;
 pub mod parse;
 pub mod report;
 pub mod search;
+pub mod sequential;
 pub mod value;
 
 pub use api::{
     check_events, check_file, check_paths, check_text, CheckOptions, FileVerdict, ModelKind,
 };
+pub use causal::{check_causal, CausalModel, CausalOp};
 pub use error::CheckError;
 pub use history::{Event, EventKind, FailMode, HistoryOptions, InfoMode, Operation};
 pub use linearizability::{
     check_operations, LinearizabilityOptions, LinearizabilityReport, Verdict,
 };
 pub use parse::Format;
+pub use sequential::{check_sequential, ConsistencyVerdict};
 pub use value::Value;

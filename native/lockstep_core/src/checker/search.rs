@@ -292,8 +292,8 @@ pub fn search<M: Model>(
         if node != NIL && !entry_ret[node as usize] {
             let j = entry_op[node as usize] as usize;
             steps += 1;
-            if steps & 0xfff == 0 {
-                let over_steps = limits.max_steps.is_some_and(|max| steps > max);
+            let over_steps = limits.max_steps.is_some_and(|max| steps > max);
+            if over_steps || steps & 0xfff == 0 {
                 let over_time = limits.deadline.is_some_and(|d| Instant::now() >= d);
                 if over_steps || over_time || stop() {
                     finish(&mut stats, steps, &cache, interner.states.len());
