@@ -23,7 +23,8 @@ pub mod sequential;
 pub mod value;
 
 pub use api::{
-    check_events, check_file, check_paths, check_text, CheckOptions, FileVerdict, ModelKind,
+    check_causal_events, check_events, check_file, check_paths, check_sequential_events,
+    check_text, CheckOptions, FileVerdict, ModelKind,
 };
 pub use causal::{check_causal, CausalModel, CausalOp};
 pub use error::CheckError;

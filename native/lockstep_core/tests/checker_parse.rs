@@ -1,0 +1,199 @@
+//! Parsers: EDN reader, Jepsen op maps, the etcd log format, JSON events.
+
+use lockstep_core::checker::parse::edn::{read_all, read_one};
+use lockstep_core::checker::parse::{detect, jepsen_log, parse_edn_history, parse_history};
+use lockstep_core::checker::{CheckError, Event, EventKind, Format, Value};
+use proptest::prelude::*;
+
+fn kw(s: &str) -> Value {
+    Value::Keyword(s.into())
+}
+
+#[test]
+fn edn_values() {
+    assert_eq!(read_one("nil", 1), Ok(Value::Nil));
+    assert_eq!(read_one("-42", 1), Ok(Value::Int(-42)));
+    assert_eq!(read_one("7N", 1), Ok(Value::Int(7)));
+    assert_eq!(read_one("true", 1), Ok(Value::Bool(true)));
+    assert_eq!(
+        read_one(r#""a\"b\n\u0041""#, 1),
+        Ok(Value::Str("a\"b\nA".into()))
+    );
+    assert_eq!(read_one(":timed-out", 1), Ok(kw("timed-out")));
+    assert_eq!(
+        read_one("[1 [2 nil] (3)]", 1),
+        Ok(Value::List(vec![
+            Value::Int(1),
+            Value::List(vec![Value::Int(2), Value::Nil]),
+            Value::List(vec![Value::Int(3)]),
+        ]))
+    );
+    assert_eq!(
+        read_one("#{3 1 3}", 1),
+        Ok(Value::List(vec![Value::Int(1), Value::Int(3)]))
+    );
+    assert_eq!(
+        read_one("{:a 1, :b \"x\"}", 1),
+        Ok(Value::Map(vec![
+            (kw("a"), Value::Int(1)),
+            (kw("b"), Value::Str("x".into()))
+        ]))
+    );
+    assert_eq!(read_one("#inst \"2020\"", 1), Ok(Value::Str("2020".into())));
+    assert_eq!(
+        read_one("[1 #_2 3]", 1).map(|v| v.to_string()),
+        Ok("[1 3]".into())
+    );
+    assert_eq!(read_one("\\a", 1), Ok(Value::Str("a".into())));
+    assert_eq!(read_all("; comment\n1 ,, 2\n").map(|v| v.len()), Ok(2));
+}
+
+#[test]
+fn edn_errors_carry_line_numbers() {
+    let cases = [
+        ("1\n2\n[1 2", 3),
+        ("\n\n\"abc", 3),
+        ("\n1.5", 2),
+        ("{:a}", 1),
+        ("\n\n\n)", 4),
+        ("99999999999999999999", 1),
+        ("#", 1),
+        ("\"\\q\"", 1),
+    ];
+    for (text, line) in cases {
+        match read_all(text) {
+            Err(CheckError::Parse { line: l, .. }) => assert_eq!(l, line, "{text:?}"),
+            other => panic!("{text:?}: expected a parse error, got {other:?}"),
+        }
+    }
+    let deep = "[".repeat(10_000);
+    assert!(matches!(read_all(&deep), Err(CheckError::Parse { .. })));
+    assert!(read_one("1 2", 1).is_err());
+}
+
+#[test]
+fn jepsen_op_maps_one_per_line_and_as_a_vector() {
+    let lines = "{:process 0, :type :invoke, :f :read, :value nil}\n\
+                 {:process :nemesis, :type :info, :f :start, :value nil}\n\
+                 {:process 0, :type :ok, :f :read, :value 3, :time 12}\n\
+                 {:process 1, :type :invoke, :f :put, :key \"k\", :value \"x\"}\n";
+    let evs = parse_edn_history(lines).expect("parses");
+    assert_eq!(evs.len(), 3, "nemesis ops are skipped");
+    assert_eq!(evs[1], Event::new(0, EventKind::Ok, "read", Value::Int(3)));
+    assert_eq!(evs[2].key, Some(Value::Str("k".into())));
+    let vector = format!("[{}]", lines.replace('\n', " "));
+    assert_eq!(parse_edn_history(&vector).expect("parses"), evs);
+
+    let bad = "{:process 0, :type :invoke, :f :read}\n{:process 0, :type :weird, :f :read}\n";
+    assert!(matches!(
+        parse_edn_history(bad),
+        Err(CheckError::Parse { line: 2, .. })
+    ));
+    assert!(matches!(
+        parse_edn_history("{:type :ok, :f :x}"),
+        Err(CheckError::Parse { line: 1, .. })
+    ));
+    assert!(matches!(
+        parse_edn_history("\n[1 2]"),
+        Err(CheckError::Parse { line: 2, .. })
+    ));
+}
+
+#[test]
+fn etcd_log_lines_tabs_and_spaces() {
+    let text = "INFO  jepsen.util - 2\t:invoke\t:cas\t[3 0]\n\
+                some other log line\n\
+                INFO  jepsen.util - 2   :fail   :cas    [3 0]\n\
+                INFO  jepsen.util - 4\t:info\t:write\t:timed-out\n\
+                INFO  jepsen.util - 0\t:invoke\t:read\tnil\n";
+    let evs = jepsen_log::parse(text).expect("parses");
+    assert_eq!(evs.len(), 4);
+    assert_eq!(
+        evs[0],
+        Event::new(
+            2,
+            EventKind::Invoke,
+            "cas",
+            Value::List(vec![Value::Int(3), Value::Int(0)])
+        )
+    );
+    assert_eq!(evs[1].kind, EventKind::Fail);
+    assert_eq!(evs[2].value, kw("timed-out"));
+    assert_eq!(detect(text), Format::JepsenLog);
+    assert!(matches!(
+        jepsen_log::parse(
+            "INFO  jepsen.util - 0\t:invoke\t:read\tnil\nINFO  jepsen.util - x\t:ok\n"
+        ),
+        Err(CheckError::Parse { line: 2, .. })
+    ));
+    assert!(matches!(
+        jepsen_log::parse("INFO  jepsen.util - 0\t:bogus\t:read\tnil\n"),
+        Err(CheckError::Parse { line: 1, .. })
+    ));
+    assert!(jepsen_log::parse("just noise\n").is_err());
+}
+
+#[test]
+fn json_events_round_trip() {
+    let evs = vec![
+        Event::new(
+            0,
+            EventKind::Invoke,
+            "cas",
+            Value::List(vec![Value::Int(1), Value::Nil]),
+        ),
+        Event::new(
+            0,
+            EventKind::Ok,
+            "cas",
+            Value::List(vec![Value::Int(1), Value::Nil]),
+        )
+        .with_key(Value::Str("k".into())),
+    ];
+    let json = serde_json::to_string(&evs).expect("serialises");
+    assert_eq!(detect(&json), Format::Json);
+    assert_eq!(parse_history(&json, Format::Auto), Ok(evs));
+    assert!(matches!(
+        parse_history("[{\"process\": 0}]", Format::Json),
+        Err(CheckError::Parse { line: 1, .. })
+    ));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// Arbitrary text never panics any parser.
+    #[test]
+    fn parsers_never_panic(text in "\\PC{0,200}") {
+        let _ = parse_history(&text, Format::Auto);
+        let _ = parse_history(&text, Format::Edn);
+        let _ = parse_history(&text, Format::JepsenLog);
+        let _ = read_all(&text);
+    }
+
+    /// EDN-ish soup built from the syntax's own characters never panics either.
+    #[test]
+    fn edn_soup_never_panics(text in "[\\[\\]{}()#_:\"\\\\;,a-z0-9 \\n.-]{0,120}") {
+        let _ = read_all(&text);
+        let _ = parse_edn_history(&text);
+    }
+
+    /// Display output of values reads back to the same value.
+    #[test]
+    fn display_round_trips(v in value_strategy()) {
+        prop_assert_eq!(read_one(&v.to_string(), 1), Ok(v));
+    }
+}
+
+fn value_strategy() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Nil),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::Int),
+        "[a-z \"\\\\]{0,8}".prop_map(Value::Str),
+        "[a-z][a-z-]{0,6}".prop_map(Value::Keyword),
+    ];
+    leaf.prop_recursive(3, 16, 4, |inner| {
+        prop::collection::vec(inner, 0..4).prop_map(Value::List)
+    })
+}
