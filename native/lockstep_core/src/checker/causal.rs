@@ -240,9 +240,9 @@ pub fn bad_patterns(ops: &[CausalOp], initial: &Value) -> Result<Vec<BadPattern>
     let reads_init = |i: usize| ops[i].kind == CausalKind::Read && ops[i].value == *initial;
 
     // WriteCOInitRead and WriteCORead.
-    'init: for r in 0..n {
+    'init: for (r, op) in ops.iter().enumerate() {
         if reads_init(r) {
-            for w in writes_to(&ops[r].key) {
+            for w in writes_to(&op.key) {
                 if co.get(w, r) {
                     found.push(BadPattern::WriteCOInitRead { write: w, read: r });
                     break 'init;

@@ -74,6 +74,12 @@ pub trait Model {
     fn describe_state(&self, state: &Self::State) -> String;
 }
 
+/// An encoded operation's input and output, or `None` when the operation is dropped.
+pub type Encoded<M> = Option<(<M as Model>::Input, <M as Model>::Output)>;
+
+/// Operations typed for model `M`.
+pub type Operations<M> = Vec<Operation<<M as Model>::Input, <M as Model>::Output>>;
+
 /// A model that can interpret paired history operations (decides which ones matter and how).
 pub trait HistoryModel: Model {
     /// Turns one raw operation into model input and output; `Ok(None)` drops it (e.g. a failed write,
@@ -82,7 +88,7 @@ pub trait HistoryModel: Model {
         &mut self,
         op: &RawOperation,
         opts: &HistoryOptions,
-    ) -> Result<Option<(Self::Input, Self::Output)>, CheckError>;
+    ) -> Result<Encoded<Self>, CheckError>;
 }
 
 /// Encodes every raw operation with `model`.
@@ -90,7 +96,7 @@ pub fn encode_operations<M: HistoryModel>(
     model: &mut M,
     raw: &[RawOperation],
     opts: &HistoryOptions,
-) -> Result<Vec<Operation<M::Input, M::Output>>, CheckError> {
+) -> Result<Operations<M>, CheckError> {
     let mut out = Vec::with_capacity(raw.len());
     for (i, op) in raw.iter().enumerate() {
         if let Some((input, output)) = model.encode(op, opts)? {
