@@ -73,10 +73,9 @@ fn kv_histories_match_expected_verdicts_partitioned() {
 }
 
 #[test]
-fn kv_small_histories_match_without_partitioning() {
+fn kv_c01_c10_histories_match_without_partitioning() {
     let Some(dir) = data_dir() else { return };
-    // c10 unpartitioned is a benchmark target (seconds in debug builds); c01 covers the code path here.
-    for name in ["c01-ok", "c01-bad"] {
+    for name in ["c01-ok", "c01-bad", "c10-ok", "c10-bad"] {
         let text =
             std::fs::read_to_string(dir.join(format!("kv/{name}.txt"))).expect("kv file readable");
         let verdict = check_text(&text, &kv_opts(false)).unwrap_or_else(|e| panic!("{name}: {e}"));

@@ -44,6 +44,7 @@ fn edn_values() {
         read_one("[1 #_2 3]", 1).map(|v| v.to_string()),
         Ok("[1 3]".into())
     );
+    assert_eq!(read_one("[1 #_2]", 1), Ok(Value::List(vec![Value::Int(1)])));
     assert_eq!(read_one("\\a", 1), Ok(Value::Str("a".into())));
     assert_eq!(read_all("; comment\n1 ,, 2\n").map(|v| v.len()), Ok(2));
 }

@@ -233,6 +233,11 @@ impl<'a> Reader<'a> {
                 self.bump();
                 return Ok(items);
             }
+            if self.src.get(self.pos..self.pos + 2) == Some(b"#_") {
+                self.pos += 2;
+                self.read(depth + 1)?;
+                continue;
+            }
             items.push(self.read(depth + 1)?);
         }
     }
