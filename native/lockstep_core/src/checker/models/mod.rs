@@ -7,9 +7,9 @@
 //!
 //! ## Plugging in a model written in Elixir
 //! The search never needs a model to be Rust code: it only asks for [`Model::step`] answers, and a
-//! step may answer [`Step::Unanswered`]. The search then treats that branch as closed for this round,
-//! carries on, and reports `Unknown` listing nothing it could not decide (or `Linearizable` if a
-//! complete linearization was found using only answered steps, which is then definitive).
+//! step may answer [`Step::Unanswered`]. The search then treats that branch as closed for this round
+//! and carries on: if it still finds a complete linearization using only answered steps, the verdict
+//! `Linearizable` is definitive; otherwise it reports `Unknown` rather than a violation.
 //! [`external::MemoModel`] is such a model: a memo table of `(state, input, output) -> next state`
 //! that records every question it could not answer. A NIF drives it in rounds: run the check, hand
 //! the recorded questions to the Elixir `step/3` callback, insert the answers, and run again. Each
