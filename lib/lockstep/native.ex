@@ -37,4 +37,16 @@ defmodule Lockstep.Native do
   # NIF stubs
 
   def engine_version, do: :erlang.nif_error(:nif_not_loaded)
+  def seed_iteration(_seed, _iteration), do: :erlang.nif_error(:nif_not_loaded)
+  def run_new(_opts, _tag, _runner, _node), do: :erlang.nif_error(:nif_not_loaded)
+  def run_bind(_run, _id, _pid), do: :erlang.nif_error(:nif_not_loaded)
+  def run_start(_run), do: :erlang.nif_error(:nif_not_loaded)
+  def run_op(_run, _id, _op), do: :erlang.nif_error(:nif_not_loaded)
+  def run_consume(_run, _id, _index), do: :erlang.nif_error(:nif_not_loaded)
+  def run_status(_run), do: :erlang.nif_error(:nif_not_loaded)
+  def run_outcome(_run), do: :erlang.nif_error(:nif_not_loaded)
+  def run_trace(_run), do: :erlang.nif_error(:nif_not_loaded)
+  def run_choices(_run), do: :erlang.nif_error(:nif_not_loaded)
+  def run_procs(_run), do: :erlang.nif_error(:nif_not_loaded)
+  def run_abort(_run, _why), do: :erlang.nif_error(:nif_not_loaded)
 end

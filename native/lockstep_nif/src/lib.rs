@@ -1,8 +1,27 @@
-//! rustler bridge: converts terms and wakes processes; all logic lives in `lockstep_core`.
+//! rustler bridge: converts terms to engine operations and replies back to terms, wakes the
+//! process the engine picks, and watches every managed process. All scheduling logic lives in
+//! `lockstep_core`; nothing here decides anything.
+
+mod atoms;
+mod decode;
+mod encode;
+mod payload;
+mod run;
 
 #[rustler::nif]
 fn engine_version() -> &'static str {
     env!("CARGO_PKG_VERSION")
 }
 
-rustler::init!("Elixir.Lockstep.Native");
+/// The seed of iteration `iteration` of a hunt seeded with `seed` (the engine's derivation, so
+/// Elixir never re-implements it).
+#[rustler::nif]
+fn seed_iteration(seed: u64, iteration: u64) -> u64 {
+    lockstep_core::seed::iteration_seed(seed, iteration)
+}
+
+fn load(_env: rustler::Env, _info: rustler::Term) -> bool {
+    true
+}
+
+rustler::init!("Elixir.Lockstep.Native", load = load);

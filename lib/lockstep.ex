@@ -1,0 +1,429 @@
+defmodule Lockstep do
+  @moduledoc """
+  Controlled concurrency testing for the BEAM.
+
+  Inside a Lockstep run (a `ctest` body, or `Lockstep.Runner.run/2`), every function in this
+  module is a *sync point*: the calling process announces the operation to Lockstep's engine and
+  waits until the scheduling strategy picks it. The engine then performs the operation, with its
+  effects, and the process continues. At most one managed process runs at a time, so each run
+  is one exact interleaving, and the same seed always produces the same interleaving.
+
+      Lockstep.spawn(fn -> Lockstep.send(parent, :hello) end)
+      Lockstep.recv()
+      #=> :hello
+
+  ## Outside a run
+
+  Called from a process that no run manages, each function behaves like the plain BEAM
+  primitive it mirrors (`send/2`, `receive`, `Process.send_after/3`, `Process.monitor/1`, ...).
+  A library can therefore route its concurrency through `Lockstep` and still run normally in
+  development and production, while its tests explore interleavings.
+
+  ## What is controlled
+
+  Messages live in the engine: `send/2`, `recv/0` and `recv_first/1` see only messages sent
+  with Lockstep (plus the `:DOWN` and `:EXIT` messages Lockstep generates). A plain `receive`
+  inside a managed process waits for a message that never comes; the run's watchdog reports it
+  with the process's stacktrace. Time is virtual: `now/0` starts at 0 in every run, and the clock
+  jumps to the next timer only when no process can move, so `sleep/1` costs no wall-clock time.
+
+  ## Differences from the BEAM
+
+    * Delivery is immediate: a message is in the recipient's mailbox as soon as the `send`
+      step executes. Races between senders are explored by ordering the sends.
+    * `recv_first/1` takes a predicate, which runs in the receiving process. A predicate that
+      raises counts as no match.
+    * Exit reasons of crashed processes are `{exception, stacktrace}` as on the BEAM, but the
+      VM process is ended by Lockstep, so a plain `Process.monitor/1` on a managed pid sees
+      `:killed` or `:normal`. Use `monitor/1` to observe the real reason.
+  """
+
+  alias Lockstep.Runtime
+
+  @typedoc "A process or a registered name on this node."
+  @type dest :: pid() | atom() | {atom(), node()}
+
+  @doc """
+  Spawns a managed process running `fun`. Outside a run, `Kernel.spawn/1`.
+
+  The child is numbered in spawn order (the root is `P0`) and starts only when the strategy
+  picks its first step.
+  """
+  @spec spawn((() -> any())) :: pid()
+  def spawn(fun) when is_function(fun, 0) do
+    case Runtime.ctx() do
+      nil -> Kernel.spawn(fun)
+      ctx -> Runtime.spawn_child(ctx, fun, :spawn)
+    end
+  end
+
+  @doc """
+  Spawns a managed process linked to the caller, atomically. Outside a run, `Kernel.spawn_link/1`.
+
+  If the child exits abnormally the caller dies with the same reason, unless it traps exits
+  (`flag(:trap_exit, true)`), in which case it receives `{:EXIT, child, reason}`.
+  """
+  @spec spawn_link((() -> any())) :: pid()
+  def spawn_link(fun) when is_function(fun, 0) do
+    case Runtime.ctx() do
+      nil -> Kernel.spawn_link(fun)
+      ctx -> Runtime.spawn_child(ctx, fun, :spawn_link)
+    end
+  end
+
+  @doc """
+  Sends `message` to `dest` (a pid or a registered name) and returns `:ok`.
+
+  Sending to a dead process silently drops the message; sending to a name nobody registered
+  raises `ArgumentError`, as `send/2` does. Messages between one sender and one receiver arrive
+  in the order they were sent. Outside a run (or to a process no run manages), `Kernel.send/2`.
+  """
+  @spec send(dest(), term()) :: :ok
+  def send(dest, message) do
+    with ctx when ctx != nil <- Runtime.ctx(),
+         :ok <- Runtime.sync(ctx, {:send, dest, message}) do
+      :ok
+    else
+      {:error, :badarg} -> raise ArgumentError, "no process is registered as #{inspect(dest)}"
+      _plain -> plain_send(dest, message)
+    end
+  end
+
+  defp plain_send(dest, message) do
+    Kernel.send(dest, message)
+    :ok
+  end
+
+  @doc """
+  Receives the oldest message in the caller's mailbox, waiting until there is one.
+  Outside a run, a plain `receive`.
+  """
+  @spec recv() :: term()
+  def recv do
+    case Runtime.ctx() do
+      nil ->
+        receive do
+          msg -> msg
+        end
+
+      ctx ->
+        {:msg, msg} = Runtime.sync(ctx, {:recv, :infinity})
+        msg
+    end
+  end
+
+  @doc """
+  Receives the oldest message, giving up after `timeout` milliseconds (of virtual time inside a
+  run). Returns `{:ok, message}` or `:timeout`.
+  """
+  @spec recv(timeout()) :: {:ok, term()} | :timeout
+  def recv(timeout) do
+    check_timeout!(timeout)
+
+    case Runtime.ctx() do
+      nil ->
+        receive do
+          msg -> {:ok, msg}
+        after
+          timeout -> :timeout
+        end
+
+      ctx ->
+        case Runtime.sync(ctx, {:recv, timeout}) do
+          {:msg, msg} -> {:ok, msg}
+          :timeout -> :timeout
+        end
+    end
+  end
+
+  @doc """
+  Selective receive: takes the oldest message for which `predicate` returns `true`, leaving the
+  others in order, and waits for one if none matches yet.
+
+      reply = Lockstep.recv_first(fn
+        {^ref, _} -> true
+        _ -> false
+      end)
+
+  A predicate that raises or throws counts as no match. Outside a run the mailbox is scanned
+  the same way (waiting for new messages by polling, since a predicate cannot be a `receive`
+  pattern).
+  """
+  @spec recv_first((term() -> boolean())) :: term()
+  def recv_first(predicate) when is_function(predicate, 1) do
+    {:ok, msg} = recv_first(predicate, :infinity)
+    msg
+  end
+
+  @doc """
+  Like `recv_first/1`, giving up after `timeout` milliseconds (virtual inside a run; counted
+  from the start of the receive, as `receive ... after` does). Returns `{:ok, message}` or
+  `:timeout`.
+  """
+  @spec recv_first((term() -> boolean()), timeout()) :: {:ok, term()} | :timeout
+  def recv_first(predicate, timeout) when is_function(predicate, 1) do
+    check_timeout!(timeout)
+
+    case Runtime.ctx() do
+      nil -> plain_recv_first(predicate, deadline(timeout), 1)
+      ctx -> Runtime.recv_match(ctx, predicate, timeout)
+    end
+  end
+
+  defp deadline(:infinity), do: :infinity
+  defp deadline(ms), do: System.monotonic_time(:millisecond) + ms
+
+  defp plain_recv_first(predicate, deadline, backoff) do
+    {:messages, msgs} = Process.info(self(), :messages)
+
+    case Enum.find(msgs, :none, &Runtime.matches?(predicate, &1)) do
+      :none ->
+        wait =
+          case deadline do
+            :infinity -> backoff
+            at -> min(backoff, at - System.monotonic_time(:millisecond))
+          end
+
+        if wait <= 0 do
+          :timeout
+        else
+          Process.sleep(wait)
+          plain_recv_first(predicate, deadline, min(backoff * 2, 16))
+        end
+
+      msg ->
+        receive do
+          ^msg -> {:ok, msg}
+        end
+    end
+  end
+
+  @doc """
+  Sends `message` to `dest` after `delay` milliseconds of virtual time and returns a timer
+  reference for `cancel_timer/1`. Outside a run, `Process.send_after/3`.
+
+  Timers fire when no process can move: the clock jumps to the earliest timer, and every timer
+  due at that instant fires, so their recipients' steps can be interleaved.
+  """
+  @spec send_after(dest(), term(), non_neg_integer()) :: reference()
+  def send_after(dest, message, delay) when is_integer(delay) and delay >= 0 do
+    ref = make_ref()
+
+    with ctx when ctx != nil <- Runtime.ctx(),
+         :ok <- Runtime.sync(ctx, {:send_after, dest, message, delay, ref}) do
+      ref
+    else
+      _plain -> Process.send_after(dest, message, delay)
+    end
+  end
+
+  @doc """
+  Cancels a timer. Returns the milliseconds that remained, or `false` when it already fired or
+  never existed. Outside a run (or for a timer no run created), `Process.cancel_timer/1`.
+  """
+  @spec cancel_timer(reference()) :: non_neg_integer() | false
+  def cancel_timer(ref) when is_reference(ref) do
+    with ctx when ctx != nil <- Runtime.ctx(),
+         result when result != :unmanaged <- Runtime.sync(ctx, {:cancel_timer, ref}) do
+      result
+    else
+      _plain -> Process.cancel_timer(ref)
+    end
+  end
+
+  @doc """
+  Suspends the caller for `ms` milliseconds of virtual time (`:infinity` waits forever, which a
+  run reports as a deadlock if nothing else can move). Outside a run, `Process.sleep/1`.
+  """
+  @spec sleep(non_neg_integer() | :infinity) :: :ok
+  def sleep(ms) do
+    check_timeout!(ms)
+
+    case Runtime.ctx() do
+      nil ->
+        Process.sleep(ms)
+
+      ctx when ms == :infinity ->
+        Runtime.recv_match(ctx, fn _ -> false end, :infinity)
+        :ok
+
+      ctx ->
+        :ok = Runtime.sync(ctx, {:sleep, ms})
+    end
+  end
+
+  @doc """
+  The virtual clock in milliseconds since the run began (0 at the start of every run). Outside
+  a run, the VM's monotonic time in milliseconds.
+  """
+  @spec now() :: non_neg_integer() | integer()
+  def now do
+    case Runtime.ctx() do
+      nil -> System.monotonic_time(:millisecond)
+      ctx -> Runtime.sync(ctx, :now)
+    end
+  end
+
+  @doc """
+  Monitors `dest`. When it exits, the caller receives `{:DOWN, ref, :process, pid, reason}`
+  (with `{name, node}` in place of the pid when monitored by name); a process that is already
+  dead gives `:noproc` at once. Outside a run, `Process.monitor/1`.
+  """
+  @spec monitor(dest()) :: reference()
+  def monitor(dest) do
+    ref = make_ref()
+
+    with ctx when ctx != nil <- Runtime.ctx(),
+         :ok <- Runtime.sync(ctx, {:monitor, dest, ref}) do
+      ref
+    else
+      _plain -> Process.monitor(dest)
+    end
+  end
+
+  @doc """
+  Removes a monitor. With `:flush`, also removes its `:DOWN` message if one was delivered. With
+  `:info`, returns whether the monitor was still active. Outside a run, `Process.demonitor/2`.
+  """
+  @spec demonitor(reference(), [:flush | :info]) :: boolean()
+  def demonitor(ref, options \\ []) when is_reference(ref) and is_list(options) do
+    with ctx when ctx != nil <- Runtime.ctx(),
+         found when is_boolean(found) <-
+           Runtime.sync(ctx, {:demonitor, ref, :flush in options}) do
+      if :info in options, do: found, else: true
+    else
+      _plain -> Process.demonitor(ref, options)
+    end
+  end
+
+  @doc """
+  Links the caller and `pid`. Linking to a dead process raises `ErlangError` with `:noproc`, or,
+  when the caller traps exits, delivers `{:EXIT, pid, :noproc}`. Outside a run, `Process.link/1`.
+  """
+  @spec link(pid()) :: true
+  def link(pid) when is_pid(pid) do
+    with ctx when ctx != nil <- Runtime.ctx(),
+         result when result != :unmanaged <- Runtime.sync(ctx, {:link, pid}) do
+      case result do
+        :ok -> true
+        {:error, :noproc} -> :erlang.error(:noproc, [pid])
+      end
+    else
+      _plain -> Process.link(pid)
+    end
+  end
+
+  @doc "Removes a link. Outside a run, `Process.unlink/1`."
+  @spec unlink(pid()) :: true
+  def unlink(pid) when is_pid(pid) do
+    with ctx when ctx != nil <- Runtime.ctx(),
+         :ok <- Runtime.sync(ctx, {:unlink, pid}) do
+      true
+    else
+      _plain -> Process.unlink(pid)
+    end
+  end
+
+  @doc """
+  Sets a process flag and returns its old value. `:trap_exit` is controlled by the run (exit
+  signals become `{:EXIT, from, reason}` messages); other flags are passed to `Process.flag/2`
+  and do not affect scheduling.
+  """
+  @spec flag(atom(), term()) :: term()
+  def flag(:trap_exit, value) when is_boolean(value) do
+    case Runtime.ctx() do
+      nil -> Process.flag(:trap_exit, value)
+      ctx -> Runtime.sync(ctx, {:trap_exit, value})
+    end
+  end
+
+  def flag(flag, value), do: Process.flag(flag, value)
+
+  @doc """
+  Whether `pid` is alive, as the run sees it. This is a sync point, so another process may run
+  between the check and whatever the caller does next: exactly how check-then-act races show
+  up. Outside a run (or for a pid no run manages), `Process.alive?/1`.
+  """
+  @spec alive?(pid()) :: boolean()
+  def alive?(pid) when is_pid(pid) do
+    with ctx when ctx != nil <- Runtime.ctx(),
+         alive when is_boolean(alive) <- Runtime.sync(ctx, {:alive, pid}) do
+      alive
+    else
+      _plain -> Process.alive?(pid)
+    end
+  end
+
+  @doc """
+  Sends an exit signal to `pid`, with the BEAM's rules: `:kill` cannot be trapped (the target
+  dies with `:killed`); a process trapping exits receives `{:EXIT, caller, reason}`; `:normal`
+  is ignored unless the target is the caller. Outside a run, `Process.exit/2`.
+  """
+  @spec exit(pid(), term()) :: true
+  def exit(pid, reason) when is_pid(pid) do
+    with ctx when ctx != nil <- Runtime.ctx(),
+         :ok <- Runtime.sync(ctx, {:exit_signal, pid, reason}) do
+      true
+    else
+      _plain -> Process.exit(pid, reason)
+    end
+  end
+
+  @doc """
+  Registers `pid` under `name` for this run. Raises `ArgumentError` when the name is taken, the
+  process already has a name, or it is dead. Outside a run, `Process.register/2`.
+  """
+  @spec register(pid(), atom()) :: true
+  def register(pid, name) when is_pid(pid) and is_atom(name) do
+    with ctx when ctx != nil <- Runtime.ctx(),
+         result when result != :unmanaged <- Runtime.sync(ctx, {:register, name, pid}) do
+      case result do
+        :ok ->
+          true
+
+        {:error, :badarg} ->
+          raise ArgumentError,
+                "could not register #{inspect(pid)} as #{inspect(name)}: the name is taken, " <>
+                  "the process already has a name, or it is not alive"
+      end
+    else
+      _plain -> Process.register(pid, name)
+    end
+  end
+
+  @doc "Removes a registered name; raises `ArgumentError` if it is not registered."
+  @spec unregister(atom()) :: true
+  def unregister(name) when is_atom(name) do
+    case Runtime.ctx() do
+      nil ->
+        Process.unregister(name)
+
+      ctx ->
+        case Runtime.sync(ctx, {:unregister, name}) do
+          :ok -> true
+          {:error, :badarg} -> raise ArgumentError, "#{inspect(name)} is not registered"
+        end
+    end
+  end
+
+  @doc "The pid registered under `name`, or `nil`. Outside a run, `Process.whereis/1`."
+  @spec whereis(atom()) :: pid() | nil
+  def whereis(name) when is_atom(name) do
+    case Runtime.ctx() do
+      nil -> Process.whereis(name)
+      ctx -> Runtime.sync(ctx, {:whereis, name})
+    end
+  end
+
+  @doc "Whether the calling process is managed by a Lockstep run."
+  @spec managed?() :: boolean()
+  def managed?, do: Runtime.ctx() != nil
+
+  defp check_timeout!(:infinity), do: :ok
+  defp check_timeout!(ms) when is_integer(ms) and ms >= 0, do: :ok
+
+  defp check_timeout!(other) do
+    raise ArgumentError,
+          "expected a timeout (a non-negative integer or :infinity), got: #{inspect(other)}"
+  end
+end

@@ -1,0 +1,42 @@
+defmodule Lockstep.BugFound do
+  @moduledoc """
+  Raised by `Lockstep.Runner.run/2` when an iteration fails.
+
+  The message is the full report: what failed, the schedule one step per line, the seeds and
+  the command that reproduces the failure. The fields carry the same facts for programs:
+
+    * `:iteration` - zero-based index of the failing iteration
+    * `:iterations` - how many iterations the hunt was allowed
+    * `:seed` - the hunt's seed; `:iter_seed` - the failing iteration's own seed
+    * `:strategy` - the strategy that found it
+    * `:reason` - `{category, detail}` with category one of `:exception`, `:crash`, `:deadlock`,
+      `:left_blocked`, `:step_limit`, `:watchdog`, `:diverged`
+    * `:fail_step` - the number of steps the failing run took
+    * `:trace` - the run's events, `{step, time_ms, process_id | nil, event}`, oldest first
+    * `:schedule` - the process id picked at each step
+    * `:processes` - `[{id, pid, registered_name | nil}]`
+    * `:trace_path` - the file the report was saved to (or nil if it could not be written)
+    * `:exception`, `:stacktrace` - the original exception and its stacktrace, when the failure
+      was an exception (the test body's, or a crashed process's)
+  """
+
+  defexception [
+    :message,
+    :iteration,
+    :iterations,
+    :seed,
+    :iter_seed,
+    :strategy,
+    :reason,
+    :fail_step,
+    :trace,
+    :schedule,
+    :processes,
+    :trace_path,
+    :exception,
+    :stacktrace,
+    :reproduce
+  ]
+
+  @type t :: %__MODULE__{}
+end

@@ -1,0 +1,236 @@
+defmodule Lockstep.Report do
+  # Turns a failed run into a story a person can read: what failed, the schedule one step per
+  # line with P-aliases and messages, the seeds, and how to reproduce it.
+  @moduledoc false
+
+  @max_lines 120
+
+  @doc "The full report text. `failure` is the runner's failure map."
+  @spec format(map(), keyword()) :: String.t()
+  def format(f, opts \\ []) do
+    max_lines = Keyword.get(opts, :max_lines, @max_lines)
+    names = Map.new(f.processes, fn {id, _pid, name} -> {id, name} end)
+    Process.put(:lockstep_report_pids, pid_aliases(f.processes, names))
+
+    [
+      headline(f),
+      "",
+      indent(detail(f, names)),
+      "",
+      "Schedule (#{f.steps} steps, #{length(f.processes)} processes):",
+      schedule(f.trace, names, max_lines),
+      "",
+      "Processes: " <> processes(f.processes),
+      "Seed #{f.seed}, iteration seed #{f.iter_seed}, strategy #{inspect(f.strategy)}.",
+      "Reproduce: #{f.reproduce}"
+    ]
+    |> Enum.join("\n")
+  end
+
+  defp headline(f) do
+    "Lockstep found a bug in iteration #{f.iteration + 1} of #{f.iterations}: " <>
+      summary(f.category)
+  end
+
+  defp summary(:exception), do: "the test body failed."
+  defp summary(:crash), do: "a process crashed."
+  defp summary(:deadlock), do: "deadlock."
+  defp summary(:left_blocked), do: "processes were left blocked when the test body returned."
+  defp summary(:step_limit), do: "the step limit was reached."
+  defp summary(:watchdog), do: "a process stopped reaching sync points."
+  defp summary(:diverged), do: "the replayed program diverged from its schedule."
+  defp summary(:aborted), do: "the run was stopped."
+  defp summary(other), do: "#{other}."
+
+  defp detail(%{category: :exception, exception: {kind, payload, stack}}, _names) do
+    Exception.format(kind, payload, stack) |> String.trim_trailing()
+  end
+
+  defp detail(%{category: :exception, detail: reason}, _names) do
+    "the test body's process was killed: #{inspect(reason)}"
+  end
+
+  defp detail(%{category: :crash, detail: {id, reason}} = f, names) do
+    who = alias_of(id, names)
+
+    case f.exception do
+      {kind, payload, stack} ->
+        "#{who} crashed:\n" <> (Exception.format(kind, payload, stack) |> String.trim_trailing())
+
+      nil ->
+        "#{who} exited with #{inspect(reason, limit: 20)}"
+    end
+  end
+
+  defp detail(%{category: cat, detail: blocked}, names) when cat in [:deadlock, :left_blocked] do
+    lead =
+      if cat == :deadlock,
+        do: "No process can move and no timer is pending. Blocked:",
+        else: "These processes were still waiting when the test body returned:"
+
+    lines =
+      Enum.map(blocked, fn {id, op, _name, mailbox, _deadline} ->
+        box =
+          case mailbox do
+            [] -> "mailbox empty"
+            msgs -> "mailbox: " <> Enum.map_join(msgs, ", ", &term/1)
+          end
+
+        "  #{alias_of(id, names)} waits in #{op} (#{box})"
+      end)
+
+    Enum.join([lead | lines], "\n")
+  end
+
+  defp detail(%{category: :step_limit, detail: steps}, _names) do
+    "The run took more than #{steps} steps without the test body finishing (a livelock, or a " <>
+      "test that needs a larger :max_steps; step_limit: :stop ends such runs quietly)."
+  end
+
+  defp detail(%{category: :watchdog, detail: {id, pid, ms, stack}}, names) do
+    where =
+      case stack do
+        [] -> "  (no stacktrace available)"
+        stack -> Exception.format_stacktrace(stack) |> String.trim_trailing()
+      end
+
+    "#{alias_of(id, names)} (#{inspect(pid)}) ran for more than #{ms} ms without reaching a " <>
+      "Lockstep sync point. This is usually a plain `receive`, a GenServer.call or another " <>
+      "blocking call Lockstep does not control; route it through Lockstep. Its stack:\n" <> where
+  end
+
+  defp detail(%{category: :diverged, detail: d}, _names), do: inspect(d)
+  defp detail(%{detail: d}, _names), do: inspect(d)
+
+  defp processes(procs) do
+    Enum.map_join(procs, ", ", fn {id, pid, name} ->
+      "P#{id} #{inspect(pid)}" <> if(name, do: " (#{inspect(name)})", else: "")
+    end)
+  end
+
+  @doc "The schedule as lines: numbered steps, with side effects under them."
+  def schedule(trace, names, max_lines) do
+    lines = lines(trace, names)
+    n = length(lines)
+
+    if n <= max_lines do
+      Enum.join(lines, "\n")
+    else
+      head = div(max_lines, 3)
+      tail = max_lines - head
+
+      Enum.join(
+        Enum.take(lines, head) ++
+          ["       ... #{n - max_lines} lines omitted (the saved trace has them all) ..."] ++
+          Enum.take(lines, -tail),
+        "\n"
+      )
+    end
+  end
+
+  defp lines(trace, names) do
+    {lines, _} =
+      Enum.map_reduce(trace, nil, fn {step, time, proc, event}, last_step ->
+        text = event(event, names)
+
+        if proc != nil and step != last_step do
+          num = String.pad_leading("#{step}.", 6)
+          who = String.pad_trailing(alias_of(proc, names), 4)
+          {"#{num} #{who} #{text}#{at(time)}", step}
+        else
+          {"         · #{text}", last_step}
+        end
+      end)
+
+    lines
+  end
+
+  defp at(0), do: ""
+  defp at(t), do: "   @#{t}ms"
+
+  defp event({:start}, _), do: "starts"
+  defp event({:spawn, c, false}, n), do: "spawns #{alias_of(c, n)}"
+  defp event({:spawn, c, true}, n), do: "spawns #{alias_of(c, n)}, linked"
+
+  defp event({:send, dest, to, msg}, n) do
+    dropped = if to == nil, do: " (dropped: no such process)", else: ""
+    "sends #{term(msg)} to #{dest(dest, n)}#{dropped}"
+  end
+
+  defp event({:receive, msg}, _), do: "receives #{term(msg)}"
+
+  defp event({:scan, _base, count, _}, _),
+    do: "selective receive looks at #{count} new message(s)"
+
+  defp event({:timeout}, _), do: "receive times out"
+  defp event({:sleep}, _), do: "wakes from sleep"
+
+  defp event({:send_after, dest, delay, msg}, n),
+    do: "sets a #{delay} ms timer: #{term(msg)} to #{dest(dest, n)}"
+
+  defp event({:cancel_timer, false}, _), do: "cancels a timer (already fired or unknown)"
+  defp event({:cancel_timer, ms}, _), do: "cancels a timer (#{ms} ms left)"
+  defp event({:now, t}, _), do: "reads the clock: #{t} ms"
+  defp event({:monitor, dest}, n), do: "monitors #{dest(dest, n)}"
+  defp event({:demonitor, found}, _), do: "demonitors (#{if found, do: "active", else: "gone"})"
+  defp event({:link, t}, n), do: "links to #{alias_of(t, n)}"
+  defp event({:unlink, t}, n), do: "unlinks from #{alias_of(t, n)}"
+  defp event({:trap_exit, on}, _), do: "sets trap_exit to #{on}"
+  defp event({:alive, t, a}, n), do: "alive?(#{alias_of(t, n)}) -> #{a}"
+
+  defp event({:exit_signal, t, r}, n),
+    do: "sends exit signal #{term(r)} to #{alias_of(t, n)}"
+
+  defp event({:exit, :normal}, _), do: "exits normally"
+  defp event({:exit, {%{__exception__: true}, _} = r}, _), do: "raises #{term(r)}"
+  defp event({:exit, r}, _), do: "exits: #{term(r)}"
+  defp event({:register, name, t}, n), do: "registers #{alias_of(t, n)} as #{inspect(name)}"
+  defp event({:unregister, name}, _), do: "unregisters #{inspect(name)}"
+  defp event({:whereis, name, nil}, _), do: "whereis(#{inspect(name)}) -> nil"
+  defp event({:whereis, name, p}, n), do: "whereis(#{inspect(name)}) -> #{alias_of(p, n)}"
+  defp event({:sync, label}, _), do: term(label)
+  defp event({:failed, why}, _), do: "fails: #{why}"
+  defp event({:deliver, to, msg}, n), do: "#{alias_of(to, n)} gets #{term(msg)}"
+  defp event({:died, v, r}, n), do: "#{alias_of(v, n)} dies: #{term(r)}"
+  defp event({:vanished, v}, n), do: "#{alias_of(v, n)} died outside Lockstep's control"
+  defp event({:clock, to}, _), do: "clock jumps to #{to} ms"
+  defp event({:timer_fired, nil}, _), do: "a timer fires (no recipient)"
+  defp event({:timer_fired, to}, n), do: "a timer fires for #{alias_of(to, n)}"
+  defp event({:deadline, of}, n), do: "#{alias_of(of, n)}'s timeout expires"
+  defp event(other, _), do: inspect(other)
+
+  defp dest(id, names) when is_integer(id), do: alias_of(id, names)
+  defp dest(name, _), do: inspect(name)
+
+  @doc "P-alias of a process id, with its registered name if it has one."
+  def alias_of(id, names) do
+    case Map.get(names, id) do
+      nil -> "P#{id}"
+      name -> "P#{id}(#{inspect(name)})"
+    end
+  end
+
+  # Pids of the run's processes print as their P-aliases.
+  defp pid_aliases(procs, names) do
+    Map.new(procs, fn {id, pid, _} -> {inspect(pid), alias_of(id, names)} end)
+  end
+
+  defp term({%{__exception__: true} = e, stack}) when is_list(stack) do
+    "** (#{inspect(e.__struct__)}) " <> String.slice(Exception.message(e), 0, 90)
+  end
+
+  defp term(t) do
+    text = inspect(t, limit: 8, printable_limit: 60, width: :infinity)
+
+    text =
+      Regex.replace(~r/#PID<\d+\.\d+\.\d+>/, text, fn pid ->
+        Map.get(Process.get(:lockstep_report_pids, %{}), pid, pid)
+      end)
+
+    if String.length(text) > 100, do: String.slice(text, 0, 97) <> "...", else: text
+  end
+
+  defp indent(text) do
+    text |> String.split("\n") |> Enum.map_join("\n", &("  " <> &1))
+  end
+end

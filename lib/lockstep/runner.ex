@@ -1,0 +1,407 @@
+defmodule Lockstep.Runner do
+  @moduledoc """
+  Runs a function many times, each time under a different schedule, until one fails.
+
+      Lockstep.Runner.run(fn ->
+        counter = Lockstep.spawn(fn -> Counter.loop(0) end)
+        ...
+      end, iterations: 500, strategy: :pct)
+
+  `run/2` returns `:ok` when every iteration passed, and raises `Lockstep.BugFound` with the
+  failing schedule otherwise. `ctest` (see `Lockstep.Test`) calls it for you.
+
+  ## Options
+
+    * `:iterations` - how many schedules to try (default 100; `LOCKSTEP_ITERATIONS` overrides
+      the default)
+    * `:strategy` - `:pct` (default; probabilistic concurrency testing, bug depth 3),
+      `{:pct, depth: d}`, or `:random`
+    * `:seed` - the hunt's seed (default: `LOCKSTEP_SEED`, else random; `ctest` derives it from
+      ExUnit's seed and the test's name). Iteration `i` runs with a seed derived from it, so
+      the same seed gives the same schedules on every machine.
+    * `:max_steps` - steps allowed per run (default 1000)
+    * `:step_limit` - `:fail` (default) reports a run that reaches `:max_steps` as a failure
+      (a livelock); `:stop` ends such runs quietly and counts them
+    * `:allow_crashes` - when false (default), a managed process whose own code raises or exits
+      abnormally fails the run; set it for code that crashes on purpose
+    * `:fail_on_blocked` - fail when the test body returns while other processes are still
+      blocked in a receive with no timeout (default false)
+    * `:watchdog` - milliseconds of wall-clock time a running process may take to reach its
+      next sync point before the run fails with its stacktrace (default 5000)
+    * `:max_run_time` - wall-clock budget for the whole hunt in milliseconds (default 30000, or
+      `:infinity`); when it runs out the hunt stops early and says how many iterations ran
+    * `:trace_dir` - where failure reports are saved (default `_build/lockstep` under the Mix
+      project, else the system's temporary directory)
+    * `:verbose` - print what was explored when no bug was found (default false)
+
+  ## What fails an iteration
+
+  An exception or failed assertion in the function; a managed process that crashes (see
+  `:allow_crashes`); a deadlock (every process blocked in a receive, no timer pending); the step
+  limit (see `:step_limit`); a process that stops reaching sync points (see `:watchdog`).
+  Managed processes still alive when the function returns are stopped; no process of one
+  iteration survives into the next.
+  """
+
+  alias Lockstep.{BugFound, Native, Options, Report, Runtime}
+
+  @poll_ms 50
+
+  @doc """
+  Runs `fun` under Lockstep for the configured iterations. Returns `:ok` or raises
+  `Lockstep.BugFound`. Raises `ArgumentError` on invalid options.
+  """
+  @spec run((() -> any()), keyword()) :: :ok
+  def run(fun, opts \\ []) when is_function(fun, 0) do
+    if Runtime.ctx() != nil do
+      raise ArgumentError, "Lockstep.Runner.run/2 cannot be called from inside a Lockstep run"
+    end
+
+    cfg = opts |> with_env_defaults() |> Options.validate!("Lockstep.Runner.run/2")
+    cfg = %{cfg | seed: cfg.seed || default_seed()}
+    {strategy, depth} = Options.strategy_parts(cfg.strategy)
+    cfg = Map.merge(cfg, %{engine_strategy: strategy, depth: depth})
+    started = System.monotonic_time(:millisecond)
+    stats = %{iterations: 0, step_limited: 0, longest: 0, schedules: MapSet.new()}
+
+    try do
+      hunt(fun, cfg, 0, started, stats)
+    after
+      flush_notes()
+    end
+  end
+
+  defp with_env_defaults(opts) do
+    opts
+    |> env_default(:seed, "LOCKSTEP_SEED")
+    |> env_default(:iterations, "LOCKSTEP_ITERATIONS")
+  end
+
+  defp env_default(opts, key, var) do
+    case System.get_env(var) do
+      nil ->
+        opts
+
+      text ->
+        case Integer.parse(text) do
+          {n, ""} when n >= 0 ->
+            if key == :seed, do: Keyword.put(opts, key, n), else: Keyword.put_new(opts, key, n)
+
+          _ ->
+            raise ArgumentError, "#{var} must be a non-negative integer, got: #{inspect(text)}"
+        end
+    end
+  end
+
+  defp default_seed, do: :rand.uniform(4_294_967_296) - 1
+
+  defp hunt(_fun, %{iterations: n} = cfg, i, _started, stats) when i >= n do
+    if cfg.verbose, do: explored(cfg, stats, "")
+    :ok
+  end
+
+  defp hunt(fun, cfg, i, started, stats) do
+    elapsed = System.monotonic_time(:millisecond) - started
+
+    if cfg.max_run_time != :infinity and elapsed >= cfg.max_run_time and i > 0 do
+      IO.puts(
+        :stderr,
+        "Lockstep: #{test_name(cfg)} stopped after #{i} of #{cfg.iterations} iterations " <>
+          "(max_run_time #{cfg.max_run_time} ms); no bug found in those."
+      )
+
+      if cfg.verbose, do: explored(cfg, stats, "")
+      :ok
+    else
+      expected = max(stats.longest, 50)
+
+      case iteration(fun, cfg, i, expected) do
+        {:ok, steps, choices} ->
+          hunt(fun, cfg, i + 1, started, record(stats, steps, choices, false))
+
+        {:step_limit, steps, choices} when cfg.step_limit == :stop ->
+          hunt(fun, cfg, i + 1, started, record(stats, steps, choices, true))
+
+        {:fail, failure} ->
+          raise bug(failure, cfg)
+      end
+    end
+  end
+
+  defp record(stats, steps, choices, limited) do
+    %{
+      stats
+      | iterations: stats.iterations + 1,
+        longest: max(stats.longest, steps),
+        step_limited: stats.step_limited + if(limited, do: 1, else: 0),
+        schedules: MapSet.put(stats.schedules, :erlang.phash2(choices))
+    }
+  end
+
+  defp explored(cfg, stats, _) do
+    IO.puts(
+      "Lockstep: #{test_name(cfg)}: #{stats.iterations} iterations, " <>
+        "#{MapSet.size(stats.schedules)} distinct schedules, longest run #{stats.longest} steps, " <>
+        "#{stats.step_limited} stopped at the step limit; no bug found " <>
+        "(seed #{cfg.seed}, strategy #{inspect(cfg.strategy)})."
+    )
+  end
+
+  defp test_name(%{test: %{name: name}}), do: name
+  defp test_name(_), do: "run"
+
+  # ----- one iteration ---------------------------------------------------------------------
+
+  defp iteration(fun, cfg, i, expected_steps) do
+    iter_seed = Native.seed_iteration(cfg.seed, i)
+    tag = make_ref()
+
+    engine_opts = %{
+      strategy: cfg.engine_strategy,
+      depth: cfg.depth,
+      seed: iter_seed,
+      iteration: i,
+      expected_steps: expected_steps,
+      max_steps: cfg.max_steps,
+      allow_crashes: cfg.allow_crashes,
+      fail_on_blocked: cfg.fail_on_blocked
+    }
+
+    run =
+      case Native.run_new(engine_opts, tag, self(), node()) do
+        {:error, why} -> raise ArgumentError, "Lockstep could not start a run: #{why}"
+        run -> run
+      end
+
+    ctx = {run, tag, 0, self()}
+    root = :erlang.spawn(fn -> Runtime.root_main(ctx, fun) end)
+    :ok = Native.run_bind(run, 0, root)
+
+    try do
+      Native.run_start(run)
+      ended = await(run, tag, cfg.watchdog, 0, now_ms())
+      outcome(run, tag, ended, %{cfg: cfg, iteration: i, iter_seed: iter_seed})
+    after
+      cleanup(run, tag)
+    end
+  end
+
+  defp now_ms, do: System.monotonic_time(:millisecond)
+
+  # Waits for the run to end, killing processes the engine killed, and watching that the
+  # running process keeps reaching sync points.
+  defp await(run, tag, watchdog, last_steps, since) do
+    receive do
+      {^tag, :kill, pids} ->
+        Enum.each(pids, &Process.exit(&1, :kill))
+        await(run, tag, watchdog, last_steps, since)
+
+      {^tag, :finished, _} ->
+        :finished
+    after
+      @poll_ms ->
+        case Native.run_status(run) do
+          {_steps, _running, true, _now} ->
+            :finished
+
+          {steps, _running, false, _now} when steps != last_steps ->
+            await(run, tag, watchdog, steps, now_ms())
+
+          {steps, running, false, _now} ->
+            if now_ms() - since >= watchdog do
+              {:watchdog, running}
+            else
+              await(run, tag, watchdog, steps, since)
+            end
+        end
+    end
+  end
+
+  defp outcome(run, tag, ended, ctx) do
+    steps = elem(Native.run_status(run), 0)
+    choices = Native.run_choices(run)
+
+    case {ended, Native.run_outcome(run)} do
+      {{:watchdog, pid}, _} ->
+        stack = stacktrace(pid)
+        id = proc_id(run, pid)
+        Native.run_abort(run, "watchdog")
+        fail(run, :watchdog, {id, pid, ctx.cfg.watchdog, stack}, nil, ctx)
+
+      {:finished, {:completed, nil}} ->
+        {:ok, steps, choices}
+
+      {:finished, {:step_limit, _} = limit} when ctx.cfg.step_limit == :stop ->
+        _ = limit
+        {:step_limit, steps, choices}
+
+      {:finished, {:exception, reason}} ->
+        fail(run, :exception, reason, note(tag, :root, 0), ctx)
+
+      {:finished, {:crash, {id, _reason} = detail}} ->
+        fail(run, :crash, detail, note(tag, :crash, id), ctx)
+
+      {:finished, {category, detail}} ->
+        fail(run, category, detail, nil, ctx)
+    end
+  end
+
+  defp fail(run, category, detail, exception, ctx) do
+    processes = for {id, pid, name, _alive} <- Native.run_procs(run), do: {id, pid, name}
+
+    {:fail,
+     %{
+       category: category,
+       detail: detail,
+       exception: exception,
+       trace: Native.run_trace(run),
+       schedule: Native.run_choices(run),
+       steps: elem(Native.run_status(run), 0),
+       processes: processes,
+       iteration: ctx.iteration,
+       iter_seed: ctx.iter_seed
+     }}
+  end
+
+  # How a process's code ended, as its wrapper reported it (sent before its exit step, so it
+  # is in the mailbox or on its way).
+  defp note(tag, role, id) do
+    receive do
+      {^tag, ^role, ^id, kind, payload, stack} -> {kind, payload, stack}
+    after
+      1_000 -> nil
+    end
+  end
+
+  defp stacktrace(pid) when is_pid(pid) do
+    case Process.info(pid, :current_stacktrace) do
+      {:current_stacktrace, stack} -> stack
+      nil -> []
+    end
+  end
+
+  defp stacktrace(_), do: []
+
+  defp proc_id(run, pid) do
+    Enum.find_value(Native.run_procs(run), fn
+      {id, ^pid, _, _} -> id
+      _ -> nil
+    end)
+  end
+
+  defp cleanup(run, tag) do
+    for {_id, pid, _name, _alive} <- Native.run_procs(run), do: Process.exit(pid, :kill)
+    flush(tag)
+  end
+
+  defp flush(tag) do
+    receive do
+      {^tag, _, _} -> flush(tag)
+      {^tag, _, _, _, _, _} -> flush(tag)
+    after
+      0 -> :ok
+    end
+  end
+
+  # Notes from processes killed at cleanup may arrive after their iteration's flush.
+  defp flush_notes do
+    receive do
+      {tag, kind, _, _, _, _} when is_reference(tag) and kind in [:root, :crash] -> flush_notes()
+      {tag, kind, _} when is_reference(tag) and kind in [:kill, :finished] -> flush_notes()
+    after
+      0 -> :ok
+    end
+  end
+
+  # ----- the exception ---------------------------------------------------------------------
+
+  defp bug(f, cfg) do
+    reproduce = reproduce(cfg)
+
+    f =
+      Map.merge(f, %{
+        seed: cfg.seed,
+        iterations: cfg.iterations,
+        strategy: cfg.strategy,
+        reproduce: reproduce
+      })
+
+    text = Report.format(f)
+    path = save(text, Report.format(f, max_lines: :infinity), f, cfg)
+    message = text <> if(path, do: "\nFull report: #{path}", else: "")
+
+    {exception, stacktrace} =
+      case f.exception do
+        {kind, payload, stack} -> {Exception.normalize(kind, payload, stack), stack}
+        nil -> {nil, nil}
+      end
+
+    %BugFound{
+      message: message,
+      iteration: f.iteration,
+      iterations: cfg.iterations,
+      seed: cfg.seed,
+      iter_seed: f.iter_seed,
+      strategy: cfg.strategy,
+      reason: {f.category, f.detail},
+      fail_step: f.steps,
+      trace: f.trace,
+      schedule: f.schedule,
+      processes: f.processes,
+      trace_path: path,
+      exception: exception,
+      stacktrace: stacktrace,
+      reproduce: reproduce
+    }
+  end
+
+  defp reproduce(%{test: %{file: file, line: line, exunit_seed: exunit_seed}} = cfg) do
+    rel = Path.relative_to_cwd(file)
+
+    "mix test #{rel}:#{line} --seed #{exunit_seed}   " <>
+      "(or: LOCKSTEP_SEED=#{cfg.seed} mix test #{rel}:#{line})"
+  end
+
+  defp reproduce(cfg) do
+    "Lockstep.Runner.run(fun, seed: #{cfg.seed}" <>
+      if(cfg.strategy == :pct, do: "", else: ", strategy: #{inspect(cfg.strategy)}") <> ")"
+  end
+
+  defp save(_short, full, f, cfg) do
+    dir = cfg.trace_dir || default_trace_dir()
+
+    name =
+      [
+        slug(cfg),
+        "seed#{cfg.seed}",
+        "iter#{f.iteration}",
+        "#{System.unique_integer([:positive])}"
+      ]
+      |> Enum.join("-")
+
+    path = Path.join(dir, name <> ".txt")
+
+    with :ok <- File.mkdir_p(dir),
+         :ok <- File.write(path, full <> "\n") do
+      path
+    else
+      _ -> nil
+    end
+  end
+
+  defp default_trace_dir do
+    if Code.ensure_loaded?(Mix.Project) and Mix.Project.get() != nil do
+      Path.join(Mix.Project.build_path(), "lockstep")
+    else
+      Path.join(System.tmp_dir!(), "lockstep")
+    end
+  end
+
+  defp slug(%{test: %{module: mod, name: name}}) do
+    (inspect(mod) <> "-" <> to_string(name))
+    |> String.replace(~r/[^A-Za-z0-9_.-]+/, "_")
+    |> String.slice(0, 80)
+  end
+
+  defp slug(_), do: "run"
+end

@@ -1,0 +1,129 @@
+defmodule Lockstep.Runtime do
+  # The sync-point protocol on the Elixir side: a managed process keeps its run context in the
+  # process dictionary, announces each operation to the engine through `Lockstep.Native.run_op/3`
+  # and, unless it runs next itself, blocks in a plain receive for its tagged wake-up. The engine
+  # decides everything; this module only carries operations in and replies out.
+  @moduledoc false
+
+  alias Lockstep.Native
+
+  @key :"$lockstep"
+
+  @typedoc false
+  @type ctx :: {reference(), reference(), non_neg_integer(), pid()}
+
+  @doc "The calling process's run context, or nil when it is not managed by a run."
+  @spec ctx() :: ctx() | nil
+  def ctx, do: Process.get(@key)
+
+  @doc "The id of the calling managed process in its run (P0 is the root)."
+  def id({_run, _tag, id, _runner}), do: id
+
+  @doc """
+  Performs `op` as a sync point. Returns the engine's reply, or `:unmanaged` when the operation
+  names something outside the run (the caller then falls back to the plain primitive).
+  """
+  @spec sync(ctx(), term()) :: term()
+  def sync({run, tag, id, _runner}, op) do
+    case Native.run_op(run, id, op) do
+      {:ok, reply} -> reply
+      :wait -> await(tag)
+      :unmanaged -> :unmanaged
+      {:error, why} -> raise Lockstep.Error, message: why
+    end
+  end
+
+  defp await(tag) do
+    receive do
+      {^tag, reply} -> reply
+    end
+  end
+
+  @doc "Selective receive: the first message for which `pred` returns true, or `:timeout`."
+  @spec recv_match(ctx(), (term() -> boolean()), timeout()) :: {:ok, term()} | :timeout
+  def recv_match(ctx, pred, timeout), do: match_loop(ctx, pred, 0, timeout)
+
+  defp match_loop({run, _tag, id, _} = ctx, pred, seen, timeout) do
+    case sync(ctx, {:recv_match, seen, timeout}) do
+      {:batch, base, msgs, timed_out} ->
+        case find(msgs, pred, 0) do
+          {:found, index, msg} ->
+            :ok = Native.run_consume(run, id, base + index)
+            {:ok, msg}
+
+          :none when timed_out ->
+            :timeout
+
+          :none ->
+            match_loop(ctx, pred, base + length(msgs), timeout)
+        end
+
+      :timeout ->
+        :timeout
+    end
+  end
+
+  defp find([], _pred, _i), do: :none
+
+  defp find([msg | rest], pred, i) do
+    if matches?(pred, msg), do: {:found, i, msg}, else: find(rest, pred, i + 1)
+  end
+
+  @doc "A predicate that raises, throws or returns anything but `true` does not match."
+  def matches?(pred, msg) do
+    pred.(msg) == true
+  rescue
+    _ -> false
+  catch
+    _, _ -> false
+  end
+
+  @doc "Spawns a managed child: the engine reserves its id, then the VM process is bound to it."
+  def spawn_child({run, tag, _id, runner} = ctx, fun, kind) do
+    case sync(ctx, kind) do
+      {:spawned, child} ->
+        pid = :erlang.spawn(fn -> child_main({run, tag, child, runner}, fun) end)
+
+        case Native.run_bind(run, child, pid) do
+          :ok -> pid
+          {:error, why} -> raise Lockstep.Error, message: why
+        end
+    end
+  end
+
+  defp child_main({_run, tag, _id, _runner} = ctx, fun) do
+    Process.put(@key, ctx)
+    # The child's first step (`start`) is scheduled like any other.
+    await(tag)
+    body(ctx, fun, :crash)
+  end
+
+  @doc "Runs the root's body: like a child, but reports how the body ended to the runner."
+  def root_main({_run, tag, _id, _runner} = ctx, fun) do
+    Process.put(@key, ctx)
+    await(tag)
+    body(ctx, fun, :root)
+  end
+
+  defp body({run, tag, id, runner}, fun, role) do
+    reason =
+      try do
+        fun.()
+        :normal
+      catch
+        kind, payload ->
+          stack = __STACKTRACE__
+          send(runner, {tag, role, id, kind, payload, stack})
+          exit_reason(kind, payload, stack)
+      end
+
+    # The process's end is a scheduled step of its own; once announced there is nothing left
+    # to run here, so the VM process just returns.
+    Native.run_op(run, id, {:exit, reason})
+    :ok
+  end
+
+  defp exit_reason(:exit, reason, _stack), do: reason
+  defp exit_reason(:error, reason, stack), do: {reason, stack}
+  defp exit_reason(:throw, value, stack), do: {{:nocatch, value}, stack}
+end

@@ -1,0 +1,102 @@
+defmodule Lockstep.Test do
+  @moduledoc """
+  ExUnit integration: `ctest` is a test whose body Lockstep runs many times, each under a
+  different schedule.
+
+      defmodule CounterTest do
+        use ExUnit.Case, async: true
+        use Lockstep.Test, iterations: 200
+
+        ctest "two increments are never lost" do
+          counter = Lockstep.spawn(fn -> Counter.loop(0) end)
+          for _ <- 1..2, do: Lockstep.spawn(fn -> Counter.increment(counter) end)
+          ...
+          assert Counter.get(counter) == 2
+        end
+
+        ctest "a slower one", iterations: 1_000, strategy: :random do
+          ...
+        end
+      end
+
+  `use Lockstep.Test` takes the options of `Lockstep.Runner.run/2` as module defaults
+  (`iterations: 100`, `strategy: :pct`, `max_steps: 1000`, ...); each `ctest` can override them.
+  It also does `use ExUnit.Case` unless the module already did (pass `async: true` to it, or
+  call `use ExUnit.Case, async: true` yourself first).
+
+  Each `ctest` is a real ExUnit test, tagged `:ctest` (so `mix test --only ctest` runs just
+  these). Its seed derives from ExUnit's seed and the test's module and name, so
+  `mix test --seed N` reproduces a failure exactly; `LOCKSTEP_SEED` overrides it.
+
+  When an iteration fails, the test fails with the report of `Lockstep.BugFound`. When the
+  failure is an ExUnit assertion, the assertion itself is raised (with the report in front), so
+  ExUnit still shows its diff.
+  """
+
+  @doc false
+  defmacro __using__(opts) do
+    {async, opts} = Keyword.pop(opts, :async, false)
+
+    quote do
+      unless Module.has_attribute?(__MODULE__, :ex_unit_tests) do
+        use ExUnit.Case, async: unquote(async)
+      end
+
+      import Lockstep.Test, only: [ctest: 2, ctest: 3]
+
+      @lockstep_defaults Lockstep.Options.validate!(unquote(opts), "use Lockstep.Test") &&
+                           unquote(opts)
+    end
+  end
+
+  @doc """
+  Defines a controlled test. `opts` override the module's defaults for this test.
+  """
+  defmacro ctest(name, opts \\ [], do: block) do
+    body = Macro.escape(block, unquote: true)
+
+    quote bind_quoted: [name: name, opts: opts, body: body] do
+      test_name = ExUnit.Case.register_test(__ENV__, :ctest, name, [:ctest])
+      lockstep_opts = Keyword.merge(@lockstep_defaults, opts)
+      lockstep_where = %{file: __ENV__.file, line: __ENV__.line}
+
+      def unquote(test_name)(_context) do
+        Lockstep.Test.__run__(
+          __MODULE__,
+          unquote(name),
+          unquote(Macro.escape(lockstep_where)),
+          unquote(lockstep_opts),
+          fn -> unquote(body) end
+        )
+      end
+    end
+  end
+
+  @doc false
+  def __run__(module, name, where, opts, fun) do
+    exunit_seed = ExUnit.configuration()[:seed] || 0
+
+    test = Map.merge(where, %{module: module, name: name, exunit_seed: exunit_seed})
+
+    opts =
+      opts
+      |> Keyword.put(:test, test)
+      |> Keyword.put_new_lazy(:seed, fn ->
+        :erlang.phash2({exunit_seed, module, name}, 4_294_967_296)
+      end)
+
+    try do
+      Lockstep.Runner.run(fun, opts)
+    rescue
+      bug in Lockstep.BugFound ->
+        case bug.exception do
+          %ExUnit.AssertionError{} = assertion ->
+            message = bug.message <> "\n\nThe failed assertion:\n" <> (assertion.message || "")
+            reraise %{assertion | message: message}, bug.stacktrace
+
+          _ ->
+            reraise bug, __STACKTRACE__
+        end
+    end
+  end
+end

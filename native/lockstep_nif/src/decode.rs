@@ -1,0 +1,297 @@
+//! Terms from Elixir to engine operations. Every malformed input becomes an `Err` naming what was
+//! wrong; nothing here panics.
+
+use crate::atoms;
+use crate::payload::Payload;
+use crate::run::RunState;
+use lockstep_core::{Dest, MonitorId, Name, Op, ProcId, Reason, TimerId};
+use rustler::types::tuple::get_tuple;
+use rustler::{Atom, Env, LocalPid, Term};
+
+/// What a submitted term turned into.
+pub enum Decoded {
+    Op(Op<Payload>),
+    /// The operation names a process or ref that is not part of this run: the caller falls back
+    /// to the plain BEAM primitive, with no sync point.
+    Unmanaged,
+}
+
+/// A ref supplied with `monitor`/`send_after`, remembered until the engine assigns its id.
+pub struct PendingRef {
+    pub key: Vec<u8>,
+    pub term: Payload,
+}
+
+pub fn ref_key(term: Term<'_>) -> Vec<u8> {
+    term.to_binary().as_slice().to_vec()
+}
+
+fn name(term: Term<'_>) -> Result<Name, String> {
+    let atom: Atom = term
+        .decode()
+        .map_err(|_| format!("expected an atom name, got {term:?}"))?;
+    atom.to_term(term.get_env())
+        .atom_to_string()
+        .map(Name::from)
+        .map_err(|_| "atom name is not valid UTF-8".to_string())
+}
+
+fn timeout(term: Term<'_>) -> Result<Option<u64>, String> {
+    if term == atoms::infinity().to_term(term.get_env()) {
+        return Ok(None);
+    }
+    term.decode::<u64>()
+        .map(Some)
+        .map_err(|_| format!("timeout must be a non-negative integer or :infinity, got {term:?}"))
+}
+
+pub fn reason(term: Term<'_>) -> Reason<Payload> {
+    if let Ok(a) = term.decode::<Atom>() {
+        if a == atoms::normal() {
+            return Reason::Normal;
+        } else if a == atoms::kill() {
+            return Reason::Kill;
+        } else if a == atoms::killed() {
+            return Reason::Killed;
+        } else if a == atoms::noproc() {
+            return Reason::Noproc;
+        } else if a == atoms::noconnection() {
+            return Reason::NoConnection;
+        }
+    }
+    Reason::Term(Payload::new(term))
+}
+
+/// Whether an exit reason counts as a crash of the process's own code: anything but `:normal`,
+/// `:shutdown` and `{:shutdown, _}` (the reasons OTP treats as orderly).
+pub fn is_crash(term: Term<'_>) -> bool {
+    if let Ok(a) = term.decode::<Atom>() {
+        return !(a == atoms::normal() || a == atoms::shutdown());
+    }
+    if let Ok(items) = get_tuple(term) {
+        if items.len() == 2 && items[0].decode::<Atom>().ok() == Some(atoms::shutdown()) {
+            return false;
+        }
+    }
+    true
+}
+
+impl RunState {
+    fn proc_of(&self, term: Term<'_>) -> Result<Option<ProcId>, String> {
+        let pid: LocalPid = term
+            .decode()
+            .map_err(|_| format!("expected a local pid, got {term:?}"))?;
+        Ok(self.by_pid.get(&pid).copied())
+    }
+
+    /// A destination: a managed pid, a registered name, or `{name, node}` on this node.
+    fn decode_dest(&self, term: Term<'_>) -> Result<Option<Dest>, String> {
+        if term.is_pid() {
+            return Ok(self.proc_of(term)?.map(Dest::Proc));
+        }
+        if term.is_atom() {
+            return Ok(Some(Dest::Name(name(term)?)));
+        }
+        if let Ok([n, node]) = get_tuple(term).as_deref() {
+            let node: Atom = node
+                .decode()
+                .map_err(|_| "node must be an atom".to_string())?;
+            if node == self.node {
+                return Ok(Some(Dest::Name(name(*n)?)));
+            }
+            return Err(format!("remote node {node:?} is not simulated in this run"));
+        }
+        Err(format!(
+            "expected a pid, a registered name or {{name, node}}, got {term:?}"
+        ))
+    }
+
+    /// Decode `term` submitted by `me`. A ref supplied with `monitor` or `send_after` is put into
+    /// `pending` to be tied to the id the engine assigns when the operation executes.
+    pub fn decode_op<'a>(
+        &self,
+        env: Env<'a>,
+        term: Term<'a>,
+        pending: &mut Option<PendingRef>,
+    ) -> Result<Decoded, String> {
+        use Decoded::{Op as D, Unmanaged};
+        if let Ok(a) = term.decode::<Atom>() {
+            return if a == atoms::spawn() {
+                Ok(D(Op::Spawn { link: false }))
+            } else if a == atoms::spawn_link() {
+                Ok(D(Op::Spawn { link: true }))
+            } else if a == atoms::now() {
+                Ok(D(Op::Now))
+            } else {
+                Err(format!("unknown operation {term:?}"))
+            };
+        }
+        let items = get_tuple(term).map_err(|_| format!("malformed operation {term:?}"))?;
+        let tag: Atom = items
+            .first()
+            .and_then(|t| t.decode().ok())
+            .ok_or_else(|| format!("malformed operation {term:?}"))?;
+        let arity = |n: usize| -> Result<(), String> {
+            if items.len() == n {
+                Ok(())
+            } else {
+                Err(format!("malformed operation {term:?}"))
+            }
+        };
+        let op = if tag == atoms::send() {
+            arity(3)?;
+            match self.decode_dest(items[1])? {
+                None => return Ok(Unmanaged),
+                Some(to) => Op::Send {
+                    to,
+                    msg: Payload::new(items[2]),
+                },
+            }
+        } else if tag == atoms::recv() {
+            arity(2)?;
+            Op::Recv {
+                timeout: timeout(items[1])?,
+            }
+        } else if tag == atoms::recv_match() {
+            arity(3)?;
+            Op::RecvMatch {
+                seen: items[1]
+                    .decode()
+                    .map_err(|_| "seen must be a non-negative integer".to_string())?,
+                timeout: timeout(items[2])?,
+            }
+        } else if tag == atoms::sleep() {
+            arity(2)?;
+            Op::Sleep {
+                ms: items[1].decode().map_err(|_| {
+                    format!(
+                        "sleep time must be a non-negative integer, got {:?}",
+                        items[1]
+                    )
+                })?,
+            }
+        } else if tag == atoms::send_after() {
+            arity(5)?;
+            let Some(to) = self.decode_dest(items[1])? else {
+                return Ok(Unmanaged);
+            };
+            let delay: u64 = items[3]
+                .decode()
+                .map_err(|_| format!("delay must be a non-negative integer, got {:?}", items[3]))?;
+            *pending = Some(self.new_ref(items[4])?);
+            Op::SendAfter {
+                to,
+                msg: Payload::new(items[2]),
+                delay,
+            }
+        } else if tag == atoms::cancel_timer() {
+            arity(2)?;
+            match self.timer_ids.get(&ref_key(items[1])) {
+                Some(id) => Op::CancelTimer { timer: *id },
+                None => return Ok(Unmanaged),
+            }
+        } else if tag == atoms::monitor() {
+            arity(3)?;
+            let Some(target) = self.decode_dest(items[1])? else {
+                return Ok(Unmanaged);
+            };
+            *pending = Some(self.new_ref(items[2])?);
+            Op::Monitor { target }
+        } else if tag == atoms::demonitor() {
+            arity(3)?;
+            let flush: bool = items[2]
+                .decode()
+                .map_err(|_| "flush must be a boolean".to_string())?;
+            match self.monitor_ids.get(&ref_key(items[1])) {
+                Some(id) => Op::Demonitor {
+                    monitor: *id,
+                    flush,
+                },
+                None => return Ok(Unmanaged),
+            }
+        } else if tag == atoms::link() || tag == atoms::unlink() || tag == atoms::alive() {
+            arity(2)?;
+            let Some(target) = self.proc_of(items[1])? else {
+                return Ok(Unmanaged);
+            };
+            if tag == atoms::link() {
+                Op::Link { target }
+            } else if tag == atoms::unlink() {
+                Op::Unlink { target }
+            } else {
+                Op::Alive { target }
+            }
+        } else if tag == atoms::trap_exit() {
+            arity(2)?;
+            Op::TrapExit {
+                on: items[1]
+                    .decode()
+                    .map_err(|_| "trap_exit takes a boolean".to_string())?,
+            }
+        } else if tag == atoms::exit_signal() {
+            arity(3)?;
+            let Some(target) = self.proc_of(items[1])? else {
+                return Ok(Unmanaged);
+            };
+            Op::Signal {
+                target,
+                reason: reason(items[2]),
+            }
+        } else if tag == atoms::exit() {
+            arity(2)?;
+            Op::Exit {
+                reason: reason(items[1]),
+                crash: is_crash(items[1]),
+            }
+        } else if tag == atoms::register() {
+            arity(3)?;
+            let n = name(items[1])?;
+            let Some(target) = self.proc_of(items[2])? else {
+                return Ok(Unmanaged);
+            };
+            Op::Register { name: n, target }
+        } else if tag == atoms::unregister() {
+            arity(2)?;
+            Op::Unregister {
+                name: name(items[1])?,
+            }
+        } else if tag == atoms::whereis() {
+            arity(2)?;
+            Op::Whereis {
+                name: name(items[1])?,
+            }
+        } else if tag == atoms::sync() {
+            arity(4)?;
+            Op::Sync {
+                object: u64::from(items[1].hash_phash2()),
+                write: items[2]
+                    .decode()
+                    .map_err(|_| "sync's write flag must be a boolean".to_string())?,
+                label: Payload::new(items[3]),
+            }
+        } else {
+            return Err(format!("unknown operation {term:?}"));
+        };
+        let _ = env;
+        Ok(D(op))
+    }
+
+    fn new_ref(&self, term: Term<'_>) -> Result<PendingRef, String> {
+        if !term.is_ref() {
+            return Err(format!("expected a reference, got {term:?}"));
+        }
+        Ok(PendingRef {
+            key: ref_key(term),
+            term: Payload::new(term),
+        })
+    }
+
+    pub fn bind_monitor(&mut self, id: MonitorId, r: PendingRef) {
+        self.monitor_ids.insert(r.key, id);
+        self.monitor_refs.insert(id, r.term);
+    }
+
+    pub fn bind_timer(&mut self, id: TimerId, r: PendingRef) {
+        self.timer_ids.insert(r.key, id);
+    }
+}

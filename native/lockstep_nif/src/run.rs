@@ -1,0 +1,383 @@
+//! The run resource: one engine per iteration, the pid table, and the NIFs that drive it.
+//!
+//! Wake-ups are `{tag, reply}` messages (tag: the run's reference) sent to the process the engine
+//! resumes; the runner process gets `{tag, :kill, pids}` for processes killed by exit signals and
+//! `{tag, :finished, nil}` once the run has an outcome. Every managed pid is monitored, so a
+//! process that dies behind the engine's back is noticed in `down` and the run moves on.
+
+use crate::atoms;
+use crate::decode::{Decoded, PendingRef};
+use crate::payload::Payload;
+use lockstep_core::strategy::StrategyConfig;
+use lockstep_core::{Config, Controller, IterationInfo, MonitorId, Next, ProcId, Reply, TimerId};
+use rustler::{Atom, Encoder, Env, LocalPid, Monitor, NifResult, ResourceArc, Term};
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
+pub struct RunResource {
+    state: Mutex<RunState>,
+}
+
+pub struct RunState {
+    pub ctl: Controller<Payload>,
+    pub pids: Vec<Option<LocalPid>>,
+    pub by_pid: HashMap<LocalPid, ProcId>,
+    tag: Payload,
+    runner: LocalPid,
+    pub node: Atom,
+    pub monitor_refs: HashMap<MonitorId, Payload>,
+    pub monitor_ids: HashMap<Vec<u8>, MonitorId>,
+    pub timer_ids: HashMap<Vec<u8>, TimerId>,
+    /// A ref a process supplied with its pending `monitor`/`send_after`, by process id.
+    pending: Vec<Option<PendingRef>>,
+    notified: bool,
+}
+
+#[rustler::resource_impl]
+impl rustler::Resource for RunResource {
+    fn down<'a>(&'a self, env: Env<'a>, pid: LocalPid, _monitor: Monitor) {
+        let Ok(mut st) = self.state.lock() else {
+            return;
+        };
+        let Some(&p) = st.by_pid.get(&pid) else {
+            return;
+        };
+        match st.ctl.external_exit(p) {
+            Ok(Some(next)) => {
+                st.dispatch(env, next, None);
+            }
+            Ok(None) | Err(_) => st.notify(env),
+        }
+    }
+}
+
+fn err<'a>(env: Env<'a>, msg: impl std::fmt::Display) -> Term<'a> {
+    (atoms::error(), msg.to_string()).encode(env)
+}
+
+impl RunState {
+    /// Carry out what the engine decided: wake the resumed process (or answer the caller
+    /// directly), and tell the runner about kills and the end of the run.
+    fn dispatch<'a>(
+        &mut self,
+        env: Env<'a>,
+        next: Next<Payload>,
+        caller: Option<ProcId>,
+    ) -> Term<'a> {
+        let out = match next {
+            Next::Resume(p, reply) => {
+                match &reply {
+                    Reply::Monitor(id) => {
+                        if let Some(r) = self.take_pending(p) {
+                            self.bind_monitor(*id, r);
+                        }
+                    }
+                    Reply::Timer(id) => {
+                        if let Some(r) = self.take_pending(p) {
+                            self.bind_timer(*id, r);
+                        }
+                    }
+                    _ => {}
+                }
+                let term = self.reply(env, &reply);
+                if caller == Some(p) {
+                    (atoms::ok(), term).encode(env)
+                } else {
+                    match self.pids.get(p.index()).copied().flatten() {
+                        Some(pid) => {
+                            // A dead recipient is noticed by `down`, which moves the run on.
+                            let _ = env.send(&pid, (self.tag.load(env), term));
+                        }
+                        None => self.ctl.abort(format!("{p} was resumed but has no pid")),
+                    }
+                    atoms::wait().encode(env)
+                }
+            }
+            Next::Finished => atoms::wait().encode(env),
+        };
+        self.notify(env);
+        out
+    }
+
+    fn take_pending(&mut self, p: ProcId) -> Option<PendingRef> {
+        self.pending.get_mut(p.index()).and_then(Option::take)
+    }
+
+    fn notify(&mut self, env: Env<'_>) {
+        let kills = self.ctl.take_kills();
+        if !kills.is_empty() {
+            let pids: Vec<LocalPid> = kills
+                .iter()
+                .filter_map(|p| self.pids.get(p.index()).copied().flatten())
+                .collect();
+            let _ = env.send(&self.runner, (self.tag.load(env), atoms::kill(), pids));
+        }
+        if self.ctl.outcome().is_some() && !self.notified {
+            self.notified = true;
+            let _ = env.send(
+                &self.runner,
+                (self.tag.load(env), atoms::finished(), atoms::nil()),
+            );
+        }
+    }
+}
+
+fn lock(run: &ResourceArc<RunResource>) -> Result<MutexGuard<'_, RunState>, String> {
+    run.state
+        .lock()
+        .map_err(|_| "the run's state was poisoned by an earlier panic".to_string())
+}
+
+fn opt<'a, T: rustler::Decoder<'a>>(opts: Term<'a>, key: Atom, default: T) -> Result<T, String> {
+    match opts.map_get(key) {
+        Ok(v) => v
+            .decode()
+            .map_err(|_| format!("bad value for {key:?}: {v:?}")),
+        Err(_) => Ok(default),
+    }
+}
+
+fn strategy(opts: Term<'_>) -> Result<StrategyConfig, String> {
+    let Ok(s) = opts.map_get(atoms::strategy()) else {
+        return Ok(StrategyConfig::default());
+    };
+    let depth: u32 = opt(opts, atoms::depth(), 3)?;
+    match s.decode::<Atom>() {
+        Ok(a) if a == atoms::random() => Ok(StrategyConfig::Random),
+        Ok(a) if a == atoms::pct() => {
+            if depth == 0 {
+                return Err("pct depth must be at least 1".into());
+            }
+            Ok(StrategyConfig::Pct { depth })
+        }
+        Ok(a) if a == atoms::replay() => {
+            let choices: Vec<u32> = opt(opts, atoms::choices(), Vec::new())?;
+            Ok(StrategyConfig::Replay {
+                choices: choices.into_iter().map(ProcId).collect(),
+            })
+        }
+        _ => Err(format!(
+            "unknown strategy {s:?} (expected :random, :pct or :replay)"
+        )),
+    }
+}
+
+/// A new run. `opts` is a map with the keys `strategy`, `depth`, `choices`, `seed`, `iteration`,
+/// `expected_steps`, `max_steps`, `allow_crashes`, `fail_on_blocked` (all optional).
+#[rustler::nif]
+fn run_new<'a>(
+    env: Env<'a>,
+    opts: Term<'a>,
+    tag: Term<'a>,
+    runner: LocalPid,
+    node: Atom,
+) -> NifResult<Term<'a>> {
+    let build = || -> Result<RunState, String> {
+        if !opts.is_map() {
+            return Err(format!("options must be a map, got {opts:?}"));
+        }
+        let config = Config {
+            max_steps: opt(opts, atoms::max_steps(), 1000u64)?,
+            allow_crashes: opt(opts, atoms::allow_crashes(), false)?,
+            fail_on_blocked: opt(opts, atoms::fail_on_blocked(), false)?,
+        };
+        let info = IterationInfo {
+            seed: opt(opts, atoms::seed(), 0u64)?,
+            iteration: opt(opts, atoms::iteration(), 0u64)?,
+            expected_steps: opt(opts, atoms::expected_steps(), 100u64)?,
+        };
+        let strategy = strategy(opts)?.build();
+        Ok(RunState {
+            ctl: Controller::new(config, strategy, info),
+            pids: Vec::new(),
+            by_pid: HashMap::new(),
+            tag: Payload::new(tag),
+            runner,
+            node,
+            monitor_refs: HashMap::new(),
+            monitor_ids: HashMap::new(),
+            timer_ids: HashMap::new(),
+            pending: Vec::new(),
+            notified: false,
+        })
+    };
+    Ok(match build() {
+        Ok(state) => ResourceArc::new(RunResource {
+            state: Mutex::new(state),
+        })
+        .encode(env),
+        Err(e) => err(env, e),
+    })
+}
+
+/// Tie a reserved process id (the root, or a child just spawned) to its pid, and monitor it.
+#[rustler::nif]
+fn run_bind<'a>(env: Env<'a>, run: ResourceArc<RunResource>, id: u32, pid: LocalPid) -> Term<'a> {
+    let mut st = match lock(&run) {
+        Ok(st) => st,
+        Err(e) => return err(env, e),
+    };
+    let p = ProcId(id);
+    if st.by_pid.contains_key(&pid) {
+        return err(env, "that pid is already managed by this run");
+    }
+    if let Err(e) = st.ctl.bind(p) {
+        return err(env, e);
+    }
+    if st.pids.len() <= p.index() {
+        st.pids.resize(p.index() + 1, None);
+    }
+    st.pids[p.index()] = Some(pid);
+    st.by_pid.insert(pid, p);
+    drop(st);
+    let _ = run.monitor(Some(env), &pid);
+    atoms::ok().encode(env)
+}
+
+/// Make the first scheduling decision (called by the runner once the root is bound).
+#[rustler::nif]
+fn run_start<'a>(env: Env<'a>, run: ResourceArc<RunResource>) -> Term<'a> {
+    let mut st = match lock(&run) {
+        Ok(st) => st,
+        Err(e) => return err(env, e),
+    };
+    match st.ctl.start() {
+        Ok(next) => st.dispatch(env, next, None),
+        Err(e) => err(env, e),
+    }
+}
+
+/// A sync point: process `id` (the caller) announces its next operation. Returns `{:ok, reply}`
+/// when the caller itself runs next, `:wait` when it must wait for its wake-up, `:unmanaged`
+/// when the operation names something outside the run, or `{:error, why}`.
+#[rustler::nif]
+fn run_op<'a>(env: Env<'a>, run: ResourceArc<RunResource>, id: u32, op: Term<'a>) -> Term<'a> {
+    let mut st = match lock(&run) {
+        Ok(st) => st,
+        Err(e) => return err(env, e),
+    };
+    let me = ProcId(id);
+    if st.pids.get(me.index()).copied().flatten() != Some(env.pid()) {
+        return err(env, format!("the calling process is not {me} of this run"));
+    }
+    let mut pending = None;
+    let op = match st.decode_op(env, op, &mut pending) {
+        Ok(Decoded::Op(op)) => op,
+        Ok(Decoded::Unmanaged) => return atoms::unmanaged().encode(env),
+        Err(e) => return err(env, e),
+    };
+    if let Some(r) = pending {
+        if st.pending.len() <= me.index() {
+            st.pending.resize_with(me.index() + 1, || None);
+        }
+        st.pending[me.index()] = Some(r);
+    }
+    match st.ctl.submit(me, op) {
+        Ok(next) => st.dispatch(env, next, Some(me)),
+        Err(e) => err(env, e),
+    }
+}
+
+/// Take message `index` out of the running caller's mailbox (a selective receive matched it).
+#[rustler::nif]
+fn run_consume<'a>(env: Env<'a>, run: ResourceArc<RunResource>, id: u32, index: usize) -> Term<'a> {
+    let mut st = match lock(&run) {
+        Ok(st) => st,
+        Err(e) => return err(env, e),
+    };
+    match st.ctl.consume(ProcId(id), index) {
+        Ok(_) => atoms::ok().encode(env),
+        Err(e) => err(env, e),
+    }
+}
+
+/// `{steps, running_pid | nil, finished?, now}` (for the runner's watchdog).
+#[rustler::nif]
+fn run_status<'a>(env: Env<'a>, run: ResourceArc<RunResource>) -> Term<'a> {
+    let st = match lock(&run) {
+        Ok(st) => st,
+        Err(e) => return err(env, e),
+    };
+    let running = match st.ctl.running() {
+        Some(p) => st.pid_term(env, p),
+        None => atoms::nil().encode(env),
+    };
+    (
+        st.ctl.steps(),
+        running,
+        st.ctl.outcome().is_some(),
+        st.ctl.now(),
+    )
+        .encode(env)
+}
+
+#[rustler::nif]
+fn run_outcome<'a>(env: Env<'a>, run: ResourceArc<RunResource>) -> Term<'a> {
+    match lock(&run) {
+        Ok(st) => st.outcome(env),
+        Err(e) => err(env, e),
+    }
+}
+
+#[rustler::nif]
+fn run_trace<'a>(env: Env<'a>, run: ResourceArc<RunResource>) -> Term<'a> {
+    match lock(&run) {
+        Ok(st) => {
+            let events: Vec<Term<'a>> = st.ctl.trace().iter().map(|e| st.event(env, e)).collect();
+            events.encode(env)
+        }
+        Err(e) => err(env, e),
+    }
+}
+
+/// The schedule: the process id picked at each step.
+#[rustler::nif]
+fn run_choices<'a>(env: Env<'a>, run: ResourceArc<RunResource>) -> Term<'a> {
+    match lock(&run) {
+        Ok(st) => {
+            let c: Vec<u32> = st.ctl.choices().iter().map(|p| p.0).collect();
+            c.encode(env)
+        }
+        Err(e) => err(env, e),
+    }
+}
+
+/// `[{id, pid, registered_name | nil, alive?}]` for every bound process.
+#[rustler::nif]
+fn run_procs<'a>(env: Env<'a>, run: ResourceArc<RunResource>) -> Term<'a> {
+    match lock(&run) {
+        Ok(st) => {
+            let procs: Vec<Term<'a>> = st
+                .pids
+                .iter()
+                .enumerate()
+                .filter_map(|(i, pid)| pid.map(|pid| (ProcId(i as u32), pid)))
+                .map(|(p, pid)| {
+                    let name = match st.ctl.name_of(p) {
+                        Some(n) => match Atom::from_str(env, n) {
+                            Ok(a) => a.encode(env),
+                            Err(_) => atoms::nil().encode(env),
+                        },
+                        None => atoms::nil().encode(env),
+                    };
+                    (p.0, pid, name, st.ctl.is_alive(p)).encode(env)
+                })
+                .collect();
+            procs.encode(env)
+        }
+        Err(e) => err(env, e),
+    }
+}
+
+/// Stop the run from outside (the runner's watchdog or time budget).
+#[rustler::nif]
+fn run_abort<'a>(env: Env<'a>, run: ResourceArc<RunResource>, why: String) -> Term<'a> {
+    match lock(&run) {
+        Ok(mut st) => {
+            st.ctl.abort(why);
+            st.notify(env);
+            atoms::ok().encode(env)
+        }
+        Err(e) => err(env, e),
+    }
+}

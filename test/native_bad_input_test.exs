@@ -1,0 +1,84 @@
+defmodule Lockstep.NativeBadInputTest do
+  # The NIF never crashes the VM on bad input: it answers {:error, reason} naming the problem.
+  use ExUnit.Case, async: true
+  alias Lockstep.Native
+
+  defp new_run(opts \\ %{}), do: Native.run_new(opts, make_ref(), self(), node())
+
+  test "run_new rejects bad options with a reason" do
+    assert {:error, msg} = new_run(%{strategy: :fifo})
+    assert msg =~ "unknown strategy"
+    assert {:error, msg} = new_run(%{max_steps: -1})
+    assert msg =~ "max_steps"
+    assert {:error, msg} = Native.run_new([], make_ref(), self(), node())
+    assert msg =~ "must be a map"
+  end
+
+  test "binding and sync points are checked" do
+    run = new_run()
+    assert {:error, msg} = Native.run_bind(run, 3, self())
+    assert msg =~ "unknown process P3"
+    pid = spawn(fn -> Process.sleep(:infinity) end)
+    assert :ok = Native.run_bind(run, 0, pid)
+    assert {:error, "P0 is already bound"} = Native.run_bind(run, 0, self())
+    # The test process is not P0 of this run.
+    assert {:error, msg} = Native.run_op(run, 0, :now)
+    assert msg =~ "not P0"
+    assert {:error, _} = Native.run_op(run, 7, :now)
+    assert {:error, _} = Native.run_consume(run, 0, 0)
+    assert_raise ArgumentError, fn -> Native.run_op(:not_a_run, 0, :now) end
+    Process.exit(pid, :kill)
+  end
+
+  test "malformed operations are named in the error" do
+    parent = self()
+    run = new_run()
+
+    root =
+      spawn(fn ->
+        receive do
+          :go -> :ok
+        end
+
+        results =
+          for op <- [
+                :bogus,
+                {:send},
+                {:send, 123, :x},
+                {:recv, -5},
+                {:sleep, :soon},
+                {:monitor, self(), :not_a_ref}
+              ] do
+            Native.run_op(run, 0, op)
+          end
+
+        send(parent, {:results, results})
+      end)
+
+    :ok = Native.run_bind(run, 0, root)
+    Native.run_start(run)
+    # The root's start step wakes it with {tag, :ok}; it ignores that and issues bad ops.
+    send(root, :go)
+    assert_receive {:results, results}, 1_000
+
+    assert [
+             {:error, "unknown operation bogus"},
+             {:error, "malformed operation {send}"},
+             {:error, "expected a pid, a registered name or {name, node}, got 123"},
+             {:error, "timeout must be a non-negative integer or :infinity, got -5"},
+             {:error, "sleep time must be a non-negative integer, got soon"},
+             {:error, "expected a reference, got not_a_ref"}
+           ] = results
+  end
+
+  test "a managed process killed behind the engine's back is noticed and the run ends" do
+    tag = make_ref()
+    run = Native.run_new(%{}, tag, self(), node())
+    root = spawn(fn -> Process.sleep(:infinity) end)
+    :ok = Native.run_bind(run, 0, root)
+    Native.run_start(run)
+    Process.exit(root, :kill)
+    assert_receive {^tag, :finished, nil}, 1_000
+    assert {:exception, :killed} = Native.run_outcome(run)
+  end
+end

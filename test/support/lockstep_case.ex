@@ -1,0 +1,30 @@
+defmodule Lockstep.TestHelpers do
+  @moduledoc false
+
+  @doc "Runs `fun` once-or-more under Lockstep and returns its value through the test process."
+  def inside(fun, opts \\ []) do
+    parent = self()
+    tag = make_ref()
+
+    Lockstep.Runner.run(
+      fn -> send(parent, {tag, fun.()}) end,
+      Keyword.merge([iterations: 1, seed: 1], opts)
+    )
+
+    receive do
+      {^tag, value} -> value
+    after
+      0 -> flunk_missing()
+    end
+  end
+
+  defp flunk_missing, do: raise("the run ended without a result")
+
+  @doc "The `Lockstep.BugFound` raised by a run, or nil."
+  def bug(fun, opts \\ []) do
+    Lockstep.Runner.run(fun, Keyword.merge([seed: 7], opts))
+    nil
+  rescue
+    e in Lockstep.BugFound -> e
+  end
+end
