@@ -42,6 +42,8 @@ defmodule Lockstep.Native do
   def run_bind(_run, _id, _pid), do: :erlang.nif_error(:nif_not_loaded)
   def run_start(_run), do: :erlang.nif_error(:nif_not_loaded)
   def run_op(_run, _id, _op), do: :erlang.nif_error(:nif_not_loaded)
+  def run_submit_for(_run, _id, _op), do: :erlang.nif_error(:nif_not_loaded)
+  def run_start_for(_run), do: :erlang.nif_error(:nif_not_loaded)
   def run_consume(_run, _id, _index), do: :erlang.nif_error(:nif_not_loaded)
   def run_status(_run), do: :erlang.nif_error(:nif_not_loaded)
   def run_outcome(_run), do: :erlang.nif_error(:nif_not_loaded)

@@ -24,18 +24,18 @@ defmodule Lockstep.Runtime do
   names something outside the run (the caller then falls back to the plain primitive).
   """
   @spec sync(ctx(), term()) :: term()
-  def sync({run, tag, id, _runner}, op) do
+  def sync({run, _tag, id, _runner}, op) do
     case Native.run_op(run, id, op) do
       {:ok, reply} -> reply
-      :wait -> await(tag)
+      :wait -> await()
       :unmanaged -> :unmanaged
       {:error, why} -> raise Lockstep.Error, message: why
     end
   end
 
-  defp await(tag) do
+  defp await do
     receive do
-      {^tag, reply} -> reply
+      {:"$lockstep_wake", reply} -> reply
     end
   end
 
@@ -91,17 +91,17 @@ defmodule Lockstep.Runtime do
     end
   end
 
-  defp child_main({_run, tag, _id, _runner} = ctx, fun) do
+  defp child_main(ctx, fun) do
     Process.put(@key, ctx)
     # The child's first step (`start`) is scheduled like any other.
-    await(tag)
+    await()
     body(ctx, fun, :crash)
   end
 
   @doc "Runs the root's body: like a child, but reports how the body ended to the runner."
-  def root_main({_run, tag, _id, _runner} = ctx, fun) do
+  def root_main(ctx, fun) do
     Process.put(@key, ctx)
-    await(tag)
+    await()
     body(ctx, fun, :root)
   end
 

@@ -1,5 +1,8 @@
 rustler::atoms! {
     ok,
+    // The wake-up tag. Managed processes are new in every run, so a wake-up cannot reach a
+    // process of another run: a constant atom serves, and costs nothing to build.
+    wake = "$lockstep_wake",
     error,
     wait,
     unmanaged,
@@ -44,6 +47,7 @@ rustler::atoms! {
     exit_tag = "EXIT",
     // runner notifications
     finished,
+    resume,
     // trace events
     start,
     receive,

@@ -1,7 +1,7 @@
 //! The run resource: one engine per iteration, the pid table, and the NIFs that drive it.
 //!
-//! Wake-ups are `{tag, reply}` messages (tag: the run's reference) sent to the process the engine
-//! resumes; the runner process gets `{tag, :kill, pids}` for processes killed by exit signals and
+//! Wake-ups are `{:"$lockstep_wake", reply}` messages sent to the process the engine resumes;
+//! the runner process (which outlives runs, so its messages carry the run's reference `tag`) gets `{tag, :kill, pids}` for processes killed by exit signals and
 //! `{tag, :finished, nil}` once the run has an outcome. Every managed pid is monitored, so a
 //! process that dies behind the engine's back is noticed in `down` and the run moves on.
 
@@ -66,19 +66,7 @@ impl RunState {
     ) -> Term<'a> {
         let out = match next {
             Next::Resume(p, reply) => {
-                match &reply {
-                    Reply::Monitor(id) => {
-                        if let Some(r) = self.take_pending(p) {
-                            self.bind_monitor(*id, r);
-                        }
-                    }
-                    Reply::Timer(id) => {
-                        if let Some(r) = self.take_pending(p) {
-                            self.bind_timer(*id, r);
-                        }
-                    }
-                    _ => {}
-                }
+                self.bind_refs(p, &reply);
                 let term = self.reply(env, &reply);
                 if caller == Some(p) {
                     (atoms::ok(), term).encode(env)
@@ -86,7 +74,7 @@ impl RunState {
                     match self.pids.get(p.index()).copied().flatten() {
                         Some(pid) => {
                             // A dead recipient is noticed by `down`, which moves the run on.
-                            let _ = env.send(&pid, (self.tag.load(env), term));
+                            let _ = env.send(&pid, (atoms::wake(), term));
                         }
                         None => self.ctl.abort(format!("{p} was resumed but has no pid")),
                     }
@@ -97,6 +85,36 @@ impl RunState {
         };
         self.notify(env);
         out
+    }
+
+    /// Like `dispatch`, but hands the decision back instead of waking the process:
+    /// `{:resume, id, reply}` or `:finished`.
+    fn detached<'a>(&mut self, env: Env<'a>, next: Next<Payload>) -> Term<'a> {
+        let out = match next {
+            Next::Resume(p, reply) => {
+                self.bind_refs(p, &reply);
+                (atoms::resume(), p.0, self.reply(env, &reply)).encode(env)
+            }
+            Next::Finished => atoms::finished().encode(env),
+        };
+        self.notify(env);
+        out
+    }
+
+    fn bind_refs(&mut self, p: ProcId, reply: &Reply<Payload>) {
+        match reply {
+            Reply::Monitor(id) => {
+                if let Some(r) = self.take_pending(p) {
+                    self.bind_monitor(*id, r);
+                }
+            }
+            Reply::Timer(id) => {
+                if let Some(r) = self.take_pending(p) {
+                    self.bind_timer(*id, r);
+                }
+            }
+            _ => {}
+        }
     }
 
     fn take_pending(&mut self, p: ProcId) -> Option<PendingRef> {
@@ -260,21 +278,68 @@ fn run_op<'a>(env: Env<'a>, run: ResourceArc<RunResource>, id: u32, op: Term<'a>
     if st.pids.get(me.index()).copied().flatten() != Some(env.pid()) {
         return err(env, format!("the calling process is not {me} of this run"));
     }
-    let mut pending = None;
-    let op = match st.decode_op(env, op, &mut pending) {
-        Ok(Decoded::Op(op)) => op,
-        Ok(Decoded::Unmanaged) => return atoms::unmanaged().encode(env),
+    match st.submit(env, me, op) {
+        Ok(Ok(next)) => st.dispatch(env, next, Some(me)),
+        Ok(Err(unmanaged)) => unmanaged,
+        Err(e) => err(env, e),
+    }
+}
+
+/// A sync point submitted on behalf of process `id` by a controller that delivers replies
+/// itself: returns `{:resume, id, reply}` or `:finished` and wakes nobody. Lockstep's runtime
+/// does not use it; it lets `bench/` drive the same engine through a GenServer (the classic
+/// design) for a like-for-like comparison.
+#[rustler::nif]
+fn run_submit_for<'a>(
+    env: Env<'a>,
+    run: ResourceArc<RunResource>,
+    id: u32,
+    op: Term<'a>,
+) -> Term<'a> {
+    let mut st = match lock(&run) {
+        Ok(st) => st,
         Err(e) => return err(env, e),
     };
-    if let Some(r) = pending {
-        if st.pending.len() <= me.index() {
-            st.pending.resize_with(me.index() + 1, || None);
-        }
-        st.pending[me.index()] = Some(r);
-    }
-    match st.ctl.submit(me, op) {
-        Ok(next) => st.dispatch(env, next, Some(me)),
+    match st.submit(env, ProcId(id), op) {
+        Ok(Ok(next)) => st.detached(env, next),
+        Ok(Err(unmanaged)) => unmanaged,
         Err(e) => err(env, e),
+    }
+}
+
+/// The first scheduling decision, handed back like `run_submit_for/3`.
+#[rustler::nif]
+fn run_start_for<'a>(env: Env<'a>, run: ResourceArc<RunResource>) -> Term<'a> {
+    let mut st = match lock(&run) {
+        Ok(st) => st,
+        Err(e) => return err(env, e),
+    };
+    match st.ctl.start() {
+        Ok(next) => st.detached(env, next),
+        Err(e) => err(env, e),
+    }
+}
+
+impl RunState {
+    /// Decode and submit `op` for `me`. The inner `Err` is the `:unmanaged` answer.
+    fn submit<'a>(
+        &mut self,
+        env: Env<'a>,
+        me: ProcId,
+        op: Term<'a>,
+    ) -> Result<Result<Next<Payload>, Term<'a>>, String> {
+        let mut pending = None;
+        let op = match self.decode_op(env, op, &mut pending)? {
+            Decoded::Op(op) => op,
+            Decoded::Unmanaged => return Ok(Err(atoms::unmanaged().encode(env))),
+        };
+        if let Some(r) = pending {
+            if self.pending.len() <= me.index() {
+                self.pending.resize_with(me.index() + 1, || None);
+            }
+            self.pending[me.index()] = Some(r);
+        }
+        self.ctl.submit(me, op).map(Ok).map_err(|e| e.to_string())
     }
 }
 
