@@ -130,6 +130,7 @@ defmodule Bench do
 
     {:completed, nil} = Native.run_outcome(run)
     choices = Native.run_choices(run)
+    Native.run_release(run)
     handoffs = choices |> Enum.chunk_every(2, 1, :discard) |> Enum.count(fn [a, b] -> a != b end)
     {us, choices, handoffs}
   end
@@ -148,7 +149,9 @@ defmodule Bench do
 
     {:completed, nil} = Native.run_outcome(run)
     GenServer.stop(ctl)
-    {us, Native.run_choices(run)}
+    choices = Native.run_choices(run)
+    Native.run_release(run)
+    {us, choices}
   end
 
   defp new_run do

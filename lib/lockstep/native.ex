@@ -51,4 +51,5 @@ defmodule Lockstep.Native do
   def run_choices(_run), do: :erlang.nif_error(:nif_not_loaded)
   def run_procs(_run), do: :erlang.nif_error(:nif_not_loaded)
   def run_abort(_run, _why), do: :erlang.nif_error(:nif_not_loaded)
+  def run_release(_run), do: :erlang.nif_error(:nif_not_loaded)
 end

@@ -291,6 +291,7 @@ defmodule Lockstep.Runner do
 
   defp cleanup(run, tag) do
     for {_id, pid, _name, _alive} <- Native.run_procs(run), do: Process.exit(pid, :kill)
+    Native.run_release(run)
     flush(tag)
   end
 

@@ -329,6 +329,26 @@ impl<P: Clone> Controller<P> {
         self.finish(Outcome::Aborted(why));
     }
 
+    /// Reuse buffers from an earlier run (their contents are discarded; their capacity is kept).
+    /// Long runs then neither regrow their trace nor touch fresh memory; nothing observable
+    /// changes.
+    pub fn recycle(&mut self, mut trace: Vec<Event<P>>, mut choices: Vec<ProcId>) {
+        trace.clear();
+        choices.clear();
+        trace.append(&mut self.trace);
+        choices.append(&mut self.choices);
+        self.trace = trace;
+        self.choices = choices;
+    }
+
+    /// Give up the trace and schedule buffers (for [`Controller::recycle`] in a later run).
+    pub fn take_buffers(&mut self) -> (Vec<Event<P>>, Vec<ProcId>) {
+        (
+            std::mem::take(&mut self.trace),
+            std::mem::take(&mut self.choices),
+        )
+    }
+
     /// Processes that died by signal and whose VM processes must be killed by the embedder.
     pub fn take_kills(&mut self) -> Vec<ProcId> {
         std::mem::take(&mut self.kills)

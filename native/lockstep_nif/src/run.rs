@@ -9,10 +9,37 @@ use crate::atoms;
 use crate::decode::{Decoded, PendingRef};
 use crate::payload::Payload;
 use lockstep_core::strategy::StrategyConfig;
+use lockstep_core::Event;
 use lockstep_core::{Config, Controller, IterationInfo, MonitorId, Next, ProcId, Reply, TimerId};
 use rustler::{Atom, Encoder, Env, LocalPid, Monitor, NifResult, ResourceArc, Term};
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
+
+type Buffers = (Vec<Event<Payload>>, Vec<ProcId>);
+
+/// Trace and schedule buffers of released runs, reused by new ones so that long runs do not
+/// regrow them and fault in fresh pages every time. Bounded in count and in size.
+static POOL: Mutex<Vec<Buffers>> = Mutex::new(Vec::new());
+const POOL_BUFFERS: usize = 4;
+const POOL_MAX_EVENTS: usize = 1 << 20;
+
+fn pooled() -> Option<Buffers> {
+    POOL.lock().ok().and_then(|mut pool| pool.pop())
+}
+
+fn release(buffers: Buffers) {
+    let (mut trace, mut choices) = buffers;
+    if trace.capacity() == 0 || trace.capacity() > POOL_MAX_EVENTS {
+        return;
+    }
+    trace.clear();
+    choices.clear();
+    if let Ok(mut pool) = POOL.lock() {
+        if pool.len() < POOL_BUFFERS {
+            pool.push((trace, choices));
+        }
+    }
+}
 
 pub struct RunResource {
     state: Mutex<RunState>,
@@ -205,8 +232,12 @@ fn run_new<'a>(
             expected_steps: opt(opts, atoms::expected_steps(), 100u64)?,
         };
         let strategy = strategy(opts)?.build();
+        let mut ctl = Controller::new(config, strategy, info);
+        if let Some((trace, choices)) = pooled() {
+            ctl.recycle(trace, choices);
+        }
         Ok(RunState {
-            ctl: Controller::new(config, strategy, info),
+            ctl,
             pids: Vec::new(),
             by_pid: HashMap::new(),
             tag: Payload::new(tag),
@@ -429,6 +460,19 @@ fn run_procs<'a>(env: Env<'a>, run: ResourceArc<RunResource>) -> Term<'a> {
                 })
                 .collect();
             procs.encode(env)
+        }
+        Err(e) => err(env, e),
+    }
+}
+
+/// The runner is done with this run's trace and schedule: hand their buffers to the next run.
+/// Later calls for this run see an empty trace and schedule.
+#[rustler::nif]
+fn run_release<'a>(env: Env<'a>, run: ResourceArc<RunResource>) -> Term<'a> {
+    match lock(&run) {
+        Ok(mut st) => {
+            release(st.ctl.take_buffers());
+            atoms::ok().encode(env)
         }
         Err(e) => err(env, e),
     }
