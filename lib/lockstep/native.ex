@@ -52,4 +52,12 @@ defmodule Lockstep.Native do
   def run_procs(_run), do: :erlang.nif_error(:nif_not_loaded)
   def run_abort(_run, _why), do: :erlang.nif_error(:nif_not_loaded)
   def run_release(_run), do: :erlang.nif_error(:nif_not_loaded)
+  def checker_parse(_text, _format), do: :erlang.nif_error(:nif_not_loaded)
+  def checker_linearizable(_events, _opts), do: :erlang.nif_error(:nif_not_loaded)
+  def checker_sequential(_events, _opts), do: :erlang.nif_error(:nif_not_loaded)
+  def checker_causal(_events, _opts, _variant), do: :erlang.nif_error(:nif_not_loaded)
+  def checker_check_paths(_paths, _opts), do: :erlang.nif_error(:nif_not_loaded)
+  def checker_external_new(_events, _opts, _initial), do: :erlang.nif_error(:nif_not_loaded)
+  def checker_external_run(_check, _mode), do: :erlang.nif_error(:nif_not_loaded)
+  def checker_external_answer(_check, _answers), do: :erlang.nif_error(:nif_not_loaded)
 end

@@ -3,6 +3,7 @@
 //! `lockstep_core`; nothing here decides anything.
 
 mod atoms;
+mod checker;
 mod decode;
 mod encode;
 mod payload;

@@ -1,0 +1,310 @@
+defmodule Lockstep.Checker do
+  @moduledoc """
+  History checkers: is what the clients saw explainable by a sequential specification?
+
+  Record a history (with `Lockstep.History`, or from a Jepsen-style file), then ask:
+
+    * `Lockstep.Checker.Linearizable.check/3` - every operation took effect at one instant
+      between its invocation and its completion (Herlihy & Wing).
+    * `Lockstep.Checker.SequentialConsistency.check/3` - some interleaving that keeps each
+      process's own order explains the history (Lamport); real time is ignored.
+    * `Lockstep.Checker.Causal.check/3` - causal consistency (`:cc`, `:cm` or `:ccv`) of
+      read/write histories.
+
+  The search runs in Rust on a dirty CPU scheduler, so a long check never blocks a normal
+  scheduler. `mix lockstep.check` checks files from the command line.
+
+  ## Results
+
+    * `:ok` - the history is explained by the model.
+    * `{:error, %Lockstep.Checker.Violation{}}` - it is not; `violation.text` says why, in
+      prose, and `violation.failing` names the operation that could not be placed.
+    * `{:unknown, why}` - a budget ran out before a verdict (never a guess).
+    * `{:invalid, message}` - the history could not be read (a completion without an
+      invocation, an operation the model does not know, an unsupported term, ...).
+
+  Invalid options raise `ArgumentError` before anything is checked.
+
+  ## Histories
+
+  A history is one of:
+
+    * a `Lockstep.History`;
+    * a list of events, each a map `%{process: p, type: t, f: f, value: v}` (optionally with
+      `:key`) or a tuple `{p, t, f, v}`, where `t` is `:invoke`, `:ok`, `:fail` or `:info`, `f` an
+      atom or a string, and `p` any term (when they are not all non-negative integers, processes
+      are numbered in order of first appearance);
+    * a string holding a history text: Jepsen EDN op maps, a Jepsen etcd log, or JSON events;
+    * `{:file, path}`.
+
+  Values may be `nil`, booleans, atoms, integers (64-bit), strings, lists, tuples (checked as
+  lists) and maps. Floats, pids, references and funs are not supported.
+
+  ## Options
+
+    * `:initial` - the initial value of the register, of every key (`:kv`) or of the counter
+      (default `nil`; counters default to 0)
+    * `:info` - how an `:info` completion is read: `:open` (default; the operation may take
+      effect at any time after its invocation, Knossos and Porcupine semantics) or `:discard`
+      (it never happened; only sound if the system guarantees it)
+    * `:fail` - how a `:fail` completion is read: `:observe` (default; for compare-and-set, lock
+      acquisition and dequeues the failure is itself an observation, other failed operations
+      are dropped) or `:discard` (every failed operation is dropped)
+    * `:partition` - check independent parts (e.g. each key of a `:kv` history) separately
+      (default `true`; linearizability only, results do not depend on it)
+    * `:threads` - worker threads for partitions (default 1; 0 means one per core)
+    * `:max_steps` - model-step budget per partition; exhausted gives `{:unknown, why}`
+    * `:time_limit` - wall-clock budget in milliseconds; exhausted gives `{:unknown, why}`
+      (for Elixir models, per round of questions)
+    * `:diagnostics` - keep several longest partial linearizations in the explanation
+    * `:html` - a file path: when the history is not linearizable, write a self-contained HTML
+      timeline of the failing operations there (`violation.html_path` says where)
+    * `:format` - for history texts: `:auto` (default), `:edn`, `:jepsen_log` or `:json`
+  """
+
+  alias Lockstep.Checker.Violation
+  alias Lockstep.Native
+
+  @builtin [:register, :cas_register, :kv, :counter, :set, :queue, :mutex]
+
+  @typedoc "A history, in any of the accepted shapes (see \"Histories\")."
+  @type history :: Lockstep.History.t() | [map() | tuple()] | String.t() | {:file, Path.t()}
+
+  @type result :: :ok | {:error, Violation.t()} | {:unknown, String.t()} | {:invalid, String.t()}
+
+  @doc "The names of the built-in models."
+  @spec builtin_models() :: [atom()]
+  def builtin_models, do: @builtin
+
+  @defaults [
+    initial: nil,
+    info: :open,
+    fail: :observe,
+    partition: true,
+    threads: 1,
+    max_steps: nil,
+    time_limit: nil,
+    diagnostics: false,
+    html: nil,
+    format: :auto
+  ]
+
+  @doc false
+  # Validates options for `caller` (a name used in messages); returns a map with every key.
+  @spec options!(keyword(), String.t()) :: map()
+  def options!(opts, caller) do
+    unless Keyword.keyword?(opts) do
+      raise ArgumentError, "#{caller}: options must be a keyword list, got: #{inspect(opts)}"
+    end
+
+    Enum.each(opts, fn {key, value} ->
+      unless Keyword.has_key?(@defaults, key) do
+        raise ArgumentError,
+              "#{caller}: unknown option #{inspect(key)} (known: " <>
+                Enum.map_join(Keyword.keys(@defaults), ", ", &inspect/1) <> ")"
+      end
+
+      case validate(key, value) do
+        :ok -> :ok
+        {:error, expected} -> bad!(caller, key, value, expected)
+      end
+    end)
+
+    o = Map.new(Keyword.merge(@defaults, opts))
+
+    %{
+      model: nil,
+      initial: o.initial,
+      info: o.info,
+      fail: o.fail,
+      partition: o.partition,
+      threads: o.threads,
+      max_steps: o.max_steps,
+      time_limit_ms: o.time_limit,
+      diagnostics: o.diagnostics,
+      html: o.html != nil,
+      html_path: o.html,
+      format: o.format
+    }
+  end
+
+  defp validate(:info, v) when v in [:open, :discard], do: :ok
+  defp validate(:info, _), do: {:error, ":open or :discard"}
+  defp validate(:fail, v) when v in [:observe, :discard], do: :ok
+  defp validate(:fail, _), do: {:error, ":observe or :discard"}
+  defp validate(key, v) when key in [:partition, :diagnostics] and is_boolean(v), do: :ok
+  defp validate(key, _) when key in [:partition, :diagnostics], do: {:error, "a boolean"}
+  defp validate(:threads, v) when is_integer(v) and v >= 0, do: :ok
+  defp validate(:threads, _), do: {:error, "a non-negative integer"}
+
+  defp validate(key, v) when key in [:max_steps, :time_limit] and (is_nil(v) or is_integer(v)) do
+    if v == nil or v > 0, do: :ok, else: {:error, "nil or a positive integer"}
+  end
+
+  defp validate(key, _) when key in [:max_steps, :time_limit],
+    do: {:error, "nil or a positive integer"}
+
+  defp validate(:html, v) when is_nil(v) or is_binary(v), do: :ok
+  defp validate(:html, _), do: {:error, "nil or a file path (a string)"}
+  defp validate(:format, v) when v in [:auto, :edn, :jepsen_log, :json], do: :ok
+  defp validate(:format, _), do: {:error, ":auto, :edn, :jepsen_log or :json"}
+
+  defp validate(:initial, v) do
+    if representable?(v),
+      do: :ok,
+      else: {:error, "nil, a boolean, atom, integer, string, list, tuple or map"}
+  end
+
+  defp bad!(caller, key, value, expected) do
+    raise ArgumentError,
+          "#{caller}: option #{inspect(key)} must be #{expected}, got: #{inspect(value)}"
+  end
+
+  @doc false
+  # The model argument: `{:builtin, name}` or `{:module, module}`; raises on anything else.
+  @spec model!(atom(), String.t()) :: {:builtin, String.t()} | {:module, module()}
+  def model!(model, _caller) when model in @builtin, do: {:builtin, Atom.to_string(model)}
+
+  def model!(model, caller) when is_atom(model) do
+    if Code.ensure_loaded?(model) and function_exported?(model, :init, 0) and
+         function_exported?(model, :step, 3) do
+      {:module, model}
+    else
+      raise ArgumentError,
+            "#{caller}: model must be one of #{Enum.map_join(@builtin, ", ", &inspect/1)} " <>
+              "or a module implementing Lockstep.Model (init/0 and step/3), got: #{inspect(model)}"
+    end
+  end
+
+  def model!(model, caller) do
+    raise ArgumentError,
+          "#{caller}: model must be a built-in model name or a Lockstep.Model module, got: " <>
+            inspect(model)
+  end
+
+  @doc false
+  # Turns any accepted history into event maps for the NIFs, or `{:invalid, message}`.
+  @spec events(history(), map()) :: {:ok, [map()]} | {:invalid, String.t()}
+  def events(%Lockstep.History{} = history, _o),
+    do: {:ok, number(Lockstep.History.events(history))}
+
+  def events({:file, path}, o) do
+    case File.read(path) do
+      {:ok, text} -> events(text, o)
+      {:error, reason} -> {:invalid, "cannot read #{path}: #{:file.format_error(reason)}"}
+    end
+  end
+
+  def events(text, o) when is_binary(text) do
+    case Native.checker_parse(text, o.format) do
+      {:ok, events} -> {:ok, events}
+      {:error, message} -> {:invalid, message}
+    end
+  end
+
+  def events(list, _o) when is_list(list) do
+    list
+    |> Enum.with_index(1)
+    |> Enum.reduce_while([], fn {event, i}, acc ->
+      case event(event) do
+        {:ok, e} ->
+          {:cont, [e | acc]}
+
+        :error ->
+          {:halt,
+           {:invalid,
+            "event #{i}: expected %{process:, type:, f:, value:} " <>
+              "or {process, type, f, value}, got: #{inspect(event)}"}}
+      end
+    end)
+    |> case do
+      {:invalid, _} = invalid -> invalid
+      events -> {:ok, events |> Enum.reverse() |> number()}
+    end
+  end
+
+  def events(other, _o) do
+    {:invalid,
+     "a history must be a Lockstep.History, a list of events, a history text or " <>
+       "{:file, path}, got: #{inspect(other)}"}
+  end
+
+  defp event(%{process: _, type: _, f: _} = e), do: {:ok, Map.put_new(e, :value, nil)}
+  defp event({p, t, f, v}), do: {:ok, %{process: p, type: t, f: f, value: v}}
+  defp event(_), do: :error
+
+  # Processes that are not all non-negative integers are numbered by first appearance.
+  defp number(events) do
+    if Enum.all?(events, &(is_integer(&1.process) and &1.process >= 0)) do
+      events
+    else
+      {numbered, _} =
+        Enum.map_reduce(events, %{}, fn e, ids ->
+          ids = Map.put_new(ids, e.process, map_size(ids))
+          {%{e | process: Map.fetch!(ids, e.process)}, ids}
+        end)
+
+      numbered
+    end
+  end
+
+  @doc false
+  # Converts a NIF result: explanation maps become Violation structs, HTML is written out.
+  @spec result(term(), map()) :: result()
+  def result({:error, %{text: _} = exp}, o) do
+    violation = struct(Violation, Map.take(exp, [:text, :partition, :failing, :total_ops]))
+
+    case {o.html_path, exp} do
+      {path, %{html: html}} when is_binary(path) ->
+        File.mkdir_p!(Path.dirname(path))
+        File.write!(path, html)
+        {:error, %{violation | html_path: path}}
+
+      _ ->
+        {:error, violation}
+    end
+  end
+
+  def result(other, _o), do: other
+
+  @doc false
+  # Runs the check in `mode` (:linearizable | :sequential) with a built-in or Elixir model.
+  @spec run(history(), atom(), keyword(), atom(), String.t()) :: result()
+  def run(history, model, opts, mode, caller) do
+    which = model!(model, caller)
+    o = options!(opts, caller)
+
+    with {:ok, events} <- events(history, o) do
+      case which do
+        {:builtin, name} ->
+          o = %{o | model: name}
+
+          result =
+            case mode do
+              :linearizable -> Native.checker_linearizable(events, o)
+              :sequential -> Native.checker_sequential(events, o)
+            end
+
+          result(result, o)
+
+        {:module, module} ->
+          Lockstep.Checker.External.check(module, events, %{o | html: false}, mode)
+      end
+    end
+  end
+
+  @doc false
+  @spec representable?(term()) :: boolean()
+  def representable?(v) when is_atom(v) or is_binary(v), do: true
+
+  def representable?(v) when is_integer(v),
+    do: v >= -0x8000000000000000 and v <= 0x7FFFFFFFFFFFFFFF
+
+  def representable?(v) when is_list(v), do: Enum.all?(v, &representable?/1)
+  def representable?(v) when is_tuple(v), do: v |> Tuple.to_list() |> representable?()
+
+  def representable?(v) when is_map(v),
+    do: Enum.all?(v, fn {k, x} -> representable?(k) and representable?(x) end)
+
+  def representable?(_), do: false
+end

@@ -1,0 +1,28 @@
+defmodule Lockstep.Checker.Violation do
+  @moduledoc """
+  Why a history is not explained by its model.
+
+    * `:text` - the explanation in prose: the failing partition, the longest partial orders the
+      search found (each step with the model state after it) and why the next operation could
+      not be placed
+    * `:failing` - the operation that could not be placed, e.g.
+      `"process 3: read -> 4 (events 12..15)"` (event numbers are 1-based), when known
+    * `:partition` - the independent part that failed (e.g. `key "3"`), when partitioned
+    * `:total_ops` - operations checked
+    * `:html_path` - where the HTML timeline was written (option `:html`)
+  """
+
+  defstruct text: "", failing: nil, partition: nil, total_ops: nil, html_path: nil
+
+  @type t :: %__MODULE__{
+          text: String.t(),
+          failing: String.t() | nil,
+          partition: String.t() | nil,
+          total_ops: non_neg_integer() | nil,
+          html_path: Path.t() | nil
+        }
+
+  defimpl String.Chars do
+    def to_string(violation), do: violation.text
+  end
+end

@@ -1,0 +1,117 @@
+defmodule Lockstep.History do
+  @moduledoc """
+  Records what clients invoked and observed, for the history checkers.
+
+      history = Lockstep.History.new()
+
+      Lockstep.spawn(fn ->
+        Lockstep.History.op(history, :write, 1, fn -> Register.write(reg, 1) end)
+      end)
+
+      Lockstep.History.op(history, :read, nil, fn -> Register.read(reg) end)
+      # ... wait for the clients ...
+      :ok = Lockstep.Checker.Linearizable.check(history, :register)
+
+  ## Inside a run
+
+  Each record is a sync point (a shared-state sync on the history), so the order of the records
+  is the order the schedule chose, and an operation's invocation and completion are separate
+  steps that other processes can run between. A client records the invocation just before it
+  acts and the completion just after it has seen the result. Outside a run, records are plain
+  appends.
+
+  ## Storage
+
+  A history is a public ETS table owned by the process that called `new/0`: any process may
+  record into it, and it disappears with its owner. In a Lockstep run, create it in the test body
+  (the run's root process), which ends with the iteration, so no history outlives its iteration.
+  `delete/1` frees it earlier.
+
+  ## Events
+
+  `events/1` returns maps `%{process: p, type: t, f: f, value: v}`, oldest first, the shape the
+  checkers take. `op/4` records the calling pid as the process; the checkers number
+  non-integer processes in order of first appearance.
+  """
+
+  alias Lockstep.Runtime
+
+  @enforce_keys [:table]
+  defstruct [:table]
+
+  @type t :: %__MODULE__{table: :ets.tid()}
+  @type kind :: :invoke | :ok | :fail | :info
+
+  @doc "A new, empty history owned by the calling process."
+  @spec new() :: t()
+  def new do
+    table = :ets.new(:lockstep_history, [:ordered_set, :public, write_concurrency: true])
+    :ets.insert(table, {:seq, 0})
+    %__MODULE__{table: table}
+  end
+
+  @doc "Records that `process` invoked `f` with `value`."
+  @spec invoke(t(), term(), term(), term()) :: :ok
+  def invoke(history, process, f, value), do: record(history, :invoke, process, f, value)
+
+  @doc "Records that `process`'s pending `f` completed with `value`."
+  @spec ok(t(), term(), term(), term()) :: :ok
+  def ok(history, process, f, value), do: record(history, :ok, process, f, value)
+
+  @doc "Records that `process`'s pending `f` definitely failed (see the checkers' `:fail` option)."
+  @spec fail(t(), term(), term(), term()) :: :ok
+  def fail(history, process, f, value), do: record(history, :fail, process, f, value)
+
+  @doc "Records that the outcome of `process`'s pending `f` is unknown (it may have taken effect)."
+  @spec info(t(), term(), term(), term()) :: :ok
+  def info(history, process, f, value), do: record(history, :info, process, f, value)
+
+  @doc """
+  Records an invocation of `f` with `value` by the calling process, runs `fun`, and records its
+  result as the `:ok` value. When `fun` raises, exits or throws, records `:info` (the effect is
+  unknown) and re-raises. Returns `fun`'s result.
+  """
+  @spec op(t(), term(), term(), (() -> result)) :: result when result: term()
+  def op(history, f, value, fun) when is_function(fun, 0) do
+    me = self()
+    invoke(history, me, f, value)
+
+    try do
+      fun.()
+    catch
+      kind, reason ->
+        info(history, me, f, nil)
+        :erlang.raise(kind, reason, __STACKTRACE__)
+    else
+      result ->
+        ok(history, me, f, result)
+        result
+    end
+  end
+
+  @doc "The recorded events, oldest first."
+  @spec events(t()) :: [%{process: term(), type: kind(), f: term(), value: term()}]
+  def events(%__MODULE__{table: table}) do
+    for {n, type, process, f, value} <- :ets.tab2list(table), is_integer(n) do
+      %{process: process, type: type, f: f, value: value}
+    end
+  end
+
+  @doc "Frees the history's table. The history cannot be used afterwards."
+  @spec delete(t()) :: :ok
+  def delete(%__MODULE__{table: table}) do
+    :ets.delete(table)
+    :ok
+  end
+
+  defp record(%__MODULE__{table: table}, type, process, f, value) do
+    case Runtime.ctx() do
+      nil -> :ok
+      ctx -> Runtime.sync(ctx, {:sync, {__MODULE__, table}, true, {:history, type, f}})
+    end
+
+    n = :ets.update_counter(table, :seq, 1)
+    :ets.insert(table, {n, type, process, f, value})
+    :ok
+  end
+end

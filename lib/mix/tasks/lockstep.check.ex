@@ -1,0 +1,212 @@
+defmodule Mix.Tasks.Lockstep.Check do
+  @shortdoc "Checks history files for linearizability"
+
+  @moduledoc """
+  Checks Jepsen-style history files for linearizability.
+
+      mix lockstep.check PATH... --model MODEL [options]
+
+  Each `PATH` is a file or a directory (its regular, non-hidden files, in name order; not
+  recursive). Formats are recognised per file: Jepsen EDN op maps, Jepsen etcd logs, or JSON
+  events. One line is printed per file:
+
+      histories/etcd_001.log: not linearizable: process 3: read -> 4 (events 12..15)
+      histories/etcd_002.log: linearizable
+      histories/etcd_007.log: unknown (time budget exhausted)
+      histories/broken.log: error: line 3: ...
+
+  followed by a summary line.
+
+  ## Options
+
+    * `--model NAME` - required: `register`, `cas_register`, `kv`, `counter`, `set`, `queue` or
+      `mutex`
+    * `--initial VALUE` - the initial value, as an Elixir literal (`nil`, `0`, `'""'` for the
+      empty string, `:a`); anything else is taken as a plain string
+    * `--info open|discard` - how `:info` completions are read (default `open`: the operation
+      may take effect at any later time)
+    * `--fail observe|discard` - how `:fail` completions are read (default `observe`)
+    * `--no-partition` - search each history whole instead of per key
+    * `--threads N` - worker threads for partitions (0: one per core; default 1)
+    * `--max-steps N` - model-step budget per partition
+    * `--time-limit MS` - wall-clock budget per file
+    * `--html DIR` - write an HTML timeline of each violation to `DIR/<file>.html`
+    * `--verbose` - print the full explanation of each violation
+
+  ## Exit status
+
+  0 when every history is linearizable, 1 when any is not (and none is undecided or unreadable),
+  2 when any check is unknown, any file is missing or unreadable, or the arguments are bad.
+  """
+
+  use Mix.Task
+
+  @switches [
+    model: :string,
+    initial: :string,
+    info: :string,
+    fail: :string,
+    partition: :boolean,
+    threads: :integer,
+    max_steps: :integer,
+    time_limit: :integer,
+    html: :string,
+    verbose: :boolean
+  ]
+
+  @impl Mix.Task
+  def run(args) do
+    case main(args) do
+      0 -> :ok
+      code -> exit({:shutdown, code})
+    end
+  end
+
+  @doc """
+  Does the work of the task and returns the exit status instead of exiting (what `run/1` and the
+  tests call).
+  """
+  @spec main([String.t()]) :: 0 | 1 | 2
+  def main(args) do
+    with {:ok, paths, opts} <- parse(args),
+         {:ok, o} <- options(opts) do
+      paths
+      |> Lockstep.Native.checker_check_paths(o)
+      |> report(o, opts)
+    else
+      {:error, message} ->
+        Mix.shell().error(
+          "mix lockstep.check: #{message}\n\nRun `mix help lockstep.check` for usage."
+        )
+
+        2
+    end
+  end
+
+  defp parse(args) do
+    case OptionParser.parse(args, strict: @switches) do
+      {_, _, [{switch, _} | _]} ->
+        {:error, "bad or unknown option #{switch}"}
+
+      {_, [], _} ->
+        {:error, "give at least one history file or directory"}
+
+      {opts, paths, []} ->
+        cond do
+          opts[:model] == nil -> {:error, "--model is required"}
+          true -> {:ok, paths, opts}
+        end
+    end
+  end
+
+  defp options(opts) do
+    with {:ok, model} <- model(opts[:model]),
+         {:ok, info} <- choice(opts, :info, ~w(open discard)),
+         {:ok, fail} <- choice(opts, :fail, ~w(observe discard)),
+         {:ok, initial} <- initial(opts[:initial]) do
+      keyword =
+        [
+          initial: initial,
+          info: info,
+          fail: fail,
+          partition: Keyword.get(opts, :partition, true),
+          threads: Keyword.get(opts, :threads, 1),
+          max_steps: opts[:max_steps],
+          time_limit: opts[:time_limit]
+        ]
+        |> Enum.reject(fn {_k, v} -> v == nil end)
+
+      try do
+        o = Lockstep.Checker.options!(keyword, "mix lockstep.check")
+        {:ok, %{o | model: model, html: opts[:html] != nil}}
+      rescue
+        e in ArgumentError -> {:error, String.replace(e.message, "mix lockstep.check: ", "")}
+      end
+    end
+  end
+
+  defp model(name) do
+    names = Enum.map(Lockstep.Checker.builtin_models(), &Atom.to_string/1)
+
+    if name in names,
+      do: {:ok, name},
+      else: {:error, "unknown model #{inspect(name)} (known: #{Enum.join(names, ", ")})"}
+  end
+
+  defp choice(opts, key, allowed) do
+    case opts[key] do
+      nil ->
+        {:ok, nil}
+
+      value ->
+        if value in allowed,
+          do: {:ok, String.to_atom(value)},
+          else: {:error, "--#{key} must be #{Enum.join(allowed, " or ")}, got #{inspect(value)}"}
+    end
+  end
+
+  defp initial(nil), do: {:ok, nil}
+
+  defp initial(text) do
+    with {:ok, quoted} <- Code.string_to_quoted(text),
+         true <- Macro.quoted_literal?(quoted) do
+      {value, _} = Code.eval_quoted(quoted)
+      {:ok, value}
+    else
+      _ -> {:ok, text}
+    end
+  end
+
+  defp report({:invalid, message}, _o, _opts) do
+    Mix.shell().error("mix lockstep.check: #{message}")
+    2
+  end
+
+  defp report(results, o, opts) do
+    codes =
+      for {path, result} <- results do
+        {line, code} = line(result)
+        Mix.shell().info("#{path}: #{line}")
+        details(path, result, opts)
+        code
+      end
+
+    counts = Enum.frequencies(codes)
+
+    Mix.shell().info(
+      "#{length(results)} histories: #{Map.get(counts, :ok, 0)} linearizable, " <>
+        "#{Map.get(counts, :violation, 0)} not linearizable, #{Map.get(counts, :unknown, 0)} unknown, " <>
+        "#{Map.get(counts, :invalid, 0)} errors"
+    )
+
+    _ = o
+
+    cond do
+      Map.has_key?(counts, :unknown) or Map.has_key?(counts, :invalid) or results == [] -> 2
+      Map.has_key?(counts, :violation) -> 1
+      true -> 0
+    end
+  end
+
+  defp line(:ok), do: {"linearizable", :ok}
+
+  defp line({:error, %{failing: failing}}) when is_binary(failing),
+    do: {"not linearizable: #{failing}", :violation}
+
+  defp line({:error, _}), do: {"not linearizable", :violation}
+  defp line({:unknown, why}), do: {"unknown (#{why})", :unknown}
+  defp line({:invalid, message}), do: {"error: #{message}", :invalid}
+
+  defp details(path, {:error, exp}, opts) do
+    if opts[:verbose], do: Mix.shell().info(exp.text)
+
+    if dir = opts[:html] do
+      File.mkdir_p!(dir)
+      file = Path.join(dir, Path.basename(path) <> ".html")
+      File.write!(file, exp.html)
+      Mix.shell().info("  HTML report: #{file}")
+    end
+  end
+
+  defp details(_path, _result, _opts), do: :ok
+end
