@@ -168,6 +168,20 @@ fn main() {
         "102",
         verdicts == 102,
     );
+    // Diagnostics keep several partial linearizations for the explanation; the search and
+    // its pruning are the same, so the cost must stay close to the plain run's.
+    let mut diag_opts = etcd_opts.clone();
+    diag_opts.linearizability.diagnostics = true;
+    let diag_total: Duration = etcd
+        .iter()
+        .map(|(_, ev)| best_of(runs, ev, &diag_opts).0)
+        .sum();
+    row(
+        "etcd: all 102 with diagnostics, total",
+        ms(diag_total),
+        "~ plain",
+        diag_total <= total * 2,
+    );
     for hard in ["etcd_002", "etcd_007", "etcd_040", "etcd_057", "etcd_099"] {
         if let Some((_, ev)) = etcd.iter().find(|(n, _)| n == hard) {
             let (dt, peak, _) = best_of(runs, ev, &etcd_opts);
