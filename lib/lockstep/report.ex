@@ -10,7 +10,7 @@ defmodule Lockstep.Report do
   def format(f, opts \\ []) do
     max_lines = Keyword.get(opts, :max_lines, @max_lines)
     names = Map.new(f.processes, fn {id, _pid, name} -> {id, name} end)
-    Process.put(:lockstep_report_pids, pid_aliases(f.processes, names))
+    names = Map.merge(names, pid_aliases(f.processes, names))
 
     [
       headline(f),
@@ -73,7 +73,7 @@ defmodule Lockstep.Report do
         box =
           case mailbox do
             [] -> "mailbox empty"
-            msgs -> "mailbox: " <> Enum.map_join(msgs, ", ", &term/1)
+            msgs -> "mailbox: " <> Enum.map_join(msgs, ", ", &term(&1, names))
           end
 
         "  #{alias_of(id, names)} waits in #{op} (#{box})"
@@ -154,10 +154,10 @@ defmodule Lockstep.Report do
 
   defp event({:send, dest, to, msg}, n) do
     dropped = if to == nil, do: " (dropped: no such process)", else: ""
-    "sends #{term(msg)} to #{dest(dest, n)}#{dropped}"
+    "sends #{term(msg, n)} to #{dest(dest, n)}#{dropped}"
   end
 
-  defp event({:receive, msg}, _), do: "receives #{term(msg)}"
+  defp event({:receive, msg}, n), do: "receives #{term(msg, n)}"
 
   defp event({:scan, _base, count, _}, _),
     do: "selective receive looks at #{count} new message(s)"
@@ -166,7 +166,7 @@ defmodule Lockstep.Report do
   defp event({:sleep}, _), do: "wakes from sleep"
 
   defp event({:send_after, dest, delay, msg}, n),
-    do: "sets a #{delay} ms timer: #{term(msg)} to #{dest(dest, n)}"
+    do: "sets a #{delay} ms timer: #{term(msg, n)} to #{dest(dest, n)}"
 
   defp event({:cancel_timer, false}, _), do: "cancels a timer (already fired or unknown)"
   defp event({:cancel_timer, ms}, _), do: "cancels a timer (#{ms} ms left)"
@@ -179,19 +179,19 @@ defmodule Lockstep.Report do
   defp event({:alive, t, a}, n), do: "alive?(#{alias_of(t, n)}) -> #{a}"
 
   defp event({:exit_signal, t, r}, n),
-    do: "sends exit signal #{term(r)} to #{alias_of(t, n)}"
+    do: "sends exit signal #{term(r, n)} to #{alias_of(t, n)}"
 
   defp event({:exit, :normal}, _), do: "exits normally"
-  defp event({:exit, {%{__exception__: true}, _} = r}, _), do: "raises #{term(r)}"
-  defp event({:exit, r}, _), do: "exits: #{term(r)}"
+  defp event({:exit, {%{__exception__: true}, _} = r}, n), do: "raises #{term(r, n)}"
+  defp event({:exit, r}, n), do: "exits: #{term(r, n)}"
   defp event({:register, name, t}, n), do: "registers #{alias_of(t, n)} as #{inspect(name)}"
   defp event({:unregister, name}, _), do: "unregisters #{inspect(name)}"
   defp event({:whereis, name, nil}, _), do: "whereis(#{inspect(name)}) -> nil"
   defp event({:whereis, name, p}, n), do: "whereis(#{inspect(name)}) -> #{alias_of(p, n)}"
-  defp event({:sync, label}, _), do: term(label)
+  defp event({:sync, label}, n), do: term(label, n)
   defp event({:failed, why}, _), do: "fails: #{why}"
-  defp event({:deliver, to, msg}, n), do: "#{alias_of(to, n)} gets #{term(msg)}"
-  defp event({:died, v, r}, n), do: "#{alias_of(v, n)} dies: #{term(r)}"
+  defp event({:deliver, to, msg}, n), do: "#{alias_of(to, n)} gets #{term(msg, n)}"
+  defp event({:died, v, r}, n), do: "#{alias_of(v, n)} dies: #{term(r, n)}"
   defp event({:vanished, v}, n), do: "#{alias_of(v, n)} died outside Lockstep's control"
   defp event({:clock, to}, _), do: "clock jumps to #{to} ms"
   defp event({:timer_fired, nil}, _), do: "a timer fires (no recipient)"
@@ -210,21 +210,21 @@ defmodule Lockstep.Report do
     end
   end
 
-  # Pids of the run's processes print as their P-aliases.
+  # Pids of the run's processes print as their P-aliases (keyed apart from the integer ids).
   defp pid_aliases(procs, names) do
-    Map.new(procs, fn {id, pid, _} -> {inspect(pid), alias_of(id, names)} end)
+    Map.new(procs, fn {id, pid, _} -> {{:pid, inspect(pid)}, alias_of(id, names)} end)
   end
 
-  defp term({%{__exception__: true} = e, stack}) when is_list(stack) do
+  defp term({%{__exception__: true} = e, stack}, _names) when is_list(stack) do
     "** (#{inspect(e.__struct__)}) " <> String.slice(Exception.message(e), 0, 90)
   end
 
-  defp term(t) do
+  defp term(t, names) do
     text = inspect(t, limit: 8, printable_limit: 60, width: :infinity)
 
     text =
       Regex.replace(~r/#PID<\d+\.\d+\.\d+>/, text, fn pid ->
-        Map.get(Process.get(:lockstep_report_pids, %{}), pid, pid)
+        Map.get(names, {:pid, pid}, pid)
       end)
 
     if String.length(text) > 100, do: String.slice(text, 0, 97) <> "...", else: text

@@ -96,7 +96,7 @@ defmodule Lockstep.Runner do
   defp default_seed, do: :rand.uniform(4_294_967_296) - 1
 
   defp hunt(_fun, %{iterations: n} = cfg, i, _started, stats) when i >= n do
-    if cfg.verbose, do: explored(cfg, stats, "")
+    if cfg.verbose, do: explored(cfg, stats)
     :ok
   end
 
@@ -110,17 +110,17 @@ defmodule Lockstep.Runner do
           "(max_run_time #{cfg.max_run_time} ms); no bug found in those."
       )
 
-      if cfg.verbose, do: explored(cfg, stats, "")
+      if cfg.verbose, do: explored(cfg, stats)
       :ok
     else
       expected = max(stats.longest, 50)
 
       case iteration(fun, cfg, i, expected) do
-        {:ok, steps, choices} ->
-          hunt(fun, cfg, i + 1, started, record(stats, steps, choices, false))
+        {:ok, steps, schedule_hash} ->
+          hunt(fun, cfg, i + 1, started, record(stats, steps, schedule_hash, false))
 
-        {:step_limit, steps, choices} when cfg.step_limit == :stop ->
-          hunt(fun, cfg, i + 1, started, record(stats, steps, choices, true))
+        {:step_limit, steps, schedule_hash} when cfg.step_limit == :stop ->
+          hunt(fun, cfg, i + 1, started, record(stats, steps, schedule_hash, true))
 
         {:fail, failure} ->
           raise bug(failure, cfg)
@@ -128,17 +128,17 @@ defmodule Lockstep.Runner do
     end
   end
 
-  defp record(stats, steps, choices, limited) do
+  defp record(stats, steps, schedule_hash, limited) do
     %{
       stats
       | iterations: stats.iterations + 1,
         longest: max(stats.longest, steps),
         step_limited: stats.step_limited + if(limited, do: 1, else: 0),
-        schedules: MapSet.put(stats.schedules, :erlang.phash2(choices))
+        schedules: MapSet.put(stats.schedules, schedule_hash)
     }
   end
 
-  defp explored(cfg, stats, _) do
+  defp explored(cfg, stats) do
     IO.puts(
       "Lockstep: #{test_name(cfg)}: #{stats.iterations} iterations, " <>
         "#{MapSet.size(stats.schedules)} distinct schedules, longest run #{stats.longest} steps, " <>
@@ -219,7 +219,9 @@ defmodule Lockstep.Runner do
 
   defp outcome(run, tag, ended, ctx) do
     steps = elem(Native.run_status(run), 0)
-    choices = Native.run_choices(run)
+    # Distinct schedules are counted only for the verbose summary; fetching and hashing every
+    # run's schedule is otherwise wasted work.
+    schedule_hash = if ctx.cfg.verbose, do: :erlang.phash2(Native.run_choices(run)), else: nil
 
     case {ended, Native.run_outcome(run)} do
       {{:watchdog, pid}, _} ->
@@ -229,11 +231,10 @@ defmodule Lockstep.Runner do
         fail(run, :watchdog, {id, pid, ctx.cfg.watchdog, stack}, nil, ctx)
 
       {:finished, {:completed, nil}} ->
-        {:ok, steps, choices}
+        {:ok, steps, schedule_hash}
 
-      {:finished, {:step_limit, _} = limit} when ctx.cfg.step_limit == :stop ->
-        _ = limit
-        {:step_limit, steps, choices}
+      {:finished, {:step_limit, _}} when ctx.cfg.step_limit == :stop ->
+        {:step_limit, steps, schedule_hash}
 
       {:finished, {:exception, reason}} ->
         fail(run, :exception, reason, note(tag, :root, 0), ctx)
