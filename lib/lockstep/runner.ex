@@ -57,10 +57,7 @@ defmodule Lockstep.Runner do
       raise ArgumentError, "Lockstep.Runner.run/2 cannot be called from inside a Lockstep run"
     end
 
-    cfg = opts |> with_env_defaults() |> Options.validate!("Lockstep.Runner.run/2")
-    cfg = %{cfg | seed: cfg.seed || default_seed()}
-    {strategy, depth} = Options.strategy_parts(cfg.strategy)
-    cfg = Map.merge(cfg, %{engine_strategy: strategy, depth: depth})
+    cfg = config!(opts, "Lockstep.Runner.run/2")
     started = System.monotonic_time(:millisecond)
     stats = %{iterations: 0, step_limited: 0, longest: 0, schedules: MapSet.new()}
 
@@ -69,6 +66,17 @@ defmodule Lockstep.Runner do
     after
       flush_notes()
     end
+  end
+
+  @doc false
+  # Validated options with the environment's defaults, a concrete seed and the engine's view
+  # of the strategy. Shared by every entry point that runs iterations (hunt, replay, shrink).
+  @spec config!(keyword(), String.t()) :: map()
+  def config!(opts, where) do
+    cfg = opts |> with_env_defaults() |> Options.validate!(where)
+    cfg = %{cfg | seed: cfg.seed || default_seed()}
+    {strategy, depth} = Options.strategy_parts(cfg.strategy)
+    Map.merge(cfg, %{engine_strategy: strategy, depth: depth})
   end
 
   defp with_env_defaults(opts) do
@@ -153,19 +161,35 @@ defmodule Lockstep.Runner do
   # ----- one iteration ---------------------------------------------------------------------
 
   defp iteration(fun, cfg, i, expected_steps) do
+    run_once(fun, cfg, i, %{expected_steps: expected_steps})
+  end
+
+  @doc false
+  # Runs iteration `i` of the hunt described by `cfg` (from `config!/2`) once. `overrides` are
+  # merged into the engine's run options last: replay and shrinking pass
+  # `%{strategy: :replay, choices: [...]}` there. Returns `{:ok, steps, schedule_hash}`,
+  # `{:step_limit, steps, schedule_hash}` (only with `step_limit: :stop`) or `{:fail, failure}`
+  # where `failure` is the map `Lockstep.Report.format/2` renders.
+  @spec run_once((() -> any()), map(), non_neg_integer(), map()) ::
+          {:ok, non_neg_integer(), term()}
+          | {:step_limit, non_neg_integer(), term()}
+          | {:fail, map()}
+  def run_once(fun, cfg, i, overrides \\ %{}) do
     iter_seed = Native.seed_iteration(cfg.seed, i)
     tag = make_ref()
 
-    engine_opts = %{
+    base = %{
       strategy: cfg.engine_strategy,
       depth: cfg.depth,
       seed: iter_seed,
       iteration: i,
-      expected_steps: expected_steps,
+      expected_steps: 50,
       max_steps: cfg.max_steps,
       allow_crashes: cfg.allow_crashes,
       fail_on_blocked: cfg.fail_on_blocked
     }
+
+    engine_opts = Map.merge(base, overrides)
 
     run =
       case Native.run_new(engine_opts, tag, self(), node()) do
