@@ -18,7 +18,7 @@
 #   --bugs lost_update,...          corpus programs (default: all)
 #   --seeds N                       seeds per cell, 1..N (default 20)
 #   --cap N                         iterations per hunt before it counts as a miss (default 1000)
-#   --throughput N                  iterations timed for the iterations/s column (default 200)
+#   --throughput N                  iterations timed for the iterations/s column (default 500)
 
 defmodule Bench.Corpus do
   alias Lockstep.{BugFound, Corpus, Options, Runner}
@@ -92,7 +92,7 @@ defmodule Bench.Corpus do
 
     seeds = opts[:seeds] || 20
     cap = opts[:cap] || 1000
-    throughput = opts[:throughput] || 200
+    throughput = opts[:throughput] || 500
     if seeds < 1, do: usage!("--seeds must be at least 1")
     if cap < 1, do: usage!("--cap must be at least 1")
     if throughput < 1, do: usage!("--throughput must be at least 1")
