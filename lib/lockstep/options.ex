@@ -26,6 +26,9 @@ defmodule Lockstep.Options do
   @doc "The accepted option names."
   def keys, do: @keys
 
+  @doc "The strategy names the `:strategy` option accepts on their own (without options)."
+  def strategies, do: @strategies
+
   @doc """
   Validates `opts` (a keyword list) and returns a map with every key, defaults filled in.
   Raises `ArgumentError` naming the offending key and what it accepts.

@@ -1,0 +1,103 @@
+defmodule Lockstep.CorpusTest do
+  use ExUnit.Case, async: true
+
+  alias Lockstep.{BugFound, Corpus, Runner}
+
+  @seed 20_240_601
+  @iterations 200
+
+  # Bugs the default strategy does not find reliably within the iteration budget are hunted
+  # with the best strategy available. The spin loop starves its initializer under PCT (the
+  # spinner keeps the highest priority until a change point demotes it, and runs stopped at
+  # the step limit stretch PCT's change points over 1000 steps); a random walk is fair enough.
+  @strategy %{spin_ready: :random}
+
+  defp options(entry) do
+    strategy = Map.get(@strategy, entry.name, [])
+    strategy = if strategy == [], do: [], else: [strategy: strategy]
+    entry.opts ++ strategy ++ [seed: @seed, iterations: @iterations, max_run_time: :infinity]
+  end
+
+  defp hunt(module, opts) do
+    Runner.run(&module.run/0, opts)
+    nil
+  rescue
+    bug in BugFound -> bug
+  end
+
+  # An exception's banner with pids masked: a replay runs in fresh processes.
+  defp banner(kind, payload, stack) do
+    Regex.replace(~r/#PID<[\d.]+>/, Exception.format_banner(kind, payload, stack), "#PID<>")
+  end
+
+  for entry <- Corpus.all() do
+    @entry entry
+    @module entry.module
+
+    test "#{entry.name}: found within #{@iterations} iterations, and its schedule replays" do
+      opts = options(@entry)
+      bug = hunt(@module, opts)
+      assert %BugFound{reason: {category, _}} = bug, "no bug found in #{@iterations} iterations"
+      assert category == @entry.category
+
+      cfg = Runner.config!(opts, "corpus test")
+      replay = %{strategy: :replay, choices: bug.schedule}
+
+      assert {:fail, failure} = Runner.run_once(&@module.run/0, cfg, bug.iteration, replay)
+
+      assert failure.category == category
+      assert failure.schedule == bug.schedule
+      assert failure.steps == bug.fail_step
+
+      if bug.exception do
+        {kind, payload, stack} = failure.exception
+        assert banner(kind, payload, stack) == banner(:error, bug.exception, bug.stacktrace)
+      end
+    end
+
+    test "#{entry.name}: some schedules pass" do
+      cfg = Runner.config!(options(@entry), "corpus test")
+
+      # Iterations until both a passing and a failing schedule were seen.
+      seen =
+        Enum.reduce_while(0..(@iterations - 1), MapSet.new(), fn i, seen ->
+          seen =
+            case Runner.run_once(&@module.run/0, cfg, i) do
+              {:fail, f} -> MapSet.put(seen, f.category)
+              {other, _steps, _hash} -> MapSet.put(seen, other)
+            end
+
+          if MapSet.member?(seen, :ok) and MapSet.member?(seen, @entry.category),
+            do: {:halt, seen},
+            else: {:cont, seen}
+        end)
+
+      assert :ok in seen, "every one of #{@iterations} schedules failed"
+      assert @entry.category in seen
+    end
+  end
+
+  describe "the registry" do
+    test "names are unique and every program documents its bug" do
+      names = Corpus.names()
+      assert length(names) >= 12
+      assert names == Enum.uniq(names)
+
+      for entry <- Corpus.all() do
+        assert {:docs_v1, _, _, _, %{"en" => doc}, _, _} = Code.fetch_docs(entry.module)
+        assert doc =~ "Failing schedule", "#{inspect(entry.module)} does not explain its schedule"
+        assert function_exported?(Code.ensure_loaded!(entry.module), :run, 0)
+        assert entry.category in [:exception, :crash, :deadlock, :step_limit, :left_blocked]
+        assert is_binary(entry.title) and entry.title != ""
+        Lockstep.Options.validate!(entry.opts, "corpus")
+      end
+    end
+
+    test "fetch!/1 finds an entry by name and names the known ones otherwise" do
+      assert Corpus.fetch!(:lost_update).module == Lockstep.Corpus.LostUpdate
+
+      error = assert_raise ArgumentError, fn -> Corpus.fetch!(:nope) end
+      assert error.message =~ ":lost_update"
+    end
+  end
+end
