@@ -39,13 +39,15 @@ defmodule Lockstep.Runner do
   An exception or failed assertion in the function; a managed process that crashes (see
   `:allow_crashes`); a deadlock (every process blocked in a receive, no timer pending); the step
   limit (see `:step_limit`); a process that stops reaching sync points (see `:watchdog`).
-  Managed processes still alive when the function returns are stopped; no process of one
-  iteration survives into the next.
+  Managed processes still alive when the function returns are stopped, and the next iteration
+  starts only once they are gone: no process of one iteration, and no ETS table one of them
+  owned, survives into the next.
   """
 
   alias Lockstep.{BugFound, Native, Options, Report, Runtime}
 
   @poll_ms 50
+  @stop_ms 5_000
 
   @doc """
   Runs `fun` under Lockstep for the configured iterations. Returns `:ok` or raises
@@ -315,9 +317,50 @@ defmodule Lockstep.Runner do
   end
 
   defp cleanup(run, tag) do
-    for {_id, pid, _name, _alive} <- Native.run_procs(run), do: Process.exit(pid, :kill)
+    stop_all(for {_id, pid, _name, _alive} <- Native.run_procs(run), do: pid)
+    run_cleanups(tag)
     Native.run_release(run)
     flush(tag)
+  end
+
+  # Kills what is left of the run and waits until every process is gone (bounded): the VM
+  # deletes a process's ETS tables before it reports the process down, so nothing the run
+  # owned is visible to the next iteration.
+  defp stop_all(pids) do
+    refs = for pid <- pids, do: Process.monitor(pid)
+    Enum.each(pids, &Process.exit(&1, :kill))
+    deadline = now_ms() + @stop_ms
+
+    Enum.each(refs, fn ref ->
+      receive do
+        {:DOWN, ^ref, :process, _, _} -> :ok
+      after
+        max(deadline - now_ms(), 0) -> Process.demonitor(ref, [:flush])
+      end
+    end)
+  end
+
+  # Undo actions the run registered for state it cannot own (see
+  # `Lockstep.SharedState.on_cleanup/2`), newest first.
+  defp run_cleanups(tag) do
+    tag
+    |> collect_cleanups([])
+    |> Enum.each(fn fun ->
+      try do
+        fun.()
+      catch
+        kind, payload ->
+          IO.puts(:stderr, "Lockstep: a run cleanup failed: #{Exception.format(kind, payload)}")
+      end
+    end)
+  end
+
+  defp collect_cleanups(tag, acc) do
+    receive do
+      {^tag, :cleanup, fun} -> collect_cleanups(tag, [fun | acc])
+    after
+      0 -> acc
+    end
   end
 
   defp flush(tag) do

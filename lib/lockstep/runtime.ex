@@ -117,10 +117,20 @@ defmodule Lockstep.Runtime do
           exit_reason(kind, payload, stack)
       end
 
+    release_owned({run, tag, id, runner})
+
     # The process's end is a scheduled step of its own; once announced there is nothing left
     # to run here, so the VM process just returns.
     Native.run_op(run, id, {:exit, reason})
     :ok
+  end
+
+  # ETS tables the process owns go away (or to their heir) at a step of the schedule, not
+  # whenever the VM process happens to finish after announcing its exit.
+  defp release_owned(ctx) do
+    Lockstep.ETS.release_owned(ctx)
+  catch
+    _, _ -> :ok
   end
 
   defp exit_reason(:exit, reason, _stack), do: reason

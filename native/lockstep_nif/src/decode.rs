@@ -262,8 +262,20 @@ impl RunState {
             }
         } else if tag == atoms::sync() {
             arity(4)?;
+            // An integer object is the embedder's own encoding (see `Lockstep.SharedState`)
+            // and must fit in 64 bits; any other term is hashed.
+            let object = if items[1].is_number() {
+                items[1].decode::<u64>().map_err(|_| {
+                    format!(
+                        "sync object must be an integer in 0..2^64-1 or a non-numeric term, got {:?}",
+                        items[1]
+                    )
+                })?
+            } else {
+                u64::from(items[1].hash_phash2())
+            };
             Op::Sync {
-                object: u64::from(items[1].hash_phash2()),
+                object,
                 write: items[2]
                     .decode()
                     .map_err(|_| "sync's write flag must be a boolean".to_string())?,

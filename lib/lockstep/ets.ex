@@ -1,0 +1,572 @@
+defmodule Lockstep.ETS do
+  @moduledoc """
+  `:ets` with every operation a sync point, so races on tables are explored like races on
+  messages.
+
+      table = Lockstep.ETS.new(:cache, [:set, :public, :named_table])
+      Lockstep.ETS.insert(:cache, {:hits, 0})
+      Lockstep.ETS.update_counter(:cache, :hits, 1)
+      #=> 1
+
+  Each function takes the same arguments as its `:ets` namesake and returns the same result,
+  exceptions included (`ArgumentError` for a missing table, a bad key position, ...). Inside a
+  run, the calling process first waits for its turn at a sync point, then performs the real
+  `:ets` operation at once: between two operations of one process, others may run, exactly as
+  on a busy VM, but each operation is atomic, as in ETS. Outside a run every function calls
+  `:ets` directly, so code written against `Lockstep.ETS` runs normally in production.
+
+  ## What the trace records
+
+  Each operation is recorded with a label naming the table and, for an operation on one key,
+  the key: `{:ets, :insert, :cache, :hits}`; a whole-table operation has no key:
+  `{:ets, :tab2list, :cache}`. Operations on one key are the key's object (see
+  `Lockstep.SharedState`); `new`, `delete/1`, `delete_all_objects`, `insert` of several
+  objects, `tab2list`, `first`/`next`/`last`/`prev`, `foldl`/`foldr`, `match*`, `select*`,
+  `info`, `setopts`, `rename` and `give_away` touch the whole table. Mutations are writes.
+  Tables are identified by their name (the atom given to `new/2`, named or not), so two
+  unnamed tables created with the same name count as one object for scheduling purposes.
+
+  ## Tables belong to the run
+
+  A table is owned by the managed process that created it, as in OTP, and is deleted when that
+  process ends. When an iteration ends, its processes are gone before the next iteration
+  starts, so a named table never leaks from one iteration into the next. To keep that true:
+
+    * inside a run, `give_away/3` and the `{:heir, pid, data}` option of `new/2` and
+      `setopts/2` only accept processes of the same run (anything else raises
+      `ArgumentError`); `give_away/3` is a sync point, and the new owner also receives the
+      `{:"ETS-TRANSFER", table, from, gift}` message through `Lockstep.recv/0`;
+    * when an owner ends by returning, raising or exiting, its tables are deleted at its last
+      step (recorded as `{:ets, :owner_exit, table}`), or handed to the heir set with
+      `Lockstep.ETS` (recorded as `{:ets, :heir_transfer, table}`, the heir receiving
+      `{:"ETS-TRANSFER", table, owner, heir_data}` through `Lockstep.recv/0`).
+
+  Tables created outside the run (by the application, say) can be used inside it like any
+  other, each operation a sync point; they do not belong to the run, so what a run writes into
+  them stays after it.
+
+  ## Differences from OTP
+
+    * When an owner is killed by an exit signal (a link, `Lockstep.exit/2`), the VM performs
+      the heir transfer itself: the table does reach the heir, but the `:"ETS-TRANSFER"`
+      message is a plain VM message that `Lockstep.recv/0` does not see. Likewise for a heir
+      set by a former owner before a `give_away/3`.
+    * `foldl/3` and `foldr/3` are one sync point, taken before the fold starts; the fold
+      itself is the plain `:ets` fold.
+  """
+
+  alias Lockstep.{Runtime, SharedState}
+
+  @uses_key :"$lockstep_ets_used"
+  @heirs_key :"$lockstep_ets_heirs"
+
+  @typedoc "A table: its name or its identifier."
+  @type table :: atom() | :ets.tid()
+
+  # ----- creating and deleting tables --------------------------------------------------------
+
+  @doc "Creates a table, as `:ets.new/2`. Inside a run the caller owns it (see the moduledoc)."
+  @spec new(atom(), list()) :: table()
+  def new(name, options) do
+    case Runtime.ctx() do
+      nil ->
+        :ets.new(name, options)
+
+      ctx ->
+        heir = check_heir!(ctx, options)
+        touch(ctx, {:ets, name}, nil, true, {:ets, :new, name})
+        table = :ets.new(name, options)
+        remember_heir(table, heir)
+        table
+    end
+  end
+
+  @doc "Deletes a whole table, as `:ets.delete/1`."
+  @spec delete(table()) :: true
+  def delete(table) do
+    whole(table, true, :delete)
+    forget_heir(table)
+    :ets.delete(table)
+  end
+
+  @doc "Renames a named table, as `:ets.rename/2`."
+  @spec rename(table(), atom()) :: atom()
+  def rename(table, name) do
+    whole(table, true, :rename)
+    :ets.rename(table, name)
+  end
+
+  @doc """
+  Makes `pid` the owner of the table, as `:ets.give_away/3`. Inside a run `pid` must belong to
+  the run; it also receives the `{:"ETS-TRANSFER", table, from, gift}` message through
+  `Lockstep.recv/0`.
+  """
+  @spec give_away(table(), pid(), term()) :: true
+  def give_away(table, pid, gift) do
+    case Runtime.ctx() do
+      nil ->
+        :ets.give_away(table, pid, gift)
+
+      ctx ->
+        check_managed!(ctx, pid, "give_away/3")
+        touch(ctx, identity(table), nil, true, {:ets, :give_away, table})
+        true = :ets.give_away(table, pid, gift)
+        Lockstep.send(pid, {:"ETS-TRANSFER", table, self(), gift})
+        true
+    end
+  end
+
+  @doc "Sets table options (`:heir`), as `:ets.setopts/2`. Inside a run a heir must be managed."
+  @spec setopts(table(), tuple() | [tuple()]) :: true
+  def setopts(table, opts) do
+    case Runtime.ctx() do
+      nil ->
+        :ets.setopts(table, opts)
+
+      ctx ->
+        opts_list = List.wrap(opts)
+        heir = check_heir!(ctx, opts_list)
+        touch(ctx, identity(table), nil, true, {:ets, :setopts, table})
+        result = :ets.setopts(table, opts)
+        if Enum.any?(opts_list, &match?({:heir, _, _}, &1)), do: remember_heir(table, heir)
+        if {:heir, :none} in opts_list, do: forget_heir(table)
+        result
+    end
+  end
+
+  # ----- writes --------------------------------------------------------------------------------
+
+  @doc "Inserts one object or a list of objects, as `:ets.insert/2`."
+  @spec insert(table(), tuple() | [tuple()]) :: true
+  def insert(table, objects) do
+    objects(table, objects, :insert)
+    :ets.insert(table, objects)
+  end
+
+  @doc "Inserts unless a key is already present, as `:ets.insert_new/2`."
+  @spec insert_new(table(), tuple() | [tuple()]) :: boolean()
+  def insert_new(table, objects) do
+    objects(table, objects, :insert_new)
+    :ets.insert_new(table, objects)
+  end
+
+  @doc "Deletes the objects with `key`, as `:ets.delete/2`."
+  @spec delete(table(), term()) :: true
+  def delete(table, key) do
+    keyed(table, key, true, :delete)
+    :ets.delete(table, key)
+  end
+
+  @doc "Deletes one exact object, as `:ets.delete_object/2`."
+  @spec delete_object(table(), tuple()) :: true
+  def delete_object(table, object) do
+    objects(table, object, :delete_object)
+    :ets.delete_object(table, object)
+  end
+
+  @doc "Deletes every object, as `:ets.delete_all_objects/1`."
+  @spec delete_all_objects(table()) :: true
+  def delete_all_objects(table) do
+    whole(table, true, :delete_all_objects)
+    :ets.delete_all_objects(table)
+  end
+
+  @doc "Removes and returns the objects with `key`, as `:ets.take/2`."
+  @spec take(table(), term()) :: [tuple()]
+  def take(table, key) do
+    keyed(table, key, true, :take)
+    :ets.take(table, key)
+  end
+
+  @doc "Updates counters in the object with `key`, as `:ets.update_counter/3`."
+  @spec update_counter(table(), term(), term()) :: integer() | [integer()]
+  def update_counter(table, key, op) do
+    keyed(table, key, true, :update_counter)
+    :ets.update_counter(table, key, op)
+  end
+
+  @doc "Like `update_counter/3`, inserting `default` first if `key` is absent."
+  @spec update_counter(table(), term(), term(), tuple()) :: integer() | [integer()]
+  def update_counter(table, key, op, default) do
+    keyed(table, key, true, :update_counter)
+    :ets.update_counter(table, key, op, default)
+  end
+
+  @doc "Replaces elements of the object with `key`, as `:ets.update_element/3`."
+  @spec update_element(table(), term(), tuple() | [tuple()]) :: boolean()
+  def update_element(table, key, element_spec) do
+    keyed(table, key, true, :update_element)
+    :ets.update_element(table, key, element_spec)
+  end
+
+  @doc "Deletes the objects matching `pattern`, as `:ets.match_delete/2`."
+  @spec match_delete(table(), term()) :: true
+  def match_delete(table, pattern) do
+    whole(table, true, :match_delete)
+    :ets.match_delete(table, pattern)
+  end
+
+  @doc "Deletes the objects a match specification selects, as `:ets.select_delete/2`."
+  @spec select_delete(table(), :ets.match_spec()) :: non_neg_integer()
+  def select_delete(table, spec) do
+    whole(table, true, :select_delete)
+    :ets.select_delete(table, spec)
+  end
+
+  @doc "Replaces the objects a match specification selects, as `:ets.select_replace/2`."
+  @spec select_replace(table(), :ets.match_spec()) :: non_neg_integer()
+  def select_replace(table, spec) do
+    whole(table, true, :select_replace)
+    :ets.select_replace(table, spec)
+  end
+
+  # ----- reads ---------------------------------------------------------------------------------
+
+  @doc "The objects with `key`, as `:ets.lookup/2`."
+  @spec lookup(table(), term()) :: [tuple()]
+  def lookup(table, key) do
+    keyed(table, key, false, :lookup)
+    :ets.lookup(table, key)
+  end
+
+  @doc "Element `pos` of the object(s) with `key`, as `:ets.lookup_element/3`."
+  @spec lookup_element(table(), term(), pos_integer()) :: term()
+  def lookup_element(table, key, pos) do
+    keyed(table, key, false, :lookup_element)
+    :ets.lookup_element(table, key, pos)
+  end
+
+  @doc "Whether an object with `key` exists, as `:ets.member/2`."
+  @spec member(table(), term()) :: boolean()
+  def member(table, key) do
+    keyed(table, key, false, :member)
+    :ets.member(table, key)
+  end
+
+  @doc "All objects, as `:ets.tab2list/1`."
+  @spec tab2list(table()) :: [tuple()]
+  def tab2list(table) do
+    whole(table, false, :tab2list)
+    :ets.tab2list(table)
+  end
+
+  @doc "The first key, as `:ets.first/1`."
+  @spec first(table()) :: term()
+  def first(table) do
+    whole(table, false, :first)
+    :ets.first(table)
+  end
+
+  @doc "The key after `key`, as `:ets.next/2`."
+  @spec next(table(), term()) :: term()
+  def next(table, key) do
+    whole(table, false, :next)
+    :ets.next(table, key)
+  end
+
+  @doc "The last key, as `:ets.last/1`."
+  @spec last(table()) :: term()
+  def last(table) do
+    whole(table, false, :last)
+    :ets.last(table)
+  end
+
+  @doc "The key before `key`, as `:ets.prev/2`."
+  @spec prev(table(), term()) :: term()
+  def prev(table, key) do
+    whole(table, false, :prev)
+    :ets.prev(table, key)
+  end
+
+  @doc "Folds over the table, as `:ets.foldl/3` (one sync point before the fold)."
+  @spec foldl((tuple(), acc -> acc), acc, table()) :: acc when acc: term()
+  def foldl(fun, acc, table) do
+    whole(table, false, :foldl)
+    :ets.foldl(fun, acc, table)
+  end
+
+  @doc "Folds over the table, as `:ets.foldr/3` (one sync point before the fold)."
+  @spec foldr((tuple(), acc -> acc), acc, table()) :: acc when acc: term()
+  def foldr(fun, acc, table) do
+    whole(table, false, :foldr)
+    :ets.foldr(fun, acc, table)
+  end
+
+  @doc "Matches `pattern`, as `:ets.match/2`."
+  @spec match(table(), term()) :: [list()]
+  def match(table, pattern) do
+    whole(table, false, :match)
+    :ets.match(table, pattern)
+  end
+
+  @doc "Matches `pattern` in chunks of `limit`, as `:ets.match/3`."
+  @spec match(table(), term(), pos_integer()) :: {[list()], term()} | :"$end_of_table"
+  def match(table, pattern, limit) do
+    whole(table, false, :match)
+    :ets.match(table, pattern, limit)
+  end
+
+  @doc "Continues a chunked match, as `:ets.match/1`."
+  @spec match(term()) :: {[list()], term()} | :"$end_of_table"
+  def match(continuation) do
+    continued(continuation, :match)
+    :ets.match(continuation)
+  end
+
+  @doc "The objects matching `pattern`, as `:ets.match_object/2`."
+  @spec match_object(table(), term()) :: [tuple()]
+  def match_object(table, pattern) do
+    whole(table, false, :match_object)
+    :ets.match_object(table, pattern)
+  end
+
+  @doc "Matching objects in chunks of `limit`, as `:ets.match_object/3`."
+  @spec match_object(table(), term(), pos_integer()) :: {[tuple()], term()} | :"$end_of_table"
+  def match_object(table, pattern, limit) do
+    whole(table, false, :match_object)
+    :ets.match_object(table, pattern, limit)
+  end
+
+  @doc "Continues a chunked `match_object/3`, as `:ets.match_object/1`."
+  @spec match_object(term()) :: {[tuple()], term()} | :"$end_of_table"
+  def match_object(continuation) do
+    continued(continuation, :match_object)
+    :ets.match_object(continuation)
+  end
+
+  @doc "Selects with a match specification, as `:ets.select/2`."
+  @spec select(table(), :ets.match_spec()) :: [term()]
+  def select(table, spec) do
+    whole(table, false, :select)
+    :ets.select(table, spec)
+  end
+
+  @doc "Selects in chunks of `limit`, as `:ets.select/3`."
+  @spec select(table(), :ets.match_spec(), pos_integer()) :: {[term()], term()} | :"$end_of_table"
+  def select(table, spec, limit) do
+    whole(table, false, :select)
+    :ets.select(table, spec, limit)
+  end
+
+  @doc "Continues a chunked select, as `:ets.select/1`."
+  @spec select(term()) :: {[term()], term()} | :"$end_of_table"
+  def select(continuation) do
+    continued(continuation, :select)
+    :ets.select(continuation)
+  end
+
+  @doc "Selects in reverse order, as `:ets.select_reverse/2`."
+  @spec select_reverse(table(), :ets.match_spec()) :: [term()]
+  def select_reverse(table, spec) do
+    whole(table, false, :select_reverse)
+    :ets.select_reverse(table, spec)
+  end
+
+  @doc "Counts the objects a match specification accepts, as `:ets.select_count/2`."
+  @spec select_count(table(), :ets.match_spec()) :: non_neg_integer()
+  def select_count(table, spec) do
+    whole(table, false, :select_count)
+    :ets.select_count(table, spec)
+  end
+
+  @doc "Information about a table, as `:ets.info/1`."
+  @spec info(table()) :: [tuple()] | :undefined
+  def info(table) do
+    whole(table, false, :info)
+    :ets.info(table)
+  end
+
+  @doc "One item of information about a table, as `:ets.info/2`."
+  @spec info(table(), atom()) :: term()
+  def info(table, item) do
+    whole(table, false, :info)
+    :ets.info(table, item)
+  end
+
+  @doc "The identifier of a named table, or `:undefined`, as `:ets.whereis/1`."
+  @spec whereis(atom()) :: :ets.tid() | :undefined
+  def whereis(name) do
+    case Runtime.ctx() do
+      nil -> :ok
+      ctx -> touch(ctx, {:ets, name}, nil, false, {:ets, :whereis, name})
+    end
+
+    :ets.whereis(name)
+  end
+
+  # ----- sync points ---------------------------------------------------------------------------
+
+  defp keyed(table, key, write, op) do
+    case Runtime.ctx() do
+      nil -> :ok
+      ctx -> touch(ctx, identity(table), {:key, key}, write, {:ets, op, table, key})
+    end
+  end
+
+  defp whole(table, write, op) do
+    case Runtime.ctx() do
+      nil -> :ok
+      ctx -> touch(ctx, identity(table), nil, write, {:ets, op, table})
+    end
+  end
+
+  # insert/insert_new/delete_object: one object is an operation on its key; several objects
+  # (or something that is not an object, which the real call rejects) touch the whole table.
+  defp objects(table, objects, op) do
+    case Runtime.ctx() do
+      nil ->
+        :ok
+
+      ctx ->
+        case key_of(table, objects) do
+          {:key, key} -> touch(ctx, identity(table), {:key, key}, true, {:ets, op, table, key})
+          :whole -> touch(ctx, identity(table), nil, true, {:ets, op, table})
+        end
+    end
+  end
+
+  defp continued(continuation, op) do
+    case Runtime.ctx() do
+      nil ->
+        :ok
+
+      ctx ->
+        table =
+          case continuation do
+            cont when is_tuple(cont) and tuple_size(cont) > 0 -> elem(cont, 0)
+            _ -> :"$end_of_table"
+          end
+
+        touch(ctx, identity(table), nil, false, {:ets, op, table})
+    end
+  end
+
+  defp touch(ctx, identity, key, write, label) do
+    Process.put(@uses_key, true)
+
+    object =
+      case key do
+        nil -> SharedState.object(identity)
+        {:key, k} -> SharedState.object(identity, k)
+      end
+
+    SharedState.step(ctx, object, write, label)
+  end
+
+  defp key_of(table, [object]), do: key_of(table, object)
+
+  defp key_of(table, object) when is_tuple(object) do
+    case safe_info(table, :keypos) do
+      pos when is_integer(pos) and tuple_size(object) >= pos -> {:key, elem(object, pos - 1)}
+      _ -> :whole
+    end
+  end
+
+  defp key_of(_table, _objects), do: :whole
+
+  # A table's identity for scheduling: its name, which is the same in every run (a table
+  # identifier is not). A table that does not exist is identified by what the caller passed;
+  # the real call then raises.
+  defp identity(table) when is_atom(table), do: {:ets, table}
+
+  defp identity(table) do
+    case safe_info(table, :name) do
+      name when is_atom(name) and name != :undefined -> {:ets, name}
+      _ -> {:ets, :"$unknown"}
+    end
+  end
+
+  defp safe_info(table, item) do
+    :ets.info(table, item)
+  rescue
+    ArgumentError -> :undefined
+  end
+
+  # ----- ownership -----------------------------------------------------------------------------
+
+  defp check_heir!(ctx, options) when is_list(options) do
+    Enum.reduce(options, nil, fn
+      {:heir, pid, data}, _ when is_pid(pid) ->
+        check_managed!(ctx, pid, "the :heir option")
+        {pid, data}
+
+      {:heir, :none}, _ ->
+        nil
+
+      _, acc ->
+        acc
+    end)
+  end
+
+  defp check_heir!(_ctx, _options), do: nil
+
+  defp check_managed!({run, _tag, _id, _runner}, pid, what) do
+    managed = Enum.any?(Lockstep.Native.run_procs(run), &match?({_, ^pid, _, _}, &1))
+
+    unless managed do
+      raise ArgumentError,
+            "#{what} inside a Lockstep run needs a process of the same run, got #{inspect(pid)}: " <>
+              "a table owned by a process outside the run would outlive the iteration"
+    end
+  end
+
+  defp remember_heir(_table, nil), do: :ok
+
+  # Heirs set through this module, by table identifier (`:ets.all/0` names named tables by
+  # their name, so the identifier is what both sides agree on).
+  defp remember_heir(table, heir) do
+    heirs = Process.get(@heirs_key, %{})
+    Process.put(@heirs_key, Map.put(heirs, safe_info(table, :id), heir))
+  end
+
+  defp forget_heir(table) do
+    case Process.get(@heirs_key) do
+      nil -> :ok
+      heirs -> Process.put(@heirs_key, Map.delete(heirs, safe_info(table, :id)))
+    end
+  end
+
+  @doc false
+  # Called by a managed process at its last step, before its exit is announced: deletes the
+  # tables it owns, or hands them to their heir, as the VM would at the process's end, but at
+  # a step of the schedule instead of whenever the VM process happens to finish.
+  @spec release_owned(Runtime.ctx()) :: :ok
+  def release_owned(ctx) do
+    if Process.get(@uses_key) do
+      SharedState.settle(ctx)
+      me = self()
+      heirs = Process.get(@heirs_key, %{})
+
+      for table <- :ets.all(), safe_info(table, :owner) == me do
+        release(ctx, table, safe_info(table, :heir), Map.get(heirs, safe_info(table, :id)))
+      end
+    end
+
+    :ok
+  end
+
+  defp release(ctx, table, heir, known) do
+    id = identity(table)
+    name = safe_info(table, :name)
+
+    case {heir, known} do
+      {:none, _} ->
+        touch(ctx, id, nil, true, {:ets, :owner_exit, name})
+        :ets.delete(table)
+
+      {pid, {pid, data}} when is_pid(pid) ->
+        touch(ctx, id, nil, true, {:ets, :heir_transfer, name})
+
+        if Process.alive?(pid) do
+          :ets.give_away(table, pid, data)
+          Lockstep.send(pid, {:"ETS-TRANSFER", table, self(), data})
+        else
+          :ets.delete(table)
+        end
+
+      _set_elsewhere ->
+        # A heir this process did not set through Lockstep.ETS: the VM hands the table over.
+        :ok
+    end
+  end
+end
