@@ -71,6 +71,20 @@ defmodule Lockstep.ReplayEnvTest do
     end)
   end
 
+  test "LOCKSTEP_SEED does not change what a replay replays", %{tmp_dir: dir} do
+    fun = &Lockstep.Examples.LostUpdate.run/0
+    recorded = bug(fun, seed: 3, iterations: 300, trace_dir: dir)
+
+    with_env([{"LOCKSTEP_SEED", "12345"}], fn ->
+      again = assert_raise BugFound, fn -> Lockstep.replay(fun, recorded.schedule_path) end
+      assert again.seed == 3 and again.iter_seed == recorded.iter_seed
+
+      args = [seed: 3, iteration: recorded.iteration, trace_dir: dir]
+      rerun = assert_raise BugFound, fn -> Lockstep.replay(fun, args) end
+      assert rerun.seed == 3 and rerun.schedule == recorded.schedule
+    end)
+  end
+
   test "LOCKSTEP_SCHEDULE_DIR says where failures are saved; :trace_dir wins", %{tmp_dir: dir} do
     env_dir = Path.join(dir, "from_env")
     opt_dir = Path.join(dir, "from_option")

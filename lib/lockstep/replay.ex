@@ -30,7 +30,8 @@ defmodule Lockstep.Replay do
 
   The run settings come from the schedule (`max_steps`, `allow_crashes`, `fail_on_blocked`,
   `step_limit`); pass any of them to override the file, and `:watchdog` (milliseconds a
-  process may run between sync points, default 5000).
+  process may run between sync points, default 5000). `ctest` also passes `:test`, the test's
+  identity, so that the report names the test.
 
   ## From a test
 
@@ -108,7 +109,8 @@ defmodule Lockstep.Replay do
 
     # Under a ctest, name the test for the report, without ExUnit's seed of this run.
     test = test && Map.delete(test, :exunit_seed)
-    cfg = %{cfg | strategy: schedule.strategy, test: test, verbose: false}
+    # The schedule's seed, whatever LOCKSTEP_SEED says: it names the recorded iteration.
+    cfg = %{cfg | seed: schedule.seed, strategy: schedule.strategy, test: test, verbose: false}
 
     overrides = %{
       strategy: :replay,
@@ -167,6 +169,8 @@ defmodule Lockstep.Replay do
 
     opts = Keyword.update(opts, :iterations, i + 1, &max(&1, i + 1))
     cfg = Runner.config!(opts, "Lockstep.replay/2")
+    # The seed asked for, even when LOCKSTEP_SEED is set.
+    cfg = %{cfg | seed: Keyword.fetch!(opts, :seed)}
     expected = expected || Runner.expected_steps_at(fun, cfg, i)
 
     result =

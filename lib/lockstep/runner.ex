@@ -448,8 +448,7 @@ defmodule Lockstep.Runner do
 
     text = Report.format(f)
 
-    report_path =
-      report_base && save_report(report_base, Report.format(f, max_lines: :infinity), cfg)
+    report_path = report_base && save_report(report_base, Report.format(f, max_lines: :infinity))
 
     message = text <> if(report_path, do: "\nFull report: #{report_path}", else: "")
 
@@ -526,14 +525,14 @@ defmodule Lockstep.Runner do
     end
   end
 
-  defp save_report({:beside, path}, text, _cfg) do
+  defp save_report({:beside, path}, text) do
     case File.write(path, text <> "\n") do
       :ok -> path
       {:error, _} -> nil
     end
   end
 
-  defp save_report({:new, dir, base}, text, _cfg) do
+  defp save_report({:new, dir, base}, text) do
     case Schedule.create_unique(dir, base, ".txt", text <> "\n") do
       {:ok, path} -> path
       {:error, _} -> nil
