@@ -49,8 +49,6 @@ defmodule Lockstep.Runner do
   alias Lockstep.{BugFound, Native, Options, Report, Runtime, Schedule}
 
   @poll_ms 50
-  # The run-length estimate given to the strategy before any run has completed.
-  @min_expected_steps 50
 
   @doc """
   Runs `fun` under Lockstep for the configured iterations. Returns `:ok` or raises
@@ -159,6 +157,9 @@ defmodule Lockstep.Runner do
       end
     end
   end
+
+  # The run-length estimate given to the strategy before any run has completed.
+  @min_expected_steps 50
 
   defp expected_steps(longest), do: max(longest, @min_expected_steps)
 
