@@ -415,6 +415,32 @@ defmodule Lockstep do
     end
   end
 
+  @doc """
+  Replays a failure in one call: a saved schedule, or one iteration of a hunt.
+
+      Lockstep.replay(&MyTest.body/0, "_build/test/lockstep/MyTest-...json")
+      Lockstep.replay(fun, schedule, max_steps: 5_000)
+      Lockstep.replay(fun, seed: 7, iteration: 41, expected_steps: 120, strategy: :random)
+
+  With a schedule file's path or a `Lockstep.Schedule`, this is `Lockstep.Replay.run/3`: it
+  always raises, `Lockstep.BugFound` when the failure happens again and
+  `Lockstep.ReplayDivergence` when the program no longer follows the schedule. With a keyword
+  list, this is `Lockstep.Replay.iteration/2`: it re-runs iteration `:iteration` of the hunt
+  seeded with `:seed` and returns `:ok` or raises `Lockstep.BugFound`.
+
+  The first call loads the engine's NIF. See `Lockstep.Replay` for starting iex with a project
+  (`iex -S mix`) or with a built one (`iex -pa _build/dev/lib/lockstep/ebin`).
+  """
+  @spec replay((() -> any()), Path.t() | Lockstep.Schedule.t() | keyword(), keyword()) ::
+          :ok | no_return()
+  def replay(fun, source, opts \\ [])
+
+  def replay(fun, opts, []) when is_function(fun, 0) and is_list(opts),
+    do: Lockstep.Replay.iteration(fun, opts)
+
+  def replay(fun, source, opts) when is_function(fun, 0) and is_list(opts),
+    do: Lockstep.Replay.run(fun, source, opts)
+
   @doc "Whether the calling process is managed by a Lockstep run."
   @spec managed?() :: boolean()
   def managed?, do: Runtime.ctx() != nil

@@ -15,7 +15,11 @@ defmodule Lockstep.BugFound do
     * `:trace` - the run's events, `{step, time_ms, process_id | nil, event}`, oldest first
     * `:schedule` - the process id picked at each step
     * `:processes` - `[{id, pid, registered_name | nil}]`
-    * `:trace_path` - the file the report was saved to (or nil if it could not be written)
+    * `:trace_path` - the file the text report was saved to (or nil if it could not be written)
+    * `:schedule_path` - the schedule file (see `Lockstep.Schedule`) that replays the failure
+      with `mix lockstep.replay PATH` or `Lockstep.replay(fun, PATH)` (nil if it could not be
+      written)
+    * `:reproduce` - the command that reruns the hunt
     * `:exception`, `:stacktrace` - the original exception and its stacktrace, when the failure
       was an exception (the test body's, or a crashed process's)
   """
@@ -33,6 +37,7 @@ defmodule Lockstep.BugFound do
     :schedule,
     :processes,
     :trace_path,
+    :schedule_path,
     :exception,
     :stacktrace,
     :reproduce

@@ -9,8 +9,7 @@ defmodule Lockstep.Report do
   @spec format(map(), keyword()) :: String.t()
   def format(f, opts \\ []) do
     max_lines = Keyword.get(opts, :max_lines, @max_lines)
-    names = Map.new(f.processes, fn {id, _pid, name} -> {id, name} end)
-    names = Map.merge(names, pid_aliases(f.processes, names))
+    names = names(f.processes)
 
     [
       headline(f),
@@ -21,26 +20,69 @@ defmodule Lockstep.Report do
       schedule(f.trace, names, max_lines),
       "",
       "Processes: " <> processes(f.processes),
-      "Seed #{f.seed}, iteration seed #{f.iter_seed}, strategy #{inspect(f.strategy)}.",
-      "Reproduce: #{f.reproduce}"
+      "Seed #{f.seed}, iteration seed #{f.iter_seed}, strategy #{inspect(f.strategy)}."
     ]
+    |> Kernel.++(footer(f))
     |> Enum.join("\n")
   end
+
+  defp footer(f) do
+    ["Reproduce: #{f.reproduce}"] ++
+      case f[:schedule_path] do
+        nil -> []
+        path -> ["Schedule: #{path}", "Replay: #{f[:replay_command]}"]
+      end
+  end
+
+  @doc "The failure's detail as text (the exception, the blocked processes, ...)."
+  @spec detail_text(map()) :: String.t()
+  def detail_text(f), do: detail(f, names(f.processes))
+
+  @doc """
+  The run's events rendered for people: `[%{step, time, proc, kind, text}]`, `kind` being the
+  event's name (`"send"`, `"receive"`, ...). What a schedule file stores.
+  """
+  @spec events([tuple()], [tuple()]) :: [map()]
+  def events(trace, processes) do
+    names = names(processes)
+
+    Enum.map(trace, fn {step, time, proc, event} ->
+      %{step: step, time: time, proc: proc, kind: kind(event), text: event(event, names)}
+    end)
+  end
+
+  defp kind(event) when is_tuple(event) and tuple_size(event) > 0 do
+    case elem(event, 0) do
+      name when is_atom(name) -> Atom.to_string(name)
+      _ -> "event"
+    end
+  end
+
+  defp kind(_), do: "event"
+
+  defp names(processes) do
+    names = Map.new(processes, fn {id, _pid, name} -> {id, name} end)
+    Map.merge(names, pid_aliases(processes, names))
+  end
+
+  defp headline(%{headline: headline}) when is_binary(headline), do: headline
 
   defp headline(f) do
     "Lockstep found a bug in iteration #{f.iteration + 1} of #{f.iterations}: " <>
       summary(f.category)
   end
 
-  defp summary(:exception), do: "the test body failed."
-  defp summary(:crash), do: "a process crashed."
-  defp summary(:deadlock), do: "deadlock."
-  defp summary(:left_blocked), do: "processes were left blocked when the test body returned."
-  defp summary(:step_limit), do: "the step limit was reached."
-  defp summary(:watchdog), do: "a process stopped reaching sync points."
-  defp summary(:diverged), do: "the replayed program diverged from its schedule."
-  defp summary(:aborted), do: "the run was stopped."
-  defp summary(other), do: "#{other}."
+  @doc "One sentence for a failure category."
+  @spec summary(atom()) :: String.t()
+  def summary(:exception), do: "the test body failed."
+  def summary(:crash), do: "a process crashed."
+  def summary(:deadlock), do: "deadlock."
+  def summary(:left_blocked), do: "processes were left blocked when the test body returned."
+  def summary(:step_limit), do: "the step limit was reached."
+  def summary(:watchdog), do: "a process stopped reaching sync points."
+  def summary(:diverged), do: "the replayed program diverged from its schedule."
+  def summary(:aborted), do: "the run was stopped."
+  def summary(other), do: "#{other}."
 
   defp detail(%{category: :exception, exception: {kind, payload, stack}}, _names) do
     Exception.format(kind, payload, stack) |> String.trim_trailing()
@@ -99,6 +141,15 @@ defmodule Lockstep.Report do
       "blocking call Lockstep does not control; route it through Lockstep. Its stack:\n" <> where
   end
 
+  defp detail(%{category: :diverged, detail: {:diverged, step, expected, enabled}}, names) do
+    "At step #{step} the schedule names #{alias_of(expected, names)}, which cannot run; " <>
+      "enabled: #{Enum.map_join(enabled, ", ", &alias_of(&1, names))}."
+  end
+
+  defp detail(%{category: :diverged, detail: {:exhausted, step}}, _names) do
+    "The run went on to step #{step}; the schedule ends after step #{step - 1}."
+  end
+
   defp detail(%{category: :diverged, detail: d}, _names), do: inspect(d)
   defp detail(%{detail: d}, _names), do: inspect(d)
 
@@ -110,7 +161,22 @@ defmodule Lockstep.Report do
 
   @doc "The schedule as lines: numbered steps, with side effects under them."
   def schedule(trace, names, max_lines) do
-    lines = lines(trace, names)
+    trace
+    |> Enum.map(fn {step, time, proc, event} ->
+      %{step: step, time: time, proc: proc, text: event(event, names)}
+    end)
+    |> layout(&alias_of(&1, names), max_lines)
+  end
+
+  @doc """
+  Lays rendered events (`events/2`, or a schedule file's trace) out one step per line, side
+  effects under their step, keeping the first and last lines when there are more than
+  `max_lines`. `who_is` names a process id (`P1(:counter)`).
+  """
+  @spec layout([map()], (non_neg_integer() -> String.t()), pos_integer() | :infinity) ::
+          String.t()
+  def layout(events, who_is, max_lines) do
+    lines = lines(events, who_is)
     n = length(lines)
 
     if n <= max_lines do
@@ -128,14 +194,13 @@ defmodule Lockstep.Report do
     end
   end
 
-  defp lines(trace, names) do
+  defp lines(events, who_is) do
     {lines, _} =
-      Enum.map_reduce(trace, nil, fn {step, time, proc, event}, last_step ->
-        text = event(event, names)
-
+      Enum.map_reduce(events, nil, fn %{step: step, time: time, proc: proc, text: text},
+                                      last_step ->
         if proc != nil and step != last_step do
           num = String.pad_leading("#{step}.", 6)
-          who = String.pad_trailing(alias_of(proc, names), 4)
+          who = String.pad_trailing(who_is.(proc), 4)
           {"#{num} #{who} #{text}#{at(time)}", step}
         else
           {"         · #{text}", last_step}

@@ -30,9 +30,12 @@ defmodule Lockstep.Runner do
       next sync point before the run fails with its stacktrace (default 5000)
     * `:max_run_time` - wall-clock budget for the whole hunt in milliseconds (default 30000, or
       `:infinity`); when it runs out the hunt stops early and says how many iterations ran
-    * `:trace_dir` - where failure reports are saved (default `_build/lockstep` under the Mix
-      project, else the system's temporary directory)
-    * `:verbose` - print what was explored when no bug was found (default false)
+    * `:trace_dir` - where a failing run's schedule file (see `Lockstep.Schedule`) and text
+      report are saved (default: `LOCKSTEP_SCHEDULE_DIR`, else `_build/<env>/lockstep` under
+      the Mix project, else the system's temporary directory)
+    * `:verbose` - when no bug was found, print what was explored: iterations run, distinct
+      schedules, runs stopped at the step limit and the longest run (default false;
+      `LOCKSTEP_VERBOSE=1` turns it on, and so does `mix test --trace` for `ctest`)
 
   ## What fails an iteration
 
@@ -44,7 +47,7 @@ defmodule Lockstep.Runner do
   owned, survives into the next.
   """
 
-  alias Lockstep.{BugFound, Native, Options, Report, Runtime}
+  alias Lockstep.{BugFound, Native, Options, Report, Runtime, Schedule}
 
   @poll_ms 50
   @stop_ms 5_000
@@ -85,6 +88,25 @@ defmodule Lockstep.Runner do
     opts
     |> env_default(:seed, "LOCKSTEP_SEED")
     |> env_default(:iterations, "LOCKSTEP_ITERATIONS")
+    |> env_flag(:verbose, "LOCKSTEP_VERBOSE")
+    |> env_text(:trace_dir, "LOCKSTEP_SCHEDULE_DIR")
+  end
+
+  defp env_flag(opts, key, var) do
+    case System.get_env(var) do
+      nil -> opts
+      text when text in ["1", "true"] -> Keyword.put_new(opts, key, true)
+      text when text in ["", "0", "false"] -> opts
+      text -> raise ArgumentError, "#{var} must be 1 or 0, got: #{inspect(text)}"
+    end
+  end
+
+  defp env_text(opts, key, var) do
+    case System.get_env(var) do
+      nil -> opts
+      "" -> opts
+      text -> Keyword.put_new(opts, key, text)
+    end
   end
 
   defp env_default(opts, key, var) do
@@ -123,7 +145,7 @@ defmodule Lockstep.Runner do
       if cfg.verbose, do: explored(cfg, stats)
       :ok
     else
-      expected = max(stats.longest, 50)
+      expected = expected_steps(stats.longest)
 
       case iteration(fun, cfg, i, expected) do
         {:ok, steps, schedule_hash} ->
@@ -136,6 +158,31 @@ defmodule Lockstep.Runner do
           raise bug(failure, cfg)
       end
     end
+  end
+
+  # The run-length estimate given to the strategy before any run has completed.
+  @min_expected_steps 50
+
+  defp expected_steps(longest), do: max(longest, @min_expected_steps)
+
+  @doc false
+  # The run-length estimate the hunt gives iteration `i`: it depends on the runs before it, so
+  # they are run again (as the hunt ran them). A failure among them raises its BugFound, as the
+  # hunt would have stopped there.
+  @spec expected_steps_at((() -> any()), map(), non_neg_integer()) :: pos_integer()
+  def expected_steps_at(fun, cfg, i) do
+    cfg = %{cfg | verbose: false}
+
+    Enum.reduce(0..(i - 1)//1, 0, fn j, longest ->
+      case iteration(fun, cfg, j, expected_steps(longest)) do
+        {:ok, steps, _} -> max(longest, steps)
+        {:step_limit, steps, _} -> max(longest, steps)
+        {:fail, failure} -> raise bug(failure, cfg)
+      end
+    end)
+    |> expected_steps()
+  after
+    flush_notes()
   end
 
   defp record(stats, steps, schedule_hash, limited) do
@@ -176,7 +223,17 @@ defmodule Lockstep.Runner do
           {:ok, non_neg_integer(), term()}
           | {:step_limit, non_neg_integer(), term()}
           | {:fail, map()}
-  def run_once(fun, cfg, i, overrides \\ %{}) do
+  def run_once(fun, cfg, i, overrides \\ %{}), do: run_iteration(fun, cfg, i, overrides, false)
+
+  @doc false
+  # Like `run_once/4`, but a run that does not fail also hands back what it did:
+  # `{:ok | :step_limit, steps, schedule_hash, %{trace: events, processes: [{id, pid, name}]}}`.
+  # Replay compares it with the recorded run.
+  @spec run_traced((() -> any()), map(), non_neg_integer(), map()) ::
+          {:ok | :step_limit, non_neg_integer(), term(), map()} | {:fail, map()}
+  def run_traced(fun, cfg, i, overrides), do: run_iteration(fun, cfg, i, overrides, true)
+
+  defp run_iteration(fun, cfg, i, overrides, traced) do
     iter_seed = Native.seed_iteration(cfg.seed, i)
     tag = make_ref()
 
@@ -206,7 +263,16 @@ defmodule Lockstep.Runner do
     try do
       Native.run_start(run)
       ended = await(run, tag, cfg.watchdog, 0, now_ms())
-      outcome(run, tag, ended, %{cfg: cfg, iteration: i, iter_seed: iter_seed})
+
+      ctx = %{
+        cfg: cfg,
+        iteration: i,
+        iter_seed: iter_seed,
+        expected_steps: engine_opts.expected_steps,
+        traced: traced
+      }
+
+      outcome(run, tag, ended, ctx)
     after
       cleanup(run, tag)
     end
@@ -245,9 +311,9 @@ defmodule Lockstep.Runner do
 
   defp outcome(run, tag, ended, ctx) do
     steps = elem(Native.run_status(run), 0)
-    # Distinct schedules are counted only for the verbose summary; fetching and hashing every
-    # run's schedule is otherwise wasted work.
-    schedule_hash = if ctx.cfg.verbose, do: :erlang.phash2(Native.run_choices(run)), else: nil
+    # Distinct schedules are counted (by the engine's 64-bit fingerprint of the choices) only
+    # for the verbose summary.
+    schedule_hash = if ctx.cfg.verbose, do: Native.run_fingerprint(run), else: nil
 
     case {ended, Native.run_outcome(run)} do
       {{:watchdog, pid}, _} ->
@@ -257,10 +323,10 @@ defmodule Lockstep.Runner do
         fail(run, :watchdog, {id, pid, ctx.cfg.watchdog, stack}, nil, ctx)
 
       {:finished, {:completed, nil}} ->
-        {:ok, steps, schedule_hash}
+        passed(:ok, run, steps, schedule_hash, ctx)
 
       {:finished, {:step_limit, _}} when ctx.cfg.step_limit == :stop ->
-        {:step_limit, steps, schedule_hash}
+        passed(:step_limit, run, steps, schedule_hash, ctx)
 
       {:finished, {:exception, reason}} ->
         fail(run, :exception, reason, note(tag, :root, 0), ctx)
@@ -272,6 +338,13 @@ defmodule Lockstep.Runner do
         fail(run, category, detail, nil, ctx)
     end
   end
+
+  defp passed(kind, run, steps, schedule_hash, %{traced: true}) do
+    processes = for {id, pid, name, _alive} <- Native.run_procs(run), do: {id, pid, name}
+    {kind, steps, schedule_hash, %{trace: Native.run_trace(run), processes: processes}}
+  end
+
+  defp passed(kind, _run, steps, schedule_hash, _ctx), do: {kind, steps, schedule_hash}
 
   defp fail(run, category, detail, exception, ctx) do
     processes = for {id, pid, name, _alive} <- Native.run_procs(run), do: {id, pid, name}
@@ -286,7 +359,10 @@ defmodule Lockstep.Runner do
        steps: elem(Native.run_status(run), 0),
        processes: processes,
        iteration: ctx.iteration,
-       iter_seed: ctx.iter_seed
+       iter_seed: ctx.iter_seed,
+       expected_steps: ctx.expected_steps,
+       # Where every process stood when a replay could not follow its schedule.
+       statuses: if(category == :diverged, do: Native.run_statuses(run), else: nil)
      }}
   end
 
@@ -372,8 +448,10 @@ defmodule Lockstep.Runner do
     end
   end
 
-  # Notes from processes killed at cleanup may arrive after their iteration's flush.
-  defp flush_notes do
+  @doc false
+  # Notes from processes killed at cleanup may arrive after their iteration's flush; callers of
+  # `run_once/4` call this when they are done.
+  def flush_notes do
     receive do
       {tag, kind, _, _, _, _} when is_reference(tag) and kind in [:root, :crash] -> flush_notes()
       {tag, kind, _} when is_reference(tag) and kind in [:kill, :finished] -> flush_notes()
@@ -384,20 +462,39 @@ defmodule Lockstep.Runner do
 
   # ----- the exception ---------------------------------------------------------------------
 
-  defp bug(f, cfg) do
-    reproduce = reproduce(cfg)
-
+  @doc false
+  # The exception for a failed run, with its schedule file and text report saved. `extra` may
+  # carry `:headline` (replaces the report's first line) and `:schedule_path` (the run replayed
+  # a schedule, from that file or from none: nothing is saved).
+  @spec bug(map(), map(), map()) :: BugFound.t()
+  def bug(f, cfg, extra \\ %{}) do
     f =
-      Map.merge(f, %{
+      f
+      |> Map.merge(%{
         seed: cfg.seed,
         iterations: cfg.iterations,
         strategy: cfg.strategy,
-        reproduce: reproduce
+        reproduce: reproduce(cfg, f)
+      })
+      |> Map.merge(Map.take(extra, [:headline]))
+
+    {schedule_path, report_base} =
+      case Map.fetch(extra, :schedule_path) do
+        :error -> save_schedule(f, cfg)
+        {:ok, path} -> {path, nil}
+      end
+
+    f =
+      Map.merge(f, %{
+        schedule_path: schedule_path,
+        replay_command: replay_command(schedule_path, cfg)
       })
 
     text = Report.format(f)
-    path = save(text, Report.format(f, max_lines: :infinity), f, cfg)
-    message = text <> if(path, do: "\nFull report: #{path}", else: "")
+
+    report_path = report_base && save_report(report_base, Report.format(f, max_lines: :infinity))
+
+    message = text <> if(report_path, do: "\nFull report: #{report_path}", else: "")
 
     {exception, stacktrace} =
       case f.exception do
@@ -417,49 +514,79 @@ defmodule Lockstep.Runner do
       trace: f.trace,
       schedule: f.schedule,
       processes: f.processes,
-      trace_path: path,
+      trace_path: report_path,
+      schedule_path: schedule_path,
       exception: exception,
       stacktrace: stacktrace,
-      reproduce: reproduce
+      reproduce: f.reproduce
     }
   end
 
-  defp reproduce(%{test: %{file: file, line: line, exunit_seed: exunit_seed}} = cfg) do
+  defp reproduce(%{test: %{file: file, line: line, exunit_seed: exunit_seed}} = cfg, _f) do
     rel = Path.relative_to_cwd(file)
 
     "mix test #{rel}:#{line} --seed #{exunit_seed}   " <>
       "(or: LOCKSTEP_SEED=#{cfg.seed} mix test #{rel}:#{line})"
   end
 
-  defp reproduce(cfg) do
-    "Lockstep.Runner.run(fun, seed: #{cfg.seed}" <>
-      if(cfg.strategy == :pct, do: "", else: ", strategy: #{inspect(cfg.strategy)}") <> ")"
+  # A replayed ctest: the hunt's seed reruns the hunt (ExUnit's seed of the replay would not).
+  defp reproduce(%{test: %{file: file, line: line}} = cfg, _f) when is_binary(file) do
+    "LOCKSTEP_SEED=#{cfg.seed} mix test #{Path.relative_to_cwd(file)}:#{line}"
   end
 
-  defp save(_short, full, f, cfg) do
+  defp reproduce(cfg, f) do
+    strategy = if(cfg.strategy == :pct, do: "", else: ", strategy: #{inspect(cfg.strategy)}")
+
+    one =
+      case f[:expected_steps] do
+        nil -> ""
+        n -> ", expected_steps: #{n}"
+      end
+
+    "Lockstep.Runner.run(fun, seed: #{cfg.seed}#{strategy})   (this iteration alone: " <>
+      "Lockstep.replay(fun, seed: #{cfg.seed}, iteration: #{f.iteration}#{one}#{strategy}))"
+  end
+
+  defp replay_command(nil, _cfg), do: nil
+
+  defp replay_command(path, %{test: %{file: file}}) when file != nil,
+    do: "mix lockstep.replay #{Path.relative_to_cwd(path)}"
+
+  defp replay_command(path, _cfg), do: "Lockstep.replay(fun, #{inspect(path)})"
+
+  # Saves the schedule file; returns its path (nil if it could not be written) and the base
+  # name for the text report.
+  defp save_schedule(f, cfg) do
     dir = cfg.trace_dir || default_trace_dir()
 
-    name =
-      [
-        slug(cfg),
-        "seed#{cfg.seed}",
-        "iter#{f.iteration}",
-        "#{System.unique_integer([:positive])}"
-      ]
-      |> Enum.join("-")
+    case Schedule.save(Schedule.from_failure(f, cfg), dir) do
+      {:ok, path} ->
+        {path, {:beside, Path.rootname(path) <> ".txt"}}
 
-    path = Path.join(dir, name <> ".txt")
+      {:error, why} ->
+        IO.puts(:stderr, "Lockstep: could not save the failing schedule: #{why}")
+        {nil, {:new, dir, "#{slug(cfg)}-seed#{cfg.seed}-iter#{f.iteration}"}}
+    end
+  end
 
-    with :ok <- File.mkdir_p(dir),
-         :ok <- File.write(path, full <> "\n") do
-      path
-    else
-      _ -> nil
+  defp save_report({:beside, path}, text) do
+    case File.write(path, text <> "\n") do
+      :ok -> path
+      {:error, _} -> nil
+    end
+  end
+
+  defp save_report({:new, dir, base}, text) do
+    case Schedule.create_unique(dir, base, ".txt", text <> "\n") do
+      {:ok, path} -> path
+      {:error, _} -> nil
     end
   end
 
   defp default_trace_dir do
-    if Code.ensure_loaded?(Mix.Project) and Mix.Project.get() != nil do
+    # Outside Mix (plain iex) the Mix modules may be loadable while Mix itself is not running.
+    if Code.ensure_loaded?(Mix.Project) and Process.whereis(Mix.ProjectStack) != nil and
+         Mix.Project.get() != nil do
       Path.join(Mix.Project.build_path(), "lockstep")
     else
       Path.join(System.tmp_dir!(), "lockstep")

@@ -30,7 +30,20 @@ defmodule Lockstep.Test do
 
   When an iteration fails, the test fails with the report of `Lockstep.BugFound`. When the
   failure is an ExUnit assertion, the assertion itself is raised (with the report in front), so
-  ExUnit still shows its diff.
+  ExUnit still shows its diff. The failing schedule is saved (see `Lockstep.Schedule`) and the
+  report ends with the command that replays it: `mix lockstep.replay PATH`.
+
+  ## Replaying instead of hunting
+
+  With `LOCKSTEP_REPLAY=PATH` in the environment, the `ctest` that schedule was recorded from
+  replays it strictly (`Lockstep.Replay.run/3`) instead of hunting; other tests run as usual.
+  `mix lockstep.replay PATH` sets it and runs that one test.
+
+  ## What was explored
+
+  With `mix test --trace` (or `LOCKSTEP_VERBOSE=1`, or `verbose: true`), a ctest that finds no
+  bug prints what it explored: iterations run, distinct schedules, runs stopped at the step
+  limit and the longest run.
   """
 
   @doc false
@@ -85,8 +98,11 @@ defmodule Lockstep.Test do
         :erlang.phash2({exunit_seed, module, name}, 4_294_967_296)
       end)
 
+    opts =
+      if ExUnit.configuration()[:trace], do: Keyword.put_new(opts, :verbose, true), else: opts
+
     try do
-      Lockstep.Runner.run(fun, opts)
+      execute(fun, test, opts)
     rescue
       bug in Lockstep.BugFound ->
         case bug.exception do
@@ -99,4 +115,28 @@ defmodule Lockstep.Test do
         end
     end
   end
+
+  # What a ctest does with its body: replay the schedule `LOCKSTEP_REPLAY` names when it is this
+  # test's (see `Lockstep.Replay.from_env/1`), else hunt.
+  defp execute(fun, test, opts) do
+    case Lockstep.Replay.from_env(test) do
+      {:replay, schedule} ->
+        Lockstep.Replay.run(fun, schedule, Keyword.take(opts, [:watchdog, :test]))
+
+      {:other_test, schedule} ->
+        IO.puts(
+          :stderr,
+          "Lockstep: LOCKSTEP_REPLAY names a schedule of #{recorded_from(schedule.test)}; " <>
+            "ctest #{inspect(test.name)} of #{inspect(test.module)} hunts as usual."
+        )
+
+        Lockstep.Runner.run(fun, opts)
+
+      :none ->
+        Lockstep.Runner.run(fun, opts)
+    end
+  end
+
+  defp recorded_from(nil), do: "no test (a run started outside a ctest)"
+  defp recorded_from(%{module: m, name: n}), do: "ctest #{inspect(n)} of #{m}"
 end

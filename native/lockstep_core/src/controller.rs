@@ -49,6 +49,22 @@ pub struct Blocked {
     pub deadline: Option<u64>,
 }
 
+/// Where a process stands (see [`Controller::status`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProcStatus {
+    /// No such process in this run (never spawned).
+    Unknown,
+    /// Spawned, not yet bound to a VM process.
+    Unbound,
+    Running,
+    /// At a sync point, announcing `op`; `enabled` when it could be picked now.
+    Waiting {
+        op: OpKind,
+        enabled: bool,
+    },
+    Exited,
+}
+
 /// How a run ended.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Outcome<P> {
@@ -389,6 +405,23 @@ impl<P: Clone> Controller<P> {
 
     pub fn is_alive(&self, proc: ProcId) -> bool {
         self.procs.get(proc.index()).is_some_and(|p| p.is_alive())
+    }
+
+    /// Where a process stands: what it waits to do and whether it could do it now. Used to
+    /// explain a replay that could not follow its schedule.
+    pub fn status(&self, proc: ProcId) -> ProcStatus {
+        match self.procs.get(proc.index()) {
+            None => ProcStatus::Unknown,
+            Some(p) => match &p.state {
+                State::Unbound => ProcStatus::Unbound,
+                State::Running => ProcStatus::Running,
+                State::Waiting(op) => ProcStatus::Waiting {
+                    op: op.kind(),
+                    enabled: p.is_enabled(),
+                },
+                State::Exited(_) => ProcStatus::Exited,
+            },
+        }
     }
 
     /// The registered name of a process, if any.

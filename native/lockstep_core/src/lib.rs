@@ -9,12 +9,14 @@ pub mod controller;
 pub mod ids;
 pub mod op;
 mod process;
+pub mod schedule;
 pub mod seed;
 pub mod strategy;
 pub mod trace;
 
-pub use controller::{Blocked, Config, Controller, EngineError, Next, Outcome};
+pub use controller::{Blocked, Config, Controller, EngineError, Next, Outcome, ProcStatus};
 pub use ids::{MonitorId, MsgId, Name, ProcId, TimerId};
 pub use op::{Dest, DownItem, Envelope, Message, Op, OpError, OpKind, Reason, Reply};
+pub use schedule::{Schedule, ScheduleError};
 pub use strategy::{IterationInfo, Strategy, StrategyConfig};
 pub use trace::{Event, EventKind};

@@ -8,6 +8,7 @@ mod decode;
 mod encode;
 mod payload;
 mod run;
+mod schedule;
 
 #[rustler::nif]
 fn engine_version() -> &'static str {

@@ -490,3 +490,41 @@ fn run_abort<'a>(env: Env<'a>, run: ResourceArc<RunResource>, why: String) -> Te
         Err(e) => err(env, e),
     }
 }
+
+/// `[{id, status, op | nil, enabled?}]` for every process of the run, `status` one of
+/// `:waiting`, `:running`, `:unbound`, `:exited`: where each process stands (explains a replay
+/// that could not follow its schedule).
+#[rustler::nif]
+fn run_statuses<'a>(env: Env<'a>, run: ResourceArc<RunResource>) -> Term<'a> {
+    use lockstep_core::ProcStatus as S;
+    match lock(&run) {
+        Ok(st) => {
+            let nil = atoms::nil().encode(env);
+            let list: Vec<Term<'a>> = (0..st.ctl.process_count())
+                .map(|i| {
+                    let p = ProcId(i as u32);
+                    let name = |s: &str| Atom::from_str(env, s).map(|a| a.encode(env));
+                    let (status, op, enabled) = match st.ctl.status(p) {
+                        S::Waiting { op, enabled } => ("waiting", name(op.name()), enabled),
+                        S::Running => ("running", Ok(nil), false),
+                        S::Unbound => ("unbound", Ok(nil), false),
+                        S::Exited | S::Unknown => ("exited", Ok(nil), false),
+                    };
+                    (p.0, name(status).unwrap_or(nil), op.unwrap_or(nil), enabled).encode(env)
+                })
+                .collect();
+            list.encode(env)
+        }
+        Err(e) => err(env, e),
+    }
+}
+
+/// A stable 64-bit fingerprint of the run's choices so far (for counting distinct schedules
+/// without copying them out).
+#[rustler::nif]
+fn run_fingerprint<'a>(env: Env<'a>, run: ResourceArc<RunResource>) -> Term<'a> {
+    match lock(&run) {
+        Ok(st) => lockstep_core::schedule::fingerprint(st.ctl.choices()).encode(env),
+        Err(e) => err(env, e),
+    }
+}

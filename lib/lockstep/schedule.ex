@@ -1,0 +1,431 @@
+defmodule Lockstep.Schedule do
+  @moduledoc """
+  A failing run written down: which test, which strategy and seeds, how it failed, and the
+  process picked at each step. Replaying those choices (`Lockstep.Replay`) runs the program
+  through the very same interleaving again.
+
+  When a hunt fails, the runner saves the failing run as a schedule file next to its text
+  report and names both in the `Lockstep.BugFound` message (`:schedule_path`):
+
+      Schedule: _build/test/lockstep/CounterTest-two_increments-seed7-iter3-81234-5.json
+      Replay: mix lockstep.replay _build/test/lockstep/CounterTest-two_increments-seed7-iter3-81234-5.json
+
+  ## The file
+
+  Readable JSON, one field per line and one trace event per line, so files diff well. The
+  engine reads and writes it, and checks it on both ways: a file with another `format`, a
+  `version` this Lockstep does not read, a missing or malformed field, or fields that contradict
+  each other is refused with a message naming the problem.
+
+    * `format` - always `"lockstep-schedule"`; `version` - the format version (1)
+    * `created_by` - `"lockstep 0.1.0"`
+    * `test` - `{module, name, file, line}` of the `ctest`, or `null` for runs started with
+      `Lockstep.Runner.run/2`; `file` is relative to the project root
+    * `strategy` - `{name, params, text}`: `"pct"`, `{"depth": 3}` and the option as written
+      (`"{:pct, depth: 3}"`)
+    * `seed`, `iteration`, `iter_seed` - the hunt's seed, the failing iteration (zero-based)
+      and that iteration's own seed; `expected_steps` - the run-length estimate the strategy
+      was given (PCT places its change points with it)
+    * `settings` - `{max_steps, allow_crashes, fail_on_blocked, step_limit}`, the run options
+      that change what a replay does
+    * `steps` - the number of steps; `category` - `"exception"`, `"crash"`, `"deadlock"`,
+      `"left_blocked"`, `"step_limit"`, `"watchdog"`; `detail` - the failure as text
+    * `choices` - the process id picked at each step (what strict replay follows)
+    * `shrunk_from` - `null`, or `{steps, preemptions, choices}` of the schedule this one was
+      shrunk from (`choices` optional)
+    * `processes` - `[{id, name}]`, `name` the registered name as Elixir prints it, or `null`
+    * `trace` - `[{step, time, proc, kind, text}]`: every event of the run, `kind` its name
+      (`"send"`, `"receive"`, ...) and `text` what the report prints for it
+
+  ## Where files go
+
+  Into the `:trace_dir` option of `Lockstep.Runner.run/2` and `ctest`, else the directory in
+  the `LOCKSTEP_SCHEDULE_DIR` environment variable, else `_build/<env>/lockstep` inside a Mix
+  project (the system's temporary directory otherwise). Names are built from the test, the
+  seed, the iteration, the OS process id and a counter, and each file is created exclusively
+  (an existing file is never overwritten; the name is retried), so tests running in parallel,
+  in one VM or in several, never collide.
+
+  ## In Elixir
+
+  `load/1` reads a file into this struct: `test` is a map with string `:module` and `:name`,
+  `strategy` the option as Elixir spells it (`:pct`, `{:pct, depth: 2}`), `category` an atom,
+  `settings` a map with atom keys, `trace` a list of maps with `:step`, `:time`, `:proc`,
+  `:kind` and `:text`. `save/2` writes a struct under a directory; `write/2` to an exact path.
+  """
+
+  alias Lockstep.{Native, ScheduleError}
+
+  @format "lockstep-schedule"
+  @version 1
+
+  defstruct version: @version,
+            created_by: nil,
+            test: nil,
+            strategy: :pct,
+            seed: 0,
+            iteration: 0,
+            iter_seed: 0,
+            expected_steps: nil,
+            settings: %{
+              max_steps: 1000,
+              allow_crashes: false,
+              fail_on_blocked: false,
+              step_limit: :fail
+            },
+            steps: 0,
+            category: nil,
+            detail: "",
+            choices: [],
+            shrunk_from: nil,
+            processes: [],
+            trace: [],
+            path: nil
+
+  @typedoc """
+  A schedule. `path` is the file it was loaded from or saved to (not part of the file).
+  """
+  @type t :: %__MODULE__{
+          version: pos_integer(),
+          created_by: String.t() | nil,
+          test:
+            %{
+              module: String.t(),
+              name: String.t(),
+              file: String.t() | nil,
+              line: pos_integer() | nil
+            }
+            | nil,
+          strategy: term(),
+          seed: non_neg_integer(),
+          iteration: non_neg_integer(),
+          iter_seed: non_neg_integer(),
+          expected_steps: non_neg_integer() | nil,
+          settings: %{
+            max_steps: pos_integer(),
+            allow_crashes: boolean(),
+            fail_on_blocked: boolean(),
+            step_limit: :fail | :stop
+          },
+          steps: non_neg_integer(),
+          category: atom() | String.t(),
+          detail: String.t(),
+          choices: [non_neg_integer()],
+          shrunk_from:
+            %{
+              steps: non_neg_integer(),
+              preemptions: non_neg_integer(),
+              choices: [non_neg_integer()] | nil
+            }
+            | nil,
+          processes: [%{id: non_neg_integer(), name: String.t() | nil}],
+          trace: [
+            %{
+              step: non_neg_integer(),
+              time: non_neg_integer(),
+              proc: non_neg_integer() | nil,
+              kind: String.t(),
+              text: String.t()
+            }
+          ],
+          path: Path.t() | nil
+        }
+
+  @doc "The format version this Lockstep writes and reads."
+  @spec version() :: pos_integer()
+  def version, do: @version
+
+  # ----- reading -----------------------------------------------------------------------------
+
+  @doc """
+  Reads a schedule file. Returns `{:error, message}` when the file cannot be read or is not a
+  schedule this Lockstep reads; the message names the file and the problem.
+  """
+  @spec load(Path.t()) :: {:ok, t()} | {:error, String.t()}
+  def load(path) do
+    case File.read(path) do
+      {:ok, text} ->
+        case from_json(text) do
+          {:ok, schedule} -> {:ok, %{schedule | path: path}}
+          {:error, why} -> {:error, "#{path}: #{why}"}
+        end
+
+      {:error, reason} ->
+        {:error, "#{path}: cannot read the schedule file: #{:file.format_error(reason)}"}
+    end
+  end
+
+  @doc "Like `load/1`, but raises `Lockstep.ScheduleError`."
+  @spec load!(Path.t()) :: t()
+  def load!(path) do
+    case load(path) do
+      {:ok, schedule} -> schedule
+      {:error, message} -> raise ScheduleError, message: message, path: path
+    end
+  end
+
+  @doc "Reads a schedule from JSON text (the contents of a file)."
+  @spec from_json(binary()) :: {:ok, t()} | {:error, String.t()}
+  def from_json(text) when is_binary(text) do
+    case Native.schedule_decode(text) do
+      {:ok, map} -> {:ok, from_map(map)}
+      {:error, why} -> {:error, why}
+    end
+  end
+
+  # Keys are spelled out as literals so that their atoms exist before the engine decodes a file
+  # (it makes map keys atoms only when the atom already exists).
+  defp from_map(m) do
+    %__MODULE__{
+      version: m.version,
+      created_by: m.created_by,
+      test: m.test && pick(m.test, [:module, :name, :file, :line]),
+      strategy: strategy_term(pick(m.strategy, [:name, :params, :text])),
+      seed: m.seed,
+      iteration: m.iteration,
+      iter_seed: m.iter_seed,
+      expected_steps: m.expected_steps,
+      settings: settings(m.settings),
+      steps: m.steps,
+      category: existing_atom(m.category),
+      detail: m.detail,
+      choices: m.choices,
+      shrunk_from: m.shrunk_from && pick(m.shrunk_from, [:steps, :preemptions, :choices]),
+      processes: Enum.map(m.processes, &pick(&1, [:id, :name])),
+      trace: Enum.map(m.trace, &pick(&1, [:step, :time, :proc, :kind, :text]))
+    }
+  end
+
+  defp pick(map, keys), do: Map.new(keys, &{&1, Map.get(map, &1)})
+
+  defp settings(s) do
+    s
+    |> pick([:max_steps, :allow_crashes, :fail_on_blocked])
+    |> Map.put(:step_limit, if(s[:step_limit] == "stop", do: :stop, else: :fail))
+  end
+
+  # The option as written, when it is a plain literal; else the structured name and params.
+  defp strategy_term(%{text: text} = spec) when is_binary(text) do
+    with {:ok, ast} <- Code.string_to_quoted(text, existing_atoms_only: true),
+         true <- Macro.quoted_literal?(ast) do
+      {value, _} = Code.eval_quoted(ast)
+      value
+    else
+      _ -> strategy_term(%{spec | text: nil})
+    end
+  end
+
+  defp strategy_term(%{name: name, params: params}) when map_size(params) == 0,
+    do: existing_atom(name)
+
+  defp strategy_term(%{name: name, params: params}) do
+    {existing_atom(name), Enum.map(params, fn {k, v} -> {existing_atom(k), v} end)}
+  end
+
+  defp existing_atom(name) when is_atom(name), do: name
+
+  defp existing_atom(name) when is_binary(name) do
+    String.to_existing_atom(name)
+  rescue
+    ArgumentError -> name
+  end
+
+  @doc """
+  How reports name process `id` of this schedule's run: `P1`, or `P1(:counter)` when it was
+  registered.
+  """
+  @spec process_alias(t(), non_neg_integer()) :: String.t()
+  def process_alias(%__MODULE__{processes: processes}, id) do
+    case Enum.find(processes, &(&1.id == id)) do
+      %{name: name} when is_binary(name) -> "P#{id}(#{name})"
+      _ -> "P#{id}"
+    end
+  end
+
+  # ----- writing -----------------------------------------------------------------------------
+
+  @doc """
+  The schedule as JSON text, checked by the engine. `{:error, message}` names the field at
+  fault.
+  """
+  @spec to_json(t()) :: {:ok, binary()} | {:error, String.t()}
+  def to_json(%__MODULE__{} = s), do: Native.schedule_encode(to_map(s))
+
+  defp to_map(s) do
+    %{
+      format: @format,
+      version: s.version,
+      created_by: s.created_by,
+      test: s.test,
+      strategy: strategy_spec(s.strategy),
+      seed: s.seed,
+      iteration: s.iteration,
+      iter_seed: s.iter_seed,
+      expected_steps: s.expected_steps,
+      settings: Map.put_new(s.settings, :step_limit, :fail),
+      steps: s.steps,
+      category: s.category,
+      detail: s.detail,
+      choices: s.choices,
+      shrunk_from: s.shrunk_from,
+      processes: s.processes,
+      trace: s.trace
+    }
+  end
+
+  defp strategy_spec(name) when is_atom(name),
+    do: %{name: name, params: %{}, text: inspect(name)}
+
+  defp strategy_spec({name, params} = s) when is_atom(name) and is_list(params) do
+    if Keyword.keyword?(params),
+      do: %{name: name, params: Map.new(params), text: inspect(s)},
+      else: %{name: inspect(s), params: %{}, text: inspect(s)}
+  end
+
+  defp strategy_spec(other), do: %{name: inspect(other), params: %{}, text: inspect(other)}
+
+  @doc """
+  Writes the schedule into `dir` (created if missing) under a new, unique name and returns its
+  path. The name is made of the test, the seed, the iteration, the OS process id and a counter;
+  the file is created exclusively, and another name is tried if it exists, so parallel writers
+  never collide.
+  """
+  @spec save(t(), Path.t()) :: {:ok, Path.t()} | {:error, String.t()}
+  def save(%__MODULE__{} = s, dir) do
+    with {:ok, json} <- to_json(s) do
+      create_unique(dir, base_name(s), ".json", json)
+    end
+  end
+
+  @doc "Writes the schedule to exactly `path`, replacing any file there."
+  @spec write(t(), Path.t()) :: :ok | {:error, String.t()}
+  def write(%__MODULE__{} = s, path) do
+    with {:ok, json} <- to_json(s) do
+      case File.write(path, json) do
+        :ok -> :ok
+        {:error, reason} -> {:error, "cannot write #{path}: #{:file.format_error(reason)}"}
+      end
+    end
+  end
+
+  defp base_name(%{test: test, seed: seed, iteration: i}) do
+    slug =
+      case test do
+        %{module: m, name: n} -> (m <> "-" <> n) |> String.replace(~r/[^A-Za-z0-9_.-]+/, "_")
+        _ -> "run"
+      end
+
+    "#{String.slice(slug, 0, 80)}-seed#{seed}-iter#{i}"
+  end
+
+  @doc false
+  # Creates `dir/base-<os pid>-<n><ext>` exclusively with `contents`, trying new counters while
+  # the name is taken. Also used by the runner for the text report when no schedule is written.
+  @spec create_unique(Path.t(), String.t(), String.t(), iodata()) ::
+          {:ok, Path.t()} | {:error, String.t()}
+  def create_unique(dir, base, ext, contents) do
+    case File.mkdir_p(dir) do
+      :ok -> try_create(dir, base, ext, contents, 20)
+      {:error, reason} -> {:error, "cannot create #{dir}: #{:file.format_error(reason)}"}
+    end
+  end
+
+  defp try_create(dir, _base, _ext, _contents, 0),
+    do: {:error, "could not find a free file name in #{dir}"}
+
+  defp try_create(dir, base, ext, contents, tries) do
+    name = "#{base}-#{System.pid()}-#{System.unique_integer([:positive])}#{ext}"
+    path = Path.join(dir, name)
+
+    case File.open(path, [:write, :exclusive, :binary]) do
+      {:ok, io} ->
+        result = IO.binwrite(io, contents)
+        File.close(io)
+
+        case result do
+          :ok -> {:ok, path}
+          {:error, reason} -> {:error, "cannot write #{path}: #{inspect(reason)}"}
+        end
+
+      {:error, :eexist} ->
+        try_create(dir, base, ext, contents, tries - 1)
+
+      {:error, reason} ->
+        {:error, "cannot create #{path}: #{:file.format_error(reason)}"}
+    end
+  end
+
+  # ----- from a failed run -------------------------------------------------------------------
+
+  @doc false
+  # The schedule of a failed iteration: `f` is the runner's failure map, `cfg` its config.
+  @spec from_failure(map(), map()) :: t()
+  def from_failure(f, cfg) do
+    %__MODULE__{
+      created_by: "lockstep #{lockstep_version()}",
+      test: test_identity(cfg[:test]),
+      strategy: cfg.strategy,
+      seed: cfg.seed,
+      iteration: f.iteration,
+      iter_seed: f.iter_seed,
+      expected_steps: f[:expected_steps],
+      settings: %{
+        max_steps: cfg.max_steps,
+        allow_crashes: cfg.allow_crashes,
+        fail_on_blocked: cfg.fail_on_blocked,
+        step_limit: cfg.step_limit
+      },
+      steps: length(f.schedule),
+      category: f.category,
+      detail: printable(Lockstep.Report.detail_text(f)),
+      choices: f.schedule,
+      processes:
+        Enum.map(f.processes, fn {id, _pid, name} ->
+          %{id: id, name: name && inspect(name)}
+        end),
+      trace:
+        f.trace
+        |> Lockstep.Report.events(f.processes)
+        |> Enum.map(&%{&1 | text: printable(&1.text)})
+    }
+  end
+
+  # A user's exception message may hold bytes that are not UTF-8; JSON text cannot.
+  # The invalid stretches are written as Elixir binaries (`<<255>>`).
+  defp printable(text) do
+    if String.valid?(text) do
+      text
+    else
+      text
+      |> String.chunk(:valid)
+      |> Enum.map_join(fn chunk -> if String.valid?(chunk), do: chunk, else: inspect(chunk) end)
+    end
+  end
+
+  defp lockstep_version do
+    # Loaded (not started) is enough to read the version, also in a bare iex.
+    _ = Application.load(:lockstep)
+
+    case Application.spec(:lockstep, :vsn) do
+      nil -> "(unknown version)"
+      vsn -> to_string(vsn)
+    end
+  end
+
+  defp test_identity(%{module: module, name: name} = test) do
+    %{
+      module: if(is_atom(module), do: inspect(module), else: to_string(module)),
+      name: to_string(name),
+      file: test[:file] && relative(test[:file]),
+      line: test[:file] && test[:line]
+    }
+  end
+
+  defp test_identity(_), do: nil
+
+  defp relative(file) do
+    file = to_string(file)
+    rel = Path.relative_to_cwd(file)
+    if Path.type(rel) == :relative, do: rel, else: file
+  end
+end

@@ -1,0 +1,136 @@
+defmodule Mix.Tasks.Lockstep.Replay do
+  @shortdoc "Replays a saved failing schedule by running the test it came from"
+
+  @moduledoc """
+  Replays a schedule file saved by a failing `ctest`: runs that one test, which replays the
+  schedule strictly instead of hunting.
+
+      mix lockstep.replay _build/test/lockstep/CounterTest-two_increments-seed7-iter3-81234-5.json
+      mix lockstep.replay PATH -- --trace
+
+  The file names its test (module, name, file and line). The task runs
+  `mix test FILE:LINE` with `LOCKSTEP_REPLAY=PATH` in the environment (and `MIX_ENV=test`
+  unless `MIX_ENV` is set), so the `ctest` the schedule belongs to replays it with
+  `Lockstep.Replay.run/3`; arguments after `--` go to `mix test`.
+
+  The test fails either way, and its output says which way:
+
+    * `Lockstep.BugFound` - the failure happened again ("the bug fired again"), with the
+      schedule step by step; or a different failure happened, and the report names both
+    * `Lockstep.ReplayDivergence` - the program no longer follows the schedule; the message
+      names the first step at which it behaved differently
+
+  A schedule saved by `Lockstep.Runner.run/2` outside a test has no test to run: the task
+  prints how to replay it from iex with `Lockstep.replay/2` instead.
+
+  ## Exit status
+
+  The status of `mix test` (non-zero when the replayed test failed, which is the expected
+  outcome), 1 when the file is missing, unreadable, not a schedule or has no test, or when the
+  test passed (the schedule was not replayed: the test at `FILE:LINE` is not the one recorded).
+  """
+
+  use Mix.Task
+
+  @impl Mix.Task
+  def run(args) do
+    case main(args) do
+      0 -> :ok
+      code -> exit({:shutdown, code})
+    end
+  end
+
+  @doc """
+  Does the work of the task and returns the exit status of the replayed test instead of
+  exiting. Raises `Mix.Error` (exit status 1 from the command line) for bad arguments and for
+  files that cannot be replayed.
+  """
+  @spec main([String.t()]) :: non_neg_integer()
+  def main(args) do
+    {path, test_args} = parse!(args)
+    Mix.Task.run("compile")
+    schedule = load!(path)
+    {file, line} = location!(schedule, path)
+
+    command = ["test", "#{file}:#{line}" | test_args]
+    env = [{"LOCKSTEP_REPLAY", Path.expand(path)}, {"MIX_ENV", System.get_env("MIX_ENV", "test")}]
+
+    Mix.shell().info(
+      "Replaying #{path}: #{schedule.test.module} \"#{schedule.test.name}\" " <>
+        "(LOCKSTEP_REPLAY=#{path} mix #{Enum.join(command, " ")})"
+    )
+
+    {_, status} =
+      System.cmd(mix!(), command, env: env, into: IO.stream(:stdio, :line), stderr_to_stdout: true)
+
+    if status == 0 do
+      Mix.shell().error(
+        "The test passed, so the schedule was not replayed: the ctest at #{file}:#{line} is " <>
+          "not #{schedule.test.module} \"#{schedule.test.name}\" any more (renamed or moved?)."
+      )
+
+      1
+    else
+      status
+    end
+  end
+
+  defp parse!(args) do
+    {ours, test_args} =
+      case Enum.split_while(args, &(&1 != "--")) do
+        {ours, ["--" | rest]} -> {ours, rest}
+        {ours, []} -> {ours, []}
+      end
+
+    case OptionParser.parse(ours, strict: []) do
+      {[], [path], []} ->
+        {path, test_args}
+
+      {_, [], []} ->
+        Mix.raise("expected the path of a schedule file; see `mix help lockstep.replay`")
+
+      {_, paths, invalid} ->
+        Mix.raise(
+          "expected one schedule file, got #{inspect(paths ++ Enum.map(invalid, &elem(&1, 0)))}" <>
+            "; arguments for `mix test` go after `--`"
+        )
+    end
+  end
+
+  defp load!(path) do
+    case Lockstep.Schedule.load(path) do
+      {:ok, schedule} -> schedule
+      {:error, message} -> Mix.raise(message)
+    end
+  end
+
+  defp location!(%{test: %{file: file, line: line}}, _path)
+       when is_binary(file) and is_integer(line) do
+    unless File.regular?(file) do
+      Mix.raise(
+        "the schedule's test file #{file} does not exist here; run the task from the root of " <>
+          "the project the schedule was saved in"
+      )
+    end
+
+    {file, line}
+  end
+
+  defp location!(schedule, path) do
+    Mix.raise("""
+    #{path} was not recorded from a ctest (it names no test file), so there is no test to run.
+    Replay it from iex with the function that was run:
+
+        iex -S mix
+        iex> Lockstep.replay(fun, #{inspect(path)})
+
+    Recorded with seed #{schedule.seed}, iteration #{schedule.iteration}, strategy #{inspect(schedule.strategy)}.
+    `mix lockstep.dump_trace #{path}` prints the recorded run.
+    """)
+  end
+
+  defp mix! do
+    System.find_executable("mix") ||
+      Mix.raise("cannot find the `mix` executable on PATH to run the test")
+  end
+end

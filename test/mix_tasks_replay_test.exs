@@ -1,0 +1,183 @@
+defmodule Lockstep.MixTasksReplayTest do
+  use ExUnit.Case, async: true
+  import ExUnit.CaptureIO
+  import Lockstep.TestHelpers
+
+  alias Mix.Tasks.Lockstep.DumpTrace
+
+  @moduletag :tmp_dir
+  @fixture "test/fixtures/replay_target.exs"
+
+  defp recorded(dir) do
+    bug(&Lockstep.Examples.LostUpdate.run/0, seed: 3, iterations: 300, trace_dir: dir)
+  end
+
+  defp dump(args), do: capture_io(fn -> Mix.Task.rerun("lockstep.dump_trace", args) end)
+
+  describe "mix lockstep.dump_trace" do
+    test "text: the failure, the seeds and one step per line, as in the report", %{tmp_dir: dir} do
+      bug = recorded(dir)
+      out = dump([bug.schedule_path])
+
+      assert out =~ "Schedule #{bug.schedule_path} (format version 1, written by lockstep 0.1.0)"
+      assert out =~ "Test: none (the run was started outside a ctest)"
+      assert out =~ "Failure: exception after #{bug.fail_step} steps: the test body failed."
+      assert out =~ "** (RuntimeError) expected the counter to be 2 after two increments, got 1"
+      assert out =~ "Seed 3, iteration #{bug.iteration + 1} (zero-based #{bug.iteration})"
+      assert out =~ "Settings: max_steps 1000, allow_crashes false"
+      assert out =~ "Schedule (#{bug.fail_step} steps, 4 processes):"
+      assert out =~ "Choices: " <> Enum.join(bug.schedule, " ")
+
+      # The steps read exactly as in the full report saved beside the schedule.
+      report = File.read!(bug.trace_path)
+
+      steps = for line <- String.split(out, "\n"), line =~ ~r/^\s+\d+\. P\d/, do: line
+
+      assert length(steps) == bug.fail_step
+      assert Enum.all?(steps, &String.contains?(report, &1))
+    end
+
+    test "json: the events alone, one per line, to a file with --output", %{tmp_dir: dir} do
+      bug = recorded(dir)
+      out_file = Path.join(dir, "events.json")
+
+      assert dump([bug.schedule_path, "--format", "json", "--output", out_file]) =~
+               "Wrote #{out_file}"
+
+      lines = out_file |> File.read!() |> String.split("\n", trim: true)
+      assert hd(lines) == "["
+      assert List.last(lines) == "]"
+
+      assert Enum.at(lines, 1) ==
+               ~s(  {"step": 1, "time": 0, "proc": 0, "kind": "start", "text": "starts"},)
+
+      assert length(lines) == length(bug.trace) + 2
+      assert dump([bug.schedule_path, "--format", "json"]) =~ ~s("kind": "spawn")
+    end
+
+    test "errors: missing, corrupt, newer files and bad arguments", %{tmp_dir: dir} do
+      missing = Path.join(dir, "none.json")
+
+      assert_raise Mix.Error, "#{missing}: cannot read: no such file or directory", fn ->
+        dump([missing])
+      end
+
+      corrupt = Path.join(dir, "corrupt.json")
+      File.write!(corrupt, "{\"format\": \"lockstep-schedule\", \"vers")
+
+      assert_raise Mix.Error, ~r/corrupt.json: not JSON: EOF while parsing/, fn ->
+        dump([corrupt])
+      end
+
+      assert_raise Mix.Error, ~r/corrupt.json: not JSON/, fn ->
+        dump([corrupt, "--format", "json"])
+      end
+
+      newer = Path.join(dir, "newer.json")
+      File.write!(newer, ~s({"format": "lockstep-schedule", "version": 2, "choices": "?"}))
+
+      assert_raise Mix.Error,
+                   ~r/schedule version 2 is unsupported: it was written by a newer/,
+                   fn ->
+                     dump([newer])
+                   end
+
+      assert_raise Mix.Error, ~r/expected the path of a schedule file/, fn -> dump([]) end
+
+      assert_raise Mix.Error, ~r/--format must be text or json/, fn ->
+        dump([newer, "--format", "xml"])
+      end
+
+      assert_raise Mix.Error, ~r/unexpected arguments \["b"\]/, fn -> dump(["a", "b"]) end
+    end
+  end
+
+  describe "mix lockstep.replay" do
+    test "runs the schedule's ctest, which replays it and fails again", %{tmp_dir: dir} do
+      line =
+        @fixture
+        |> File.read!()
+        |> String.split("\n")
+        |> Enum.find_index(&(&1 =~ ~s(ctest "lost update")))
+        |> Kernel.+(1)
+
+      bug =
+        assert_raise Lockstep.BugFound, fn ->
+          Lockstep.Test.__run__(
+            Lockstep.ReplayTarget,
+            "lost update",
+            %{file: Path.expand(@fixture), line: line},
+            [iterations: 300, seed: 3, trace_dir: dir],
+            &Lockstep.Examples.LostUpdate.run/0
+          )
+        end
+
+      schedule = Lockstep.Schedule.load!(bug.schedule_path)
+      assert schedule.test.file == @fixture and schedule.test.line == line
+
+      assert bug.message =~
+               "Replay: mix lockstep.replay #{Path.relative_to_cwd(bug.schedule_path)}"
+
+      # From the command line the task exits with the status of `mix test`: the replayed test
+      # failed again.
+      out =
+        capture_io(fn ->
+          assert {:shutdown, status} =
+                   catch_exit(
+                     Mix.Task.rerun("lockstep.replay", [bug.schedule_path, "--", "--seed", "0"])
+                   )
+
+          assert status != 0
+        end)
+
+      assert out =~ "Replaying #{bug.schedule_path}: Lockstep.ReplayTarget \"lost update\""
+      assert out =~ "mix test #{@fixture}:#{line} --seed 0"
+      assert out =~ "the bug fired again: the test body failed."
+      assert out =~ "1 ctest, 1 failure"
+    end
+
+    test "errors: no path, a missing or corrupt file, a schedule without a test", %{tmp_dir: dir} do
+      replay = fn args -> Mix.Tasks.Lockstep.Replay.main(args) end
+      assert_raise Mix.Error, ~r/expected the path of a schedule file/, fn -> replay.([]) end
+
+      assert_raise Mix.Error, ~r/expected one schedule file, got \["a", "b"\]/, fn ->
+        replay.(["a", "b"])
+      end
+
+      missing = Path.join(dir, "none.json")
+
+      assert_raise Mix.Error, ~r/none.json: cannot read the schedule file: no such file/, fn ->
+        replay.([missing])
+      end
+
+      corrupt = Path.join(dir, "corrupt.json")
+      File.write!(corrupt, "[]")
+
+      assert_raise Mix.Error, ~r/not a Lockstep schedule: the JSON is an array/, fn ->
+        replay.([corrupt])
+      end
+
+      path = recorded(dir).schedule_path
+      error = assert_raise Mix.Error, fn -> replay.([path]) end
+      assert error.message =~ "was not recorded from a ctest"
+      assert error.message =~ ~s[iex> Lockstep.replay(fun, "#{path}")]
+
+      # A test file that is not there.
+      s = Lockstep.Schedule.load!(path)
+      moved = %{s | test: %{module: "Gone", name: "gone", file: "test/gone_test.exs", line: 3}}
+      moved_path = Path.join(dir, "moved.json")
+      :ok = Lockstep.Schedule.write(moved, moved_path)
+
+      assert_raise Mix.Error, ~r/test file test\/gone_test.exs does not exist here/, fn ->
+        replay.([moved_path])
+      end
+    end
+  end
+
+  test "both tasks have help" do
+    for task <- [Mix.Tasks.Lockstep.Replay, DumpTrace] do
+      assert Mix.Task.shortdoc(task) =~ "schedule"
+      assert Mix.Task.moduledoc(task) =~ "## Exit status"
+    end
+  end
+end
