@@ -253,6 +253,22 @@ defmodule Lockstep.Report do
   defp event({:unregister, name}, _), do: "unregisters #{inspect(name)}"
   defp event({:whereis, name, nil}, _), do: "whereis(#{inspect(name)}) -> nil"
   defp event({:whereis, name, p}, n), do: "whereis(#{inspect(name)}) -> #{alias_of(p, n)}"
+  defp event({:registered, false, count}, _), do: "lists registered names (#{count})"
+  defp event({:registered, true, count}, _), do: "lists global names (#{count})"
+
+  defp event({:global_register, name, t, true}, n),
+    do: "registers #{alias_of(t, n)} as {:global, #{inspect(name)}}"
+
+  defp event({:global_register, name, t, false}, n),
+    do: "fails to register #{alias_of(t, n)} as {:global, #{inspect(name)}} (taken)"
+
+  defp event({:global_unregister, name}, _), do: "unregisters {:global, #{inspect(name)}}"
+
+  defp event({:global_whereis, name, nil}, _), do: "whereis({:global, #{inspect(name)}}) -> nil"
+
+  defp event({:global_whereis, name, p}, n),
+    do: "whereis({:global, #{inspect(name)}}) -> #{alias_of(p, n)}"
+
   defp event({:sync, label}, n), do: term(label, n)
   defp event({:failed, why}, _), do: "fails: #{why}"
   defp event({:deliver, to, msg}, n), do: "#{alias_of(to, n)} gets #{term(msg, n)}"

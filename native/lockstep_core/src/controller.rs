@@ -199,6 +199,8 @@ pub struct Controller<P> {
     unbound: usize,
     started: bool,
     names: BTreeMap<Name, ProcId>,
+    /// The run's global name space (`:global`'s mirror), apart from local names.
+    globals: BTreeMap<Name, ProcId>,
     monitors: BTreeMap<MonitorId, MonitorRec>,
     /// Timer queue ordered by (fire time, creation sequence).
     timers: BTreeMap<(u64, u64), Timed<P>>,
@@ -230,6 +232,7 @@ impl<P: Clone> Controller<P> {
             unbound: 1,
             started: false,
             names: BTreeMap::new(),
+            globals: BTreeMap::new(),
             monitors: BTreeMap::new(),
             timers: BTreeMap::new(),
             timer_keys: BTreeMap::new(),
@@ -431,6 +434,11 @@ impl<P: Clone> Controller<P> {
 
     pub fn whereis(&self, name: &str) -> Option<ProcId> {
         self.names.get(name).copied()
+    }
+
+    /// The process holding `name` in the run's global name space.
+    pub fn global_whereis(&self, name: &str) -> Option<ProcId> {
+        self.globals.get(name).copied()
     }
 
     /// The messages waiting in a process's mailbox, oldest first.
@@ -856,6 +864,34 @@ impl<P: Clone> Controller<P> {
                 self.record(me, EventKind::Whereis { name, found });
                 Reply::Whereis(found)
             }
+            Op::Registered { global } => {
+                let space = if global { &self.globals } else { &self.names };
+                let names: Vec<Name> = space.keys().cloned().collect();
+                let count = names.len();
+                self.record(me, EventKind::Registered { global, count });
+                Reply::Names { global, names }
+            }
+            Op::GlobalRegister { name, target } => {
+                let ok = !self.globals.contains_key(&name);
+                if ok && self.is_alive(target) {
+                    self.globals.insert(name.clone(), target);
+                    self.procs[target.index()].globals.insert(name.clone());
+                }
+                self.record(me, EventKind::GlobalRegister { name, target, ok });
+                Reply::Bool(ok)
+            }
+            Op::GlobalUnregister { name } => {
+                if let Some(p) = self.globals.remove(&name) {
+                    self.procs[p.index()].globals.remove(&name);
+                }
+                self.record(me, EventKind::GlobalUnregister { name });
+                Reply::Ok
+            }
+            Op::GlobalWhereis { name } => {
+                let found = self.global_whereis(&name);
+                self.record(me, EventKind::GlobalWhereis { name, found });
+                Reply::Whereis(found)
+            }
             Op::Sync {
                 object,
                 write,
@@ -937,6 +973,9 @@ impl<P: Clone> Controller<P> {
             let links = std::mem::take(&mut p.links);
             if let Some(name) = p.name.take() {
                 self.names.remove(&name);
+            }
+            for name in std::mem::take(&mut p.globals) {
+                self.globals.remove(&name);
             }
             for m in owned {
                 self.drop_monitor(m);

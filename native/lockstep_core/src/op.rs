@@ -137,6 +137,25 @@ pub enum Op<P> {
     Whereis {
         name: Name,
     },
+    /// List the registered names: the local ones, or with `global` the run's global ones.
+    Registered {
+        global: bool,
+    },
+    /// Register `target` under a name in the run's global name space (`:global`'s mirror): fails
+    /// (`Bool(false)`) only when the name is taken. A process may hold several global names,
+    /// besides its local one. Registering a dead process succeeds and is forgotten at once, as
+    /// `:global` forgets a registered process when it dies.
+    GlobalRegister {
+        name: Name,
+        target: ProcId,
+    },
+    /// Remove a global name (a no-op when nobody holds it).
+    GlobalUnregister {
+        name: Name,
+    },
+    GlobalWhereis {
+        name: Name,
+    },
     /// A shared-state operation (ETS, atomics, ...) made interleavable. `object` identifies what it
     /// touches (hashed by the embedder) so strategies can tell conflicting operations apart.
     Sync {
@@ -169,6 +188,10 @@ pub enum OpKind {
     Register,
     Unregister,
     Whereis,
+    Registered,
+    GlobalRegister,
+    GlobalUnregister,
+    GlobalWhereis,
     Sync,
 }
 
@@ -195,6 +218,10 @@ impl OpKind {
             OpKind::Register => "register",
             OpKind::Unregister => "unregister",
             OpKind::Whereis => "whereis",
+            OpKind::Registered => "registered",
+            OpKind::GlobalRegister => "global_register",
+            OpKind::GlobalUnregister => "global_unregister",
+            OpKind::GlobalWhereis => "global_whereis",
             OpKind::Sync => "sync",
         }
     }
@@ -223,6 +250,10 @@ impl<P> Op<P> {
             Op::Register { .. } => OpKind::Register,
             Op::Unregister { .. } => OpKind::Unregister,
             Op::Whereis { .. } => OpKind::Whereis,
+            Op::Registered { .. } => OpKind::Registered,
+            Op::GlobalRegister { .. } => OpKind::GlobalRegister,
+            Op::GlobalUnregister { .. } => OpKind::GlobalUnregister,
+            Op::GlobalWhereis { .. } => OpKind::GlobalWhereis,
             Op::Sync { .. } => OpKind::Sync,
         }
     }
@@ -244,7 +275,8 @@ impl<P> Op<P> {
             | Op::Unlink { target: p }
             | Op::Alive { target: p }
             | Op::Signal { target: p, .. }
-            | Op::Register { target: p, .. } => Some(*p),
+            | Op::Register { target: p, .. }
+            | Op::GlobalRegister { target: p, .. } => Some(*p),
             _ => None,
         }
     }
@@ -281,5 +313,10 @@ pub enum Reply<P> {
     Monitor(MonitorId),
     Bool(bool),
     Whereis(Option<ProcId>),
+    /// `registered`: the names asked for, in name order.
+    Names {
+        global: bool,
+        names: Vec<Name>,
+    },
     Error(OpError),
 }

@@ -30,6 +30,8 @@ pub(crate) struct Process<P> {
     pub links: BTreeSet<ProcId>,
     pub trap_exit: bool,
     pub name: Option<Name>,
+    /// Names this process holds in the run's global name space.
+    pub globals: BTreeSet<Name>,
     pub parent: Option<ProcId>,
     pub deadline: Option<Deadline>,
     /// Monitors others hold on this process.
@@ -46,6 +48,7 @@ impl<P> Process<P> {
             links: BTreeSet::new(),
             trap_exit: false,
             name: None,
+            globals: BTreeSet::new(),
             parent,
             deadline: None,
             watchers: Vec::new(),

@@ -91,6 +91,24 @@ pub enum EventKind<P> {
         name: Name,
         found: Option<ProcId>,
     },
+    /// The registered names were listed (`count` of them).
+    Registered {
+        global: bool,
+        count: usize,
+    },
+    /// A global name registration; `ok` is false when the name was taken.
+    GlobalRegister {
+        name: Name,
+        target: ProcId,
+        ok: bool,
+    },
+    GlobalUnregister {
+        name: Name,
+    },
+    GlobalWhereis {
+        name: Name,
+        found: Option<ProcId>,
+    },
     Sync {
         object: u64,
         write: bool,

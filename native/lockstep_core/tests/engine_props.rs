@@ -50,6 +50,9 @@ fn any_instr() -> impl Strategy<Value = Instr> + Clone {
         1 => Just(Instr::Register("n")),
         1 => (0..3u64).prop_map(|tag| Instr::SendName { name: "n", tag }),
         1 => Just(Instr::Whereis("n")),
+        1 => Just(Instr::GlobalRegister("g")),
+        1 => Just(Instr::GlobalWhereis("g")),
+        1 => Just(Instr::GlobalUnregister("g")),
     ]
 }
 
@@ -185,6 +188,49 @@ fn check_fifo(r: &RunResult) {
     }
 }
 
+/// A name lookup, local or global, never finds a process that has already ended, and a name
+/// is held by at most one process at a time.
+fn check_names_follow_their_holders(r: &RunResult) {
+    let mut dead: BTreeSet<ProcId> = BTreeSet::new();
+    let mut local: BTreeMap<String, ProcId> = BTreeMap::new();
+    let mut global: BTreeMap<String, ProcId> = BTreeMap::new();
+    for e in &r.trace {
+        match &e.kind {
+            EventKind::Exit { .. } => {
+                if let Some(p) = e.proc {
+                    dead.insert(p);
+                }
+            }
+            EventKind::Died { victim, .. } | EventKind::Vanished { victim } => {
+                dead.insert(*victim);
+            }
+            EventKind::Register { name, target } => {
+                let held = local.get(&name.to_string()).filter(|p| !dead.contains(p));
+                assert!(held.is_none(), "{name} registered twice");
+                local.insert(name.to_string(), *target);
+            }
+            EventKind::Unregister { name } => {
+                local.remove(&name.to_string());
+            }
+            EventKind::GlobalRegister { name, target, ok } => {
+                let held = global.get(&name.to_string()).filter(|p| !dead.contains(p));
+                assert_eq!(*ok, held.is_none(), "global {name}: refused iff held");
+                if *ok && !dead.contains(target) {
+                    global.insert(name.to_string(), *target);
+                }
+            }
+            EventKind::GlobalUnregister { name } => {
+                global.remove(&name.to_string());
+            }
+            EventKind::Whereis { found: Some(p), .. }
+            | EventKind::GlobalWhereis { found: Some(p), .. } => {
+                assert!(!dead.contains(p), "a lookup found {p} after it ended");
+            }
+            _ => {}
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(192))]
 
@@ -199,6 +245,7 @@ proptest! {
     fn no_loss_or_duplication_with_every_operation(prog in program(any_instr(), true), s in strategy_config(), seed in any::<u64>()) {
         let r = run(prog, s, seed, permissive());
         check_no_loss_or_duplication(&r);
+        check_names_follow_their_holders(&r);
         prop_assert_eq!(r.choices.len() as u64, r.steps);
     }
 

@@ -490,6 +490,105 @@ fn registering_a_taken_name_is_badarg() {
     assert_eq!(r.logs[&ProcId(1)].errors, vec![OpError::Badarg]);
 }
 
+fn names(r: &RunResult, p: u32) -> Vec<Vec<String>> {
+    r.logs[&ProcId(p)]
+        .replies
+        .iter()
+        .filter_map(|reply| match reply {
+            Reply::Names { names, .. } => Some(names.iter().map(|n| n.to_string()).collect()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn registered_lists_local_names_in_order_and_forgets_dead_holders() {
+    let r = one(vec![
+        Register("root"),
+        Spawn {
+            link: false,
+            program: vec![Register("b_child"), Recv { timeout: Some(5) }],
+        },
+        Sleep(1),
+        Registered { global: false },
+        Registered { global: true },
+        Sleep(10),
+        Registered { global: false },
+    ]);
+    assert_eq!(r.outcome, Outcome::Completed);
+    assert_eq!(
+        names(&r, 0),
+        vec![
+            vec!["b_child".to_string(), "root".into()],
+            vec![],
+            vec!["root".into()]
+        ]
+    );
+}
+
+#[test]
+fn global_names_are_a_space_of_their_own() {
+    let r = one(vec![
+        Register("srv"),
+        GlobalRegister("srv"),
+        GlobalRegister("other"),
+        Spawn {
+            link: false,
+            program: vec![
+                GlobalRegister("srv"),
+                GlobalRegister("child"),
+                Recv { timeout: Some(5) },
+            ],
+        },
+        Sleep(1),
+        GlobalWhereis("child"),
+        Registered { global: true },
+        Registered { global: false },
+        GlobalUnregister("other"),
+        GlobalUnregister("nobody"),
+        GlobalWhereis("other"),
+        Sleep(10),
+        GlobalWhereis("child"),
+        Whereis("srv"),
+    ]);
+    assert_eq!(r.outcome, Outcome::Completed);
+    let root = &r.logs[&ProcId(0)];
+    let bools: Vec<&Reply<Pl>> = root
+        .replies
+        .iter()
+        .filter(|x| matches!(x, Reply::Bool(_)))
+        .collect();
+    assert_eq!(bools, vec![&Reply::Bool(true), &Reply::Bool(true)]);
+    assert_eq!(
+        r.logs[&ProcId(1)].replies[1..3],
+        [Reply::Bool(false), Reply::Bool(true)],
+        "a taken global name is refused; a process may hold several"
+    );
+    let found: Vec<&Reply<Pl>> = root
+        .replies
+        .iter()
+        .filter(|x| matches!(x, Reply::Whereis(_)))
+        .collect();
+    assert_eq!(
+        found,
+        vec![
+            &Reply::Whereis(Some(ProcId(1))),
+            &Reply::Whereis(None),
+            &Reply::Whereis(None),
+            &Reply::Whereis(Some(ProcId(0))),
+        ],
+        "unregistered and dead holders' global names are free; the local name is untouched"
+    );
+    assert_eq!(
+        names(&r, 0),
+        vec![
+            vec!["child".to_string(), "other".into(), "srv".into()],
+            vec!["srv".into()]
+        ]
+    );
+    assert!(root.errors.is_empty());
+}
+
 #[test]
 fn monitor_by_name_reports_the_name() {
     let r = one(vec![

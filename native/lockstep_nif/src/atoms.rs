@@ -28,6 +28,10 @@ rustler::atoms! {
     register,
     unregister,
     whereis,
+    registered,
+    global_register,
+    global_unregister,
+    global_whereis,
     sync,
     infinity,
     // replies and messages

@@ -22,6 +22,8 @@ pub struct PendingRef {
     pub term: Payload,
 }
 
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
 pub fn ref_key(term: Term<'_>) -> Vec<u8> {
     term.to_binary().as_slice().to_vec()
 }
@@ -109,7 +111,7 @@ impl RunState {
     /// Decode `term` submitted by `me`. A ref supplied with `monitor` or `send_after` is put into
     /// `pending` to be tied to the id the engine assigns when the operation executes.
     pub fn decode_op<'a>(
-        &self,
+        &mut self,
         env: Env<'a>,
         term: Term<'a>,
         pending: &mut Option<PendingRef>,
@@ -260,6 +262,30 @@ impl RunState {
             Op::Whereis {
                 name: name(items[1])?,
             }
+        } else if tag == atoms::registered() {
+            arity(2)?;
+            Op::Registered {
+                global: items[1]
+                    .decode()
+                    .map_err(|_| "registered takes a boolean (global or not)".to_string())?,
+            }
+        } else if tag == atoms::global_register() {
+            arity(3)?;
+            let n = self.global_name(items[1]);
+            let Some(target) = self.proc_of(items[2])? else {
+                return Ok(Unmanaged);
+            };
+            Op::GlobalRegister { name: n, target }
+        } else if tag == atoms::global_unregister() {
+            arity(2)?;
+            Op::GlobalUnregister {
+                name: self.global_name(items[1]),
+            }
+        } else if tag == atoms::global_whereis() {
+            arity(2)?;
+            Op::GlobalWhereis {
+                name: self.global_name(items[1]),
+            }
         } else if tag == atoms::sync() {
             arity(4)?;
             // An integer object is the embedder's own encoding (see `Lockstep.SharedState`)
@@ -286,6 +312,22 @@ impl RunState {
         };
         let _ = env;
         Ok(D(op))
+    }
+
+    /// The engine's key for a global name: any term, keyed by its external format (equal terms
+    /// give equal keys). The term itself is kept to show it in traces and listings.
+    fn global_name(&mut self, term: Term<'_>) -> Name {
+        let bytes = term.to_binary();
+        let mut key = String::with_capacity(bytes.len() * 2);
+        for b in bytes.as_slice() {
+            key.push(char::from(HEX[usize::from(b >> 4)]));
+            key.push(char::from(HEX[usize::from(b & 15)]));
+        }
+        let name = Name::from(key);
+        self.global_terms
+            .entry(name.clone())
+            .or_insert_with(|| Payload::new(term));
+        name
     }
 
     fn new_ref(&self, term: Term<'_>) -> Result<PendingRef, String> {

@@ -5,7 +5,8 @@ use crate::payload::Payload;
 use crate::run::RunState;
 use lockstep_core::strategy::PickError;
 use lockstep_core::{
-    Blocked, Dest, DownItem, Event, EventKind, Message, OpError, Outcome, ProcId, Reason, Reply,
+    Blocked, Dest, DownItem, Event, EventKind, Message, Name, OpError, Outcome, ProcId, Reason,
+    Reply,
 };
 use rustler::{Atom, Encoder, Env, Term};
 
@@ -26,6 +27,14 @@ impl RunState {
         match self.pids.get(p.index()).copied().flatten() {
             Some(pid) => pid.encode(env),
             None => nil(env),
+        }
+    }
+
+    /// A global name as the term it was registered with.
+    fn global_term<'a>(&self, env: Env<'a>, name: &Name) -> Term<'a> {
+        match self.global_terms.get(name) {
+            Some(t) => t.load(env),
+            None => name.encode(env),
         }
     }
 
@@ -94,6 +103,20 @@ impl RunState {
             Reply::Bool(b) => b.encode(env),
             Reply::Whereis(Some(p)) => self.pid_term(env, *p),
             Reply::Whereis(None) => nil(env),
+            Reply::Names {
+                global: false,
+                names,
+            } => {
+                let list: Vec<Term<'a>> = names.iter().map(|n| name_atom(env, n)).collect();
+                list.encode(env)
+            }
+            Reply::Names {
+                global: true,
+                names,
+            } => {
+                let list: Vec<Term<'a>> = names.iter().map(|n| self.global_term(env, n)).collect();
+                list.encode(env)
+            }
             Reply::Error(e) => (atoms::error(), op_error(*e)).encode(env),
         }
     }
@@ -159,6 +182,23 @@ impl RunState {
             K::Whereis { name, found } => (
                 a("whereis"),
                 name_atom(env, name),
+                self.opt_proc(env, *found),
+            )
+                .encode(env),
+            K::Registered { global, count } => (a("registered"), *global, *count).encode(env),
+            K::GlobalRegister { name, target, ok } => (
+                a("global_register"),
+                self.global_term(env, name),
+                target.0,
+                *ok,
+            )
+                .encode(env),
+            K::GlobalUnregister { name } => {
+                (a("global_unregister"), self.global_term(env, name)).encode(env)
+            }
+            K::GlobalWhereis { name, found } => (
+                a("global_whereis"),
+                self.global_term(env, name),
                 self.opt_proc(env, *found),
             )
                 .encode(env),

@@ -10,7 +10,9 @@ use crate::decode::{Decoded, PendingRef};
 use crate::payload::Payload;
 use lockstep_core::strategy::StrategyConfig;
 use lockstep_core::Event;
-use lockstep_core::{Config, Controller, IterationInfo, MonitorId, Next, ProcId, Reply, TimerId};
+use lockstep_core::{
+    Config, Controller, IterationInfo, MonitorId, Name, Next, ProcId, Reply, TimerId,
+};
 use rustler::{Atom, Encoder, Env, LocalPid, Monitor, NifResult, ResourceArc, Term};
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
@@ -55,6 +57,8 @@ pub struct RunState {
     pub monitor_refs: HashMap<MonitorId, Payload>,
     pub monitor_ids: HashMap<Vec<u8>, MonitorId>,
     pub timer_ids: HashMap<Vec<u8>, TimerId>,
+    /// The term behind each global name the engine has seen (keyed by the engine's name).
+    pub global_terms: HashMap<Name, Payload>,
     /// A ref a process supplied with its pending `monitor`/`send_after`, by process id.
     pending: Vec<Option<PendingRef>>,
     notified: bool,
@@ -246,6 +250,7 @@ fn run_new<'a>(
             monitor_refs: HashMap::new(),
             monitor_ids: HashMap::new(),
             timer_ids: HashMap::new(),
+            global_terms: HashMap::new(),
             pending: Vec::new(),
             notified: false,
         })

@@ -75,6 +75,13 @@ pub enum Instr {
     Register(&'static str),
     Unregister(&'static str),
     Whereis(&'static str),
+    Registered {
+        global: bool,
+    },
+    /// Register the process itself under a global name.
+    GlobalRegister(&'static str),
+    GlobalUnregister(&'static str),
+    GlobalWhereis(&'static str),
     Sync(u64),
     /// End abnormally by the process's own code.
     Crash,
@@ -357,6 +364,13 @@ impl World {
             },
             Instr::Unregister(n) => Op::Unregister { name: n.into() },
             Instr::Whereis(n) => Op::Whereis { name: n.into() },
+            Instr::Registered { global } => Op::Registered { global },
+            Instr::GlobalRegister(n) => Op::GlobalRegister {
+                name: n.into(),
+                target: me,
+            },
+            Instr::GlobalUnregister(n) => Op::GlobalUnregister { name: n.into() },
+            Instr::GlobalWhereis(n) => Op::GlobalWhereis { name: n.into() },
             Instr::Sync(object) => Op::Sync {
                 object,
                 write: true,

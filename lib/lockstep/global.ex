@@ -1,0 +1,96 @@
+defmodule Lockstep.Global do
+  @moduledoc """
+  A global name registry for processes, mirroring `:global`'s name functions.
+
+  Inside a Lockstep run each run has a global name space of its own, kept by the engine apart
+  from locally registered names: registering, looking up and unregistering a global name are
+  sync points, and a name is freed when the process holding it ends. Outside a run every
+  function calls `:global`.
+
+  `Lockstep.GenServer`, `Lockstep.GenStatem` and `Lockstep.Agent` accept `{:global, name}`
+  wherever their OTP counterparts do, and resolve it here. The module also works as a `:via`
+  module: `{:via, Lockstep.Global, name}` behaves like `{:global, name}`.
+
+      Lockstep.GenServer.start_link(Cache, [], name: {:global, {:cache, 1}})
+      Lockstep.GenServer.call({:global, {:cache, 1}}, :size)
+
+  ## Differences from `:global`
+
+    * A run simulates one node: there are no name clashes between nodes to resolve, so there is
+      no resolve function (`register_name/3`), no locks (`set_lock/1`, `trans/2`) and no
+      `re_register_name/2`.
+    * A name is any term; two names are the same when their external term formats are equal
+      (as `=:=` decides for everything but maps with more than 32 keys).
+    * Registering a process that has already ended returns `:yes` and leaves the name free,
+      as `:global` does once it notices the process is gone.
+  """
+
+  alias Lockstep.Runtime
+
+  @doc """
+  Registers `pid` under the global `name`. Returns `:yes`, or `:no` when the name is taken.
+  A process may hold several global names.
+  """
+  @spec register_name(term(), pid()) :: :yes | :no
+  def register_name(name, pid) when is_pid(pid) do
+    with ctx when ctx != nil <- Runtime.ctx(),
+         result when is_boolean(result) <- Runtime.sync(ctx, {:global_register, name, pid}) do
+      if result, do: :yes, else: :no
+    else
+      _plain -> :global.register_name(name, pid)
+    end
+  end
+
+  @doc "Frees the global `name`, whoever holds it. Always `:ok`."
+  @spec unregister_name(term()) :: :ok
+  def unregister_name(name) do
+    case Runtime.ctx() do
+      nil ->
+        _ = :global.unregister_name(name)
+        :ok
+
+      ctx ->
+        :ok = Runtime.sync(ctx, {:global_unregister, name})
+    end
+  end
+
+  @doc "The pid holding the global `name`, or `:undefined`."
+  @spec whereis_name(term()) :: pid() | :undefined
+  def whereis_name(name) do
+    case Runtime.ctx() do
+      nil -> :global.whereis_name(name)
+      ctx -> Runtime.sync(ctx, {:global_whereis, name}) || :undefined
+    end
+  end
+
+  @doc """
+  Sends `message` to the process holding the global `name` and returns its pid. Exits with
+  `{:badarg, {name, message}}` when nobody holds the name, as `:global.send/2` does.
+  """
+  @spec send(term(), term()) :: pid()
+  def send(name, message) do
+    case Runtime.ctx() do
+      nil ->
+        :global.send(name, message)
+
+      _ctx ->
+        case whereis_name(name) do
+          :undefined ->
+            exit({:badarg, {name, message}})
+
+          pid ->
+            Lockstep.send(pid, message)
+            pid
+        end
+    end
+  end
+
+  @doc "All global names currently held (in the run: ordered by their external format)."
+  @spec registered_names() :: [term()]
+  def registered_names do
+    case Runtime.ctx() do
+      nil -> :global.registered_names()
+      ctx -> Runtime.sync(ctx, {:registered, true})
+    end
+  end
+end

@@ -1,0 +1,91 @@
+defmodule Lockstep.Process do
+  @moduledoc """
+  The parts of Elixir's `Process` that take part in scheduling, with `Process`'s names and
+  return values, so code can `alias Lockstep.Process` and keep calling `Process.register/2`,
+  `Process.whereis/1`, `Process.monitor/1` and friends.
+
+  Inside a Lockstep run every function here is a sync point and acts on the run's processes,
+  names, monitors, links and virtual clock (see `Lockstep`). Outside a run each one is the
+  `Process` function of the same name.
+
+  ## Names
+
+  Registered names live in the run: `register/2`, `unregister/1`, `whereis/1` and
+  `registered/0` see only the run's names (a name registered in the VM outside the run is not
+  visible inside it, and the other way round). A name is freed when its process ends.
+
+  ## Differences from `Process`
+
+    * `registered/0` lists the run's names in name order (`Process.registered/0` gives no
+      particular order).
+    * `flag/2` controls only `:trap_exit`; other flags go to `Process.flag/2` and do not change
+      scheduling.
+    * Ports are not managed: `register/2` takes a pid.
+  """
+
+  @doc """
+  Registers `pid` under `name`. Raises `ArgumentError` when the name is taken, the process
+  already has a name, or it is not alive.
+  """
+  @spec register(pid(), atom()) :: true
+  def register(pid, name) when is_pid(pid) and is_atom(name) do
+    Lockstep.register(pid, name)
+  end
+
+  @doc "Removes a registered name; raises `ArgumentError` if nobody holds it."
+  @spec unregister(atom()) :: true
+  def unregister(name) when is_atom(name), do: Lockstep.unregister(name)
+
+  @doc "The pid registered under `name`, or `nil`."
+  @spec whereis(atom()) :: pid() | nil
+  def whereis(name) when is_atom(name), do: Lockstep.whereis(name)
+
+  @doc "The registered names."
+  @spec registered() :: [atom()]
+  def registered do
+    case Lockstep.Runtime.ctx() do
+      nil -> Process.registered()
+      ctx -> Lockstep.Runtime.sync(ctx, {:registered, false})
+    end
+  end
+
+  @doc "Whether `pid` is alive (a sync point inside a run: see `Lockstep.alive?/1`)."
+  @spec alive?(pid()) :: boolean()
+  def alive?(pid), do: Lockstep.alive?(pid)
+
+  @doc "Monitors a process or a registered name; see `Lockstep.monitor/1`."
+  @spec monitor(pid() | atom() | {atom(), node()}) :: reference()
+  def monitor(item), do: Lockstep.monitor(item)
+
+  @doc "Removes a monitor; `options` as for `Process.demonitor/2`."
+  @spec demonitor(reference(), [:flush | :info]) :: boolean()
+  def demonitor(ref, options \\ []), do: Lockstep.demonitor(ref, options)
+
+  @doc "Links the caller to `pid`."
+  @spec link(pid()) :: true
+  def link(pid), do: Lockstep.link(pid)
+
+  @doc "Removes the link between the caller and `pid`."
+  @spec unlink(pid()) :: true
+  def unlink(pid), do: Lockstep.unlink(pid)
+
+  @doc "Sends an exit signal to `pid`."
+  @spec exit(pid(), term()) :: true
+  def exit(pid, reason), do: Lockstep.exit(pid, reason)
+
+  @doc "Sets a process flag and returns its old value (see the moduledoc for what is controlled)."
+  @spec flag(atom(), term()) :: term()
+  def flag(flag, value), do: Lockstep.flag(flag, value)
+
+  @doc "Sends `message` to `dest` after `time` milliseconds (virtual inside a run)."
+  @spec send_after(pid() | atom(), term(), non_neg_integer()) :: reference()
+  def send_after(dest, message, time), do: Lockstep.send_after(dest, message, time)
+
+  @doc "Cancels a timer; the milliseconds that remained, or `false`."
+  @spec cancel_timer(reference()) :: non_neg_integer() | false
+  def cancel_timer(ref), do: Lockstep.cancel_timer(ref)
+
+  @doc "Sleeps for `timeout` milliseconds (virtual inside a run)."
+  @spec sleep(timeout()) :: :ok
+  def sleep(timeout), do: Lockstep.sleep(timeout)
+end
