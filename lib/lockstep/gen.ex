@@ -21,6 +21,8 @@ defmodule Lockstep.Gen do
   @spec whereis(server()) :: pid() | :undefined
   def whereis(pid) when is_pid(pid), do: pid
 
+  def whereis({:global, name}), do: Lockstep.Global.whereis_name(name)
+
   def whereis(name) when is_atom(name) do
     Lockstep.whereis(name) || :undefined
   end
@@ -37,8 +39,6 @@ defmodule Lockstep.Gen do
       GenServer.whereis(server) || :undefined
     end
   end
-
-  def whereis({:global, name}), do: Lockstep.Global.whereis_name(name)
 
   def whereis({:via, mod, name}) when is_atom(mod) do
     mod.whereis_name(name)
