@@ -242,6 +242,10 @@ defmodule Lockstep.TestServers.Machine do
     {:keep_state_and_data, [{:reply, from, :ok}, {{:timeout, name}, :update, {:updated, name}}]}
   end
 
+  def handle_event({:call, from}, {:abs_timeout, at}, _state, _data) do
+    {:keep_state_and_data, [{:reply, from, :ok}, {{:timeout, :abs}, at, :abs, [abs: true]}]}
+  end
+
   def handle_event({:call, from}, :zero, _state, _data) do
     actions = [{:reply, from, :ok}, {:state_timeout, 0, :zero}, {:next_event, :internal, :first}]
     {:keep_state_and_data, actions}
