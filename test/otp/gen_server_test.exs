@@ -56,6 +56,15 @@ defmodule Lockstep.GenServerTest do
              ]
     end
 
+    test "an init slower than the start timeout: {:error, :timeout} and the server is killed" do
+      assert same(fn gs ->
+               Lockstep.flag(:trap_exit, true)
+               result = gs.start_link(Kv, {{:slow_init, 100}, nil}, timeout: 20)
+               Lockstep.send(self(), :marker)
+               {result, next(&(&1 == :marker or match?({:EXIT, _, _}, &1)))}
+             end) == {{:error, :timeout}, :marker}
+    end
+
     test "a start_link whose init stops kills a starter that does not trap exits" do
       assert same(fn gs ->
                me = self()

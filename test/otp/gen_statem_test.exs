@@ -133,6 +133,19 @@ defmodule Lockstep.GenStatemTest do
              ]
     end
 
+    test "a state timeout that fired during a callback is dropped when the state changes" do
+      assert same(fn sm ->
+               {:ok, m} = sm.start(Machine, {:ok, self()}, [])
+               :ok = sm.call(m, {:state_timeout, 10})
+               :ok = sm.call(m, {:slow_goto, :elsewhere, 30})
+               :ok = sm.call(m, {:generic, :after, 20})
+               t = timed_out()
+               {t, sm.call(m, :log)}
+             end) ==
+               {{:timed_out, {:timeout, :after}, {:fired, :after}},
+                [{:goto, :elsewhere}, {{:timeout, :after}, {:fired, :after}}]}
+    end
+
     test "next_event, postpone until a state change, repeat_state and thrown results" do
       assert same(fn sm ->
                {:ok, m} = sm.start(Machine, {:ok, nil}, [])

@@ -24,6 +24,10 @@ defmodule Lockstep.TestServers.Kv do
       {:timeout, n, t} ->
         {:ok, %{s | n: n}, t}
 
+      {:slow_init, ms} ->
+        Lockstep.sleep(ms)
+        {:ok, s}
+
       {:trap, n} ->
         Lockstep.flag(:trap_exit, true)
         {:ok, %{s | n: n}}
@@ -256,6 +260,12 @@ defmodule Lockstep.TestServers.Machine do
   end
 
   def handle_event({:call, from}, {:goto, state}, _state, data) do
+    {:next_state, state, log(data, {:goto, state}), [{:reply, from, :ok}]}
+  end
+
+  def handle_event({:call, from}, {:slow_goto, state, ms}, _state, data) do
+    # Timers may fire while the callback runs; leaving the state must drop their messages.
+    Lockstep.sleep(ms)
     {:next_state, state, log(data, {:goto, state}), [{:reply, from, :ok}]}
   end
 
