@@ -7,6 +7,8 @@ defmodule Lockstep.Gen do
   # interleaving.
   @moduledoc false
 
+  alias Lockstep.Runtime
+
   @typedoc "What a call or cast can address."
   @type server ::
           pid() | atom() | {atom(), node()} | {:global, term()} | {:via, module(), term()}
@@ -73,10 +75,18 @@ defmodule Lockstep.Gen do
   another label (such as `:"$gen_call"` itself, used by `call/4`).
   """
   @spec do_call(pid(), {atom(), {pid(), nil}, term()}, timeout(), tuple()) :: term()
-  def do_call(pid, {label, {caller, nil}, request}, timeout, location) do
-    ref = Lockstep.monitor(pid)
-    Lockstep.send(pid, {label, {caller, ref}, request})
+  def do_call(pid, {label, {caller, nil}, request} = message, timeout, location) do
+    case managed_monitor(pid) do
+      {:ok, ref} ->
+        Lockstep.send(pid, {label, {caller, ref}, request})
+        await_reply(pid, ref, timeout, location)
 
+      :unmanaged ->
+        plain_call(pid, message, timeout, location)
+    end
+  end
+
+  defp await_reply(pid, ref, timeout, location) do
     matcher = fn
       {^ref, _reply} -> true
       {:DOWN, ^ref, _, _, _} -> true
@@ -105,6 +115,32 @@ defmodule Lockstep.Gen do
         Lockstep.demonitor(ref, [:flush])
         exit({:timeout, location})
     end
+  end
+
+  # A monitor set up through the run when `pid` belongs to it; `:unmanaged` for a process
+  # outside the run (or a caller outside any run).
+  defp managed_monitor(pid) do
+    ref = make_ref()
+
+    case Runtime.ctx() do
+      nil ->
+        :unmanaged
+
+      ctx ->
+        case Runtime.sync(ctx, {:monitor, pid, ref}) do
+          :ok -> {:ok, ref}
+          :unmanaged -> :unmanaged
+        end
+    end
+  end
+
+  # A server outside the run answers through the VM's own mailbox: call it as :gen does. The
+  # engine does not schedule this wait.
+  defp plain_call(pid, {label, {_caller, nil}, request}, timeout, location) do
+    {:ok, reply} = :gen.call(pid, label, request, timeout)
+    reply
+  catch
+    :exit, reason -> exit({reason, location})
   end
 
   @doc """
@@ -337,7 +373,13 @@ defmodule Lockstep.Gen do
   end
 
   defp stop_pid(pid, reason, timeout) do
-    mref = Lockstep.monitor(pid)
+    case managed_monitor(pid) do
+      {:ok, mref} -> stop_managed(pid, mref, reason, timeout)
+      :unmanaged -> :proc_lib.stop(pid, reason, timeout)
+    end
+  end
+
+  defp stop_managed(pid, mref, reason, timeout) do
     started = if timeout == :infinity, do: nil, else: Lockstep.now()
     location = {:sys, :terminate, [pid, reason, timeout]}
 

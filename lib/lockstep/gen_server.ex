@@ -66,6 +66,9 @@ defmodule Lockstep.GenServer do
       `GenServer.call/3` (or `send/2`, or a plain `receive`) on a managed process from inside
       a run bypasses the engine and waits for a message that never comes; the run's watchdog
       reports it. Alias `Lockstep.GenServer` in the code under test instead.
+    * The reverse direction is allowed: a call or stop from inside a run to a server outside
+      it (one started before the run) goes through `:gen` directly, with a wall-clock
+      timeout; that wait is not a sync point.
     * `:hibernate` (and the `:hibernate_after` option) are accepted and do nothing; `:debug`
       and `:spawn_opt` are ignored; there is no `sys` debugging, `format_status/2` or error
       logging of crashes (the run's report shows them).

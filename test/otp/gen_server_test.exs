@@ -310,6 +310,17 @@ defmodule Lockstep.GenServerTest do
                end)
     end
 
+    test "a server outside the run is called and stopped as by GenServer" do
+      {:ok, outside} = GenServer.start(Kv, {{:ok, 41}, nil})
+
+      assert {42, :ok} =
+               inside(fn ->
+                 {Lockstep.GenServer.call(outside, {:add, 1}), Lockstep.GenServer.stop(outside)}
+               end)
+
+      refute Process.alive?(outside)
+    end
+
     test "a message arriving first cancels a reply timeout" do
       assert {[], 1} =
                inside(fn ->
