@@ -87,6 +87,8 @@ defmodule Lockstep.GenServer do
 
   alias Lockstep.Gen
 
+  defguardp is_timeout(t) when (is_integer(t) and t >= 0) or t == :infinity
+
   @typedoc "What `call/3` and `cast/2` can address (as `GenServer.server/0`)."
   @type server :: GenServer.server()
 
@@ -220,7 +222,7 @@ defmodule Lockstep.GenServer do
         Gen.init_ack(starter, {:ok, self()})
         loop(server, state, :infinity)
 
-      {:ok, {:ok, state, next}} when is_integer(next) or next in [:infinity, :hibernate] ->
+      {:ok, {:ok, state, next}} when is_timeout(next) or next == :hibernate ->
         Gen.init_ack(starter, {:ok, self()})
         loop(server, state, next)
 
@@ -296,7 +298,7 @@ defmodule Lockstep.GenServer do
         loop(server, new_state, :infinity)
 
       {:ok, {:reply, reply, new_state, next}}
-      when is_integer(next) or next in [:infinity, :hibernate] ->
+      when is_timeout(next) or next == :hibernate ->
         Gen.reply(from, reply)
         loop(server, new_state, next)
 
@@ -330,7 +332,7 @@ defmodule Lockstep.GenServer do
         loop(server, new_state, :infinity)
 
       {:ok, {:noreply, new_state, next}}
-      when is_integer(next) or next in [:infinity, :hibernate] ->
+      when is_timeout(next) or next == :hibernate ->
         loop(server, new_state, next)
 
       {:ok, {:noreply, new_state, {:continue, _} = continue}} ->

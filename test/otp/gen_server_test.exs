@@ -321,6 +321,25 @@ defmodule Lockstep.GenServerTest do
       refute Process.alive?(outside)
     end
 
+    test "the same seed gives the same schedule" do
+      workload = fn ->
+        {:ok, pid} = Lockstep.GenServer.start_link(Kv, {{:ok, 0}, nil})
+        me = self()
+
+        for k <- 1..3 do
+          Lockstep.spawn(fn -> Lockstep.send(me, Lockstep.GenServer.call(pid, {:add, k})) end)
+        end
+
+        for _ <- 1..3, do: Lockstep.recv()
+        Lockstep.GenServer.stop(pid)
+      end
+
+      cfg = Lockstep.Runner.config!([seed: 11, verbose: true], "determinism")
+      runs = for i <- 0..5, do: Lockstep.Runner.run_once(workload, cfg, i)
+      assert runs == for(i <- 0..5, do: Lockstep.Runner.run_once(workload, cfg, i))
+      assert length(Enum.uniq(runs)) > 1
+    end
+
     test "a message arriving first cancels a reply timeout" do
       assert {[], 1} =
                inside(fn ->
