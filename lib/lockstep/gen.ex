@@ -4,7 +4,9 @@ defmodule Lockstep.Gen do
   # `{tag, reply}`, `{:"$gen_cast", request}`), built from Lockstep primitives so that every
   # step of a call (name lookup, monitor, request, reply or DOWN, timeout) is a sync point.
   # Timeouts run on the run's virtual clock, so a timeout racing a reply is an explorable
-  # interleaving.
+  # interleaving. Also the parts of `:gen` and `:proc_lib` a server needs to start (name
+  # registration, the starter waiting for `init_ack/2`) and to be stopped (`stop/3`), shared
+  # by Lockstep.GenServer and Lockstep.GenStatem.
   @moduledoc false
 
   alias Lockstep.Runtime

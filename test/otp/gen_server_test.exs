@@ -371,9 +371,10 @@ defmodule Lockstep.GenServerTest do
       assert :timed_out in outcomes
 
       bug =
-        bug(fn ->
-          assert scenario.() == :unavailable
-        end)
+        bug(
+          fn -> assert scenario.() == :unavailable end,
+          iterations: 100
+        )
 
       assert %Lockstep.BugFound{} = bug
       assert {:exception, _} = bug.reason
