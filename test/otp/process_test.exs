@@ -72,7 +72,13 @@ defmodule Lockstep.ProcessNamesTest do
       assert {:yes, :no, :yes, true, true, [:other, {:svc, 1}], :undefined, [:other], :pong} =
                inside(fn ->
                  me = self()
-                 holder = Lockstep.spawn(fn -> Lockstep.send(me, {:got, Lockstep.recv()}) end)
+
+                 holder =
+                   Lockstep.spawn(fn ->
+                     Lockstep.send(me, {:got, Lockstep.recv()})
+                     :bye = Lockstep.recv()
+                   end)
+
                  first = Global.register_name({:svc, 1}, holder)
                  second = Global.register_name({:svc, 1}, me)
                  other = Global.register_name(:other, me)
@@ -81,6 +87,7 @@ defmodule Lockstep.ProcessNamesTest do
                  names = Enum.sort(Global.registered_names())
                  {:got, got} = Lockstep.recv()
                  ref = Lockstep.monitor(holder)
+                 Lockstep.send(holder, :bye)
                  {:DOWN, ^ref, _, _, _} = Lockstep.recv()
                  gone = Global.whereis_name({:svc, 1})
                  left = Global.registered_names()
