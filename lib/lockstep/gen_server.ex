@@ -78,8 +78,8 @@ defmodule Lockstep.GenServer do
       `{reference, reply}` (process aliases are not simulated), as it did before OTP 24.
     * A run simulates one node: `{name, node}` for another node is never found inside a run,
       `whereis/1` returns `nil` for it, and `multi_call`/`abcast` are not provided.
-    * `{:via, module, name}` needs a registry that works inside runs, such as
-      `Lockstep.Global`.
+    * `{:via, module, name}` needs a registry that works inside runs: `Lockstep.Global` or
+      `Lockstep.Registry` (`{:via, Lockstep.Registry, {registry, key}}`).
     * `start/3` spawns the server, then monitors it (two steps, where `:proc_lib` does it
       atomically): a server killed by someone else before it answered its starter is reported
       as `{:error, :noproc}`.

@@ -60,8 +60,8 @@ defmodule Lockstep.GenStatem do
       already past fires when every process waits (not at once).
     * A late reply after a call timed out stays in the caller's mailbox as
       `{reference, reply}`.
-    * `{:via, module, name}` needs a registry that works inside runs, such as
-      `Lockstep.Global`; a run simulates one node.
+    * `{:via, module, name}` needs a registry that works inside runs: `Lockstep.Global` or
+      `Lockstep.Registry`; a run simulates one node.
   """
 
   alias Lockstep.Gen

@@ -269,6 +269,22 @@ defmodule Lockstep.GenServerTest do
              ] = result
     end
 
+    test "names through {:via, Lockstep.Registry, {registry, key}}" do
+      assert same(fn gs ->
+               registry = :"gen_server_test_#{System.unique_integer([:positive])}"
+               {:ok, _} = Lockstep.Registry.start_link(keys: :unique, name: registry)
+               name = {:via, Lockstep.Registry, {registry, :counter}}
+               {:ok, pid} = gs.start(Kv, {{:ok, 1}, nil}, name: name)
+               :ok = gs.cast(name, {:add, 1})
+               got = gs.call(name, :get)
+               taken = gs.start(Kv, {{:ok, 1}, nil}, name: name)
+               :ok = gs.stop(name)
+
+               {got, taken == {:error, {:already_started, pid}},
+                elem(catch_exit(gs.call(name, :get)), 0)}
+             end) == {2, true, :noproc}
+    end
+
     test "a bad name raises ArgumentError, as GenServer does" do
       start = fn -> Lockstep.GenServer.start(Kv, {{:ok, 0}, nil}, name: "x") end
       assert_raise ArgumentError, start
