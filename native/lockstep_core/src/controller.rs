@@ -213,6 +213,9 @@ pub struct Controller<P> {
     next_timer: u64,
     last: Option<ProcId>,
     choices: Vec<ProcId>,
+    /// Per step (parallel to `choices`): whether the pick preempted the previous process, that
+    /// is, switched away from it while it was still enabled.
+    preempted: Vec<bool>,
     trace: Vec<Event<P>>,
     kills: Vec<ProcId>,
     outcome: Option<Outcome<P>>,
@@ -244,6 +247,7 @@ impl<P: Clone> Controller<P> {
             next_timer: 0,
             last: None,
             choices: Vec::new(),
+            preempted: Vec::new(),
             trace: Vec::new(),
             kills: Vec::new(),
             outcome: None,
@@ -386,6 +390,17 @@ impl<P: Clone> Controller<P> {
         &self.choices
     }
 
+    /// Per step, parallel to [`Controller::choices`]: whether that step was a preemption (the
+    /// picked process differs from the previous step's, and the previous one was still enabled).
+    pub fn preemption_flags(&self) -> &[bool] {
+        &self.preempted
+    }
+
+    /// How many steps were preemptions. With the step count, the size a shrinker minimises.
+    pub fn preemptions(&self) -> u64 {
+        self.preempted.iter().filter(|p| **p).count() as u64
+    }
+
     pub fn steps(&self) -> u64 {
         self.step
     }
@@ -516,8 +531,12 @@ impl<P: Clone> Controller<P> {
             if !self.enabled.iter().any(|c| c.proc == pick) {
                 return Err(EngineError::BadPick(pick));
             }
+            let preempted = self
+                .last
+                .is_some_and(|l| l != pick && self.enabled.iter().any(|c| c.proc == l));
             self.step += 1;
             self.choices.push(pick);
+            self.preempted.push(preempted);
             self.last = Some(pick);
             if let Some(reply) = self.execute(pick) {
                 if self.outcome.is_some() {

@@ -11,6 +11,8 @@ pub mod op;
 mod process;
 pub mod schedule;
 pub mod seed;
+pub mod shrink;
+pub mod slice;
 pub mod strategy;
 pub mod trace;
 

@@ -2,10 +2,12 @@
 //! that runs next. A strategy sees no wall-clock time and draws only from the seed it is given,
 //! so the same seed yields the same schedule.
 
+mod guided;
 mod pct;
 mod random;
 mod replay;
 
+pub use guided::Guided;
 pub use pct::Pct;
 pub use random::RandomWalk;
 pub use replay::Replay;
@@ -83,6 +85,10 @@ pub enum StrategyConfig {
     Replay {
         choices: Vec<ProcId>,
     },
+    /// Follow `choices` where they are enabled, else run non-preemptively (see [`Guided`]).
+    Guided {
+        choices: Vec<ProcId>,
+    },
 }
 
 impl Default for StrategyConfig {
@@ -97,6 +103,7 @@ impl StrategyConfig {
             StrategyConfig::Random => Box::new(RandomWalk::new()),
             StrategyConfig::Pct { depth } => Box::new(Pct::new(*depth)),
             StrategyConfig::Replay { choices } => Box::new(Replay::new(choices.clone())),
+            StrategyConfig::Guided { choices } => Box::new(Guided::new(choices.clone())),
         }
     }
 }

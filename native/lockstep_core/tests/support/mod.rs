@@ -112,6 +112,8 @@ pub struct RunResult {
     pub outcome: Outcome<Pl>,
     pub trace: Vec<Event<Pl>>,
     pub choices: Vec<ProcId>,
+    /// Per step: whether it preempted the previous step's process.
+    pub preemptions: Vec<bool>,
     pub logs: BTreeMap<ProcId, Log>,
     pub steps: u64,
     pub now: u64,
@@ -188,6 +190,7 @@ pub fn run_with(
             .expect("finished run has an outcome"),
         trace: w.ctl.trace().to_vec(),
         choices: w.ctl.choices().to_vec(),
+        preemptions: w.ctl.preemption_flags().to_vec(),
         logs: w.logs,
         steps: w.ctl.steps(),
         now: w.ctl.now(),
