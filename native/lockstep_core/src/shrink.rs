@@ -23,13 +23,15 @@
 //! 2. for each preemption point `i` (earliest first): *cut before it* (keep the prefix, let the
 //!    preempted process continue, finish non-preemptively) and *cut after it* (keep the prefix
 //!    through this preemption, finish non-preemptively);
-//! 3. for each preemption point: *delay it* by moving the preempted process's next run of steps
+//! 3. for each process: *drop* all its choices (a process that ran beside the failure need not
+//!    run before it at all);
+//! 4. for each preemption point: *delay it* by moving the preempted process's next run of steps
 //!    to the preemption point;
-//! 4. at each point where the running process changes (earliest first): *switch* to another
+//! 5. at each point where the running process changes (earliest first): *switch* to another
 //!    process that runs later in the schedule, and finish non-preemptively;
-//! 5. *delete chunks* of choices, delta-debugging style: halves, then quarters, ... down to
+//! 6. *delete chunks* of choices, delta-debugging style: halves, then quarters, ... down to
 //!    single choices;
-//! 6. *swap adjacent choices* of different processes where that lowers the number of process
+//! 7. *swap adjacent choices* of different processes where that lowers the number of process
 //!    switches in the sequence.
 //!
 //! After a pass that improved the best, another pass starts; a pass that improves nothing ends
@@ -97,6 +99,10 @@ enum Cursor {
     Cut {
         k: usize,
         after: bool,
+    },
+    /// The `k`-th process (ascending ids) of the best schedule.
+    Drop {
+        k: usize,
     },
     Delay {
         k: usize,
@@ -170,7 +176,7 @@ impl Shrinker {
                 }
                 Cursor::Cut { k, after } => match self.preemption_point(k) {
                     None => {
-                        self.cursor = Cursor::Delay { k: 0 };
+                        self.cursor = Cursor::Drop { k: 0 };
                         None
                     }
                     Some(i) => {
@@ -189,6 +195,16 @@ impl Shrinker {
                             c.push(self.best[i - 1]);
                             c
                         })
+                    }
+                },
+                Cursor::Drop { k } => match self.process(k) {
+                    None => {
+                        self.cursor = Cursor::Delay { k: 0 };
+                        None
+                    }
+                    Some(q) => {
+                        self.cursor = Cursor::Drop { k: k + 1 };
+                        Some(self.best.iter().copied().filter(|p| *p != q).collect())
                     }
                 },
                 Cursor::Delay { k } => match self.preemption_point(k) {
@@ -349,6 +365,14 @@ impl Shrinker {
             .map(|(i, _)| i)
             // The first step cannot preempt anyone; guard against flags saying otherwise.
             .filter(|i| *i > 0)
+    }
+
+    /// The `k`-th distinct process of the best schedule, by ascending id.
+    fn process(&self, k: usize) -> Option<ProcId> {
+        let mut procs = self.best.clone();
+        procs.sort_unstable();
+        procs.dedup();
+        procs.get(k).copied()
     }
 
     /// Move the preempted process's next run of steps up to the preemption point `i`.

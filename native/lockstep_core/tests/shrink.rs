@@ -231,6 +231,54 @@ fn shrinks_a_noisy_random_failure_to_the_minimal_schedule() {
 }
 
 #[test]
+fn a_bystander_that_ran_before_the_failure_is_dropped() {
+    // P1 works on its own; P2's message makes the root fail. The non-preemptive fallback alone
+    // would run P1 first (lowest id), so only dropping P1's choices removes its steps.
+    let prog = vec![
+        Instr::Spawn {
+            link: false,
+            program: vec![
+                Instr::Sync(1),
+                Instr::Send {
+                    to: Target::Me,
+                    tag: 0,
+                },
+                Instr::Recv { timeout: None },
+                Instr::Sync(2),
+                Instr::Sync(3),
+            ],
+        },
+        Instr::Spawn {
+            link: false,
+            program: vec![Instr::Send {
+                to: Target::Root,
+                tag: 1,
+            }],
+        },
+        Instr::RecvTag {
+            tag: 1,
+            timeout: None,
+        },
+        Instr::Crash,
+    ];
+    let config = cfg();
+    let original = (0..200)
+        .map(|seed| run(prog.clone(), random(), seed, config.clone()))
+        .find(|r| r.choices.iter().filter(|p| **p == ProcId(1)).count() >= 4)
+        .expect("a run where P1 ran before the failure");
+    let s = shrink(&prog, &config, &original);
+    assert!(!s.best().contains(&ProcId(1)), "{:?}", s.best());
+    assert_eq!(
+        s.size(),
+        Size {
+            steps: 8,
+            preemptions: 0
+        }
+    );
+    assert_eq!(s.best(), &ids(&[0, 0, 0, 2, 2, 2, 0, 0])[..]);
+}
+
+#[test]
 fn a_deadlock_keeps_its_category_while_shrinking() {
     // The root takes whichever message arrives first, then waits for tag 2: if tag 2 came
     // first, it waits forever. Noise keeps the schedule long.
