@@ -57,6 +57,15 @@ defmodule Lockstep.Native do
   def schedule_encode(_map), do: :erlang.nif_error(:nif_not_loaded)
   def schedule_decode(_json), do: :erlang.nif_error(:nif_not_loaded)
   def schedule_trace_json(_json), do: :erlang.nif_error(:nif_not_loaded)
+  def run_preemptions(_run), do: :erlang.nif_error(:nif_not_loaded)
+  def run_slice(_run, _from), do: :erlang.nif_error(:nif_not_loaded)
+  def shrink_new(_choices, _preemptions), do: :erlang.nif_error(:nif_not_loaded)
+  def shrink_next(_shrinker), do: :erlang.nif_error(:nif_not_loaded)
+
+  def shrink_feedback(_shrinker, _same_failure, _choices, _preemptions),
+    do: :erlang.nif_error(:nif_not_loaded)
+
+  def shrink_info(_shrinker), do: :erlang.nif_error(:nif_not_loaded)
   def checker_parse(_text, _format), do: :erlang.nif_error(:nif_not_loaded)
   def checker_linearizable(_events, _opts), do: :erlang.nif_error(:nif_not_loaded)
   def checker_sequential(_events, _opts), do: :erlang.nif_error(:nif_not_loaded)

@@ -85,5 +85,6 @@ rustler::atoms! {
     random,
     pct,
     replay,
+    guided,
     choices,
 }

@@ -9,6 +9,7 @@ mod encode;
 mod payload;
 mod run;
 mod schedule;
+mod shrink;
 
 #[rustler::nif]
 fn engine_version() -> &'static str {

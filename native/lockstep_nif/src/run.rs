@@ -171,7 +171,7 @@ impl RunState {
     }
 }
 
-fn lock(run: &ResourceArc<RunResource>) -> Result<MutexGuard<'_, RunState>, String> {
+pub(crate) fn lock(run: &ResourceArc<RunResource>) -> Result<MutexGuard<'_, RunState>, String> {
     run.state
         .lock()
         .map_err(|_| "the run's state was poisoned by an earlier panic".to_string())
@@ -205,8 +205,14 @@ fn strategy(opts: Term<'_>) -> Result<StrategyConfig, String> {
                 choices: choices.into_iter().map(ProcId).collect(),
             })
         }
+        Ok(a) if a == atoms::guided() => {
+            let choices: Vec<u32> = opt(opts, atoms::choices(), Vec::new())?;
+            Ok(StrategyConfig::Guided {
+                choices: choices.into_iter().map(ProcId).collect(),
+            })
+        }
         _ => Err(format!(
-            "unknown strategy {s:?} (expected :random, :pct or :replay)"
+            "unknown strategy {s:?} (expected :random, :pct, :replay or :guided)"
         )),
     }
 }
