@@ -17,6 +17,8 @@ defmodule Lockstep.Options do
     max_run_time: {30_000, "a positive integer (milliseconds) or :infinity", :budget},
     trace_dir: {nil, "a path (string)", :string},
     verbose: {false, "a boolean", :boolean},
+    shrink: {true, "a boolean", :boolean},
+    shrink_time: {5_000, "a positive integer (milliseconds)", :pos_integer},
     # Set by `ctest`: where the test lives, for the report's reproduce line.
     test: {nil, "a map", :map}
   ]

@@ -186,7 +186,8 @@ defmodule Lockstep.Replay do
           "Lockstep re-ran iteration #{i + 1} of the hunt with seed #{cfg.seed}: " <>
             Report.summary(f.category)
 
-        raise Runner.bug(f, cfg, %{headline: headline})
+        # Shrunk as the hunt shrank it, so both report the same schedule.
+        raise Runner.bug(Runner.shrink_failure(fun, cfg, f), cfg, %{headline: headline})
 
       _passed ->
         :ok

@@ -11,17 +11,18 @@ defmodule Lockstep.Report do
     max_lines = Keyword.get(opts, :max_lines, @max_lines)
     names = names(f.processes)
 
-    [
-      headline(f),
-      "",
-      indent(detail(f, names)),
-      "",
-      "Schedule (#{f.steps} steps, #{length(f.processes)} processes):",
-      schedule(f.trace, names, max_lines),
-      "",
-      "Processes: " <> processes(f.processes),
-      "Seed #{f.seed}, iteration seed #{f.iter_seed}, strategy #{inspect(f.strategy)}."
-    ]
+    ([headline(f), "", indent(detail(f, names)), ""] ++
+       shrunk(f[:shrink]) ++
+       [
+         "Schedule (#{f.steps} steps, #{preemptions(f)}#{length(f.processes)} processes):",
+         schedule(f.trace, names, max_lines),
+         ""
+       ] ++
+       causal_slice(f, names, max_lines) ++
+       [
+         "Processes: " <> processes(f.processes),
+         "Seed #{f.seed}, iteration seed #{f.iter_seed}, strategy #{inspect(f.strategy)}."
+       ])
     |> Kernel.++(footer(f))
     |> Enum.join("\n")
   end
@@ -64,6 +65,65 @@ defmodule Lockstep.Report do
     names = Map.new(processes, fn {id, _pid, name} -> {id, name} end)
     Map.merge(names, pid_aliases(processes, names))
   end
+
+  defp preemptions(%{preemptions: p}) when is_list(p), do: "#{length(p)} preemptions, "
+  defp preemptions(_), do: ""
+
+  # One paragraph on shrinking: before and after sizes, effort, and whether the result was
+  # verified by strict replay.
+  defp shrunk(nil), do: []
+
+  defp shrunk(%{skipped: why} = s) when is_binary(why) do
+    ["Not shrunk (#{size(s.before)}): #{why}.", ""]
+  end
+
+  defp shrunk(%{before: b, after: a} = s) do
+    effort =
+      "#{s.candidates_tried} candidates, #{s.time_ms} ms" <>
+        if(s.complete, do: "", else: ", stopped by :shrink_time")
+
+    line =
+      cond do
+        a == b ->
+          "Shrinking found no smaller failing schedule than #{size(b)} (#{effort})."
+
+        s.verified ->
+          "Shrunk from #{b.steps} steps / #{b.preemptions} preemptions to " <>
+            "#{a.steps} / #{a.preemptions} (#{effort})."
+
+        true ->
+          "Shrinking found a schedule of #{size(a)} (#{effort}), but its strict replay did " <>
+            "not fail the same way; the original schedule is shown."
+      end
+
+    [line, ""]
+  end
+
+  defp size(%{steps: n, preemptions: p}), do: "#{n} steps / #{p} preemptions"
+
+  # The steps that happen before the failure, with their side effects.
+  defp causal_slice(%{slice: slice, steps: steps} = f, names, max_lines) when is_list(slice) do
+    cond do
+      slice == [] ->
+        []
+
+      length(slice) == steps ->
+        ["Causal slice: all #{steps} steps happen before the failure.", ""]
+
+      true ->
+        keep = MapSet.new(slice)
+        trace = Enum.filter(f.trace, fn {step, _, _, _} -> MapSet.member?(keep, step) end)
+
+        [
+          "Causal slice (#{length(slice)} of #{steps} steps happen before the failure; " <>
+            "the others ran concurrently with it):",
+          schedule(trace, names, max_lines),
+          ""
+        ]
+    end
+  end
+
+  defp causal_slice(_f, _names, _max_lines), do: []
 
   defp headline(%{headline: headline}) when is_binary(headline), do: headline
 

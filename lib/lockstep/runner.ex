@@ -36,6 +36,10 @@ defmodule Lockstep.Runner do
     * `:verbose` - when no bug was found, print what was explored: iterations run, distinct
       schedules, runs stopped at the step limit and the longest run (default false;
       `LOCKSTEP_VERBOSE=1` turns it on, and so does `mix test --trace` for `ctest`)
+    * `:shrink` - when a run fails, search for a smaller schedule (fewer steps, fewer
+      preemptions) that fails the same way, and report that one (default true)
+    * `:shrink_time` - wall-clock budget for shrinking in milliseconds (default 5000); it also
+      stops at what is left of `:max_run_time`
 
   ## What fails an iteration
 
@@ -45,6 +49,18 @@ defmodule Lockstep.Runner do
   Managed processes still alive when the function returns are stopped, and the next iteration
   starts only once they are gone: no process of one iteration, and no ETS table one of them
   owned, survives into the next.
+
+  ## Shrinking
+
+  A failing schedule found at random is usually long and full of irrelevant switches between
+  processes. Unless `shrink: false`, the runner then searches for a smaller schedule: fewer
+  steps and fewer *preemptions* (switches away from a process that could have gone on), neither
+  measure ever growing, that fails with the same category (and, for exceptions and crashes,
+  the same kind of exception). The engine proposes candidate schedules; each is run once with
+  the rest of the run non-preemptive. The search stops when no proposal is smaller or when
+  `:shrink_time` runs out. The winner is replayed strictly before it is reported; the report
+  gives the sizes before and after, and `Lockstep.BugFound`'s `:shrink` field holds them.
+  Failures of the watchdog are not re-run.
   """
 
   alias Lockstep.{BugFound, Native, Options, Report, Runtime, Schedule}
@@ -155,7 +171,7 @@ defmodule Lockstep.Runner do
           hunt(fun, cfg, i + 1, started, record(stats, steps, schedule_hash, true))
 
         {:fail, failure} ->
-          raise bug(failure, cfg)
+          raise bug(shrink_failure(fun, cfg, failure, started), cfg)
       end
     end
   end
@@ -177,12 +193,33 @@ defmodule Lockstep.Runner do
       case iteration(fun, cfg, j, expected_steps(longest)) do
         {:ok, steps, _} -> max(longest, steps)
         {:step_limit, steps, _} -> max(longest, steps)
-        {:fail, failure} -> raise bug(failure, cfg)
+        {:fail, failure} -> raise bug(shrink_failure(fun, cfg, failure), cfg)
       end
     end)
     |> expected_steps()
   after
     flush_notes()
+  end
+
+  @doc false
+  # Shrinks a failure from `run_once/4` unless `shrink: false` (see "Shrinking" above), and
+  # records what shrinking did under `:shrink`. Shrinking gets `:shrink_time`, or what is left
+  # of `:max_run_time` (counted from `started`) if that is less.
+  @spec shrink_failure((() -> any()), map(), map(), integer()) :: map()
+  def shrink_failure(fun, cfg, failure, started \\ System.monotonic_time(:millisecond))
+
+  def shrink_failure(_fun, %{shrink: false}, failure, _started),
+    do: Map.put(failure, :shrink, nil)
+
+  def shrink_failure(fun, cfg, failure, started) do
+    budget =
+      case cfg.max_run_time do
+        :infinity -> cfg.shrink_time
+        total -> min(cfg.shrink_time, total - (System.monotonic_time(:millisecond) - started))
+      end
+
+    {failure, summary} = Lockstep.Shrink.shrink(fun, cfg, failure, budget)
+    Map.put(failure, :shrink, summary)
   end
 
   defp record(stats, steps, schedule_hash, limited) do
@@ -329,10 +366,10 @@ defmodule Lockstep.Runner do
         passed(:step_limit, run, steps, schedule_hash, ctx)
 
       {:finished, {:exception, reason}} ->
-        fail(run, :exception, reason, note(tag, :root, 0), ctx)
+        fail(run, :exception, reason, {:note, tag, :root, 0}, ctx)
 
       {:finished, {:crash, {id, _reason} = detail}} ->
-        fail(run, :crash, detail, note(tag, :crash, id), ctx)
+        fail(run, :crash, detail, {:note, tag, :crash, id}, ctx)
 
       {:finished, {category, detail}} ->
         fail(run, category, detail, nil, ctx)
@@ -348,14 +385,24 @@ defmodule Lockstep.Runner do
 
   defp fail(run, category, detail, exception, ctx) do
     processes = for {id, pid, name, _alive} <- Native.run_procs(run), do: {id, pid, name}
+    trace = Native.run_trace(run)
+
+    exception =
+      case exception do
+        # A process killed by a signal (or from outside) sends no note: do not wait for one.
+        {:note, tag, role, id} -> if killed?(trace, id), do: nil, else: note(tag, role, id)
+        other -> other
+      end
 
     {:fail,
      %{
        category: category,
        detail: detail,
        exception: exception,
-       trace: Native.run_trace(run),
+       trace: trace,
        schedule: Native.run_choices(run),
+       preemptions: Native.run_preemptions(run),
+       slice: Native.run_slice(run, nil),
        steps: elem(Native.run_status(run), 0),
        processes: processes,
        iteration: ctx.iteration,
@@ -364,6 +411,14 @@ defmodule Lockstep.Runner do
        # Where every process stood when a replay could not follow its schedule.
        statuses: if(category == :diverged, do: Native.run_statuses(run), else: nil)
      }}
+  end
+
+  defp killed?(trace, id) do
+    Enum.any?(trace, fn
+      {_, _, nil, {:died, ^id, _}} -> true
+      {_, _, nil, {:vanished, ^id}} -> true
+      _ -> false
+    end)
   end
 
   # How a process's code ended, as its wrapper reported it (sent before its exit step, so it
@@ -513,6 +568,9 @@ defmodule Lockstep.Runner do
       fail_step: f.steps,
       trace: f.trace,
       schedule: f.schedule,
+      preemptions: f.preemptions,
+      slice: f.slice,
+      shrink: f[:shrink],
       processes: f.processes,
       trace_path: report_path,
       schedule_path: schedule_path,
