@@ -174,8 +174,96 @@ defmodule Lockstep.MixTasksReplayTest do
     end
   end
 
-  test "both tasks have help" do
-    for task <- [Mix.Tasks.Lockstep.Replay, DumpTrace] do
+  describe "mix lockstep.shrink" do
+    test "replays an unshrunk schedule's ctest, shrinks it and saves the result beside it",
+         %{tmp_dir: dir} do
+      line =
+        @fixture
+        |> File.read!()
+        |> String.split("\n")
+        |> Enum.find_index(&(&1 =~ ~s(ctest "lost update")))
+        |> Kernel.+(1)
+
+      bug =
+        assert_raise Lockstep.BugFound, fn ->
+          Lockstep.Test.__run__(
+            Lockstep.ReplayTarget,
+            "lost update",
+            %{file: Path.expand(@fixture), line: line},
+            [iterations: 300, seed: 3, trace_dir: dir, shrink: false],
+            &Lockstep.Examples.LostUpdate.run/0
+          )
+        end
+
+      assert bug.shrink == nil
+      original = Lockstep.Schedule.load!(bug.schedule_path)
+      assert length(bug.preemptions) > 0
+
+      out =
+        capture_io(fn ->
+          assert Mix.Tasks.Lockstep.Shrink.main([
+                   bug.schedule_path,
+                   "--time",
+                   "20000",
+                   "--",
+                   "--seed",
+                   "0"
+                 ]) == 0
+        end)
+
+      assert out =~ "Shrinking #{bug.schedule_path}"
+      assert out =~ "LOCKSTEP_SHRINK=20000"
+      assert out =~ "the bug fired again"
+      assert out =~ "Shrunk from #{bug.fail_step} steps / #{length(bug.preemptions)} preemptions"
+      assert out =~ "Shrinking done"
+
+      [_, new_path] = Regex.run(~r/Schedule: (\S+\.json)/, out)
+      assert Path.dirname(Path.expand(new_path)) == Path.expand(dir)
+      refute Path.expand(new_path) == Path.expand(bug.schedule_path)
+
+      shrunk = Lockstep.Schedule.load!(new_path)
+      assert shrunk.test == original.test
+      assert shrunk.category == original.category
+
+      assert shrunk.shrunk_from == %{
+               steps: original.steps,
+               preemptions: length(bug.preemptions),
+               choices: original.choices
+             }
+
+      assert shrunk.steps <= original.steps
+      assert shrunk.choices != original.choices
+
+      # The shrunk file replays to the same failure.
+      assert {:reproduced, again} =
+               Lockstep.Replay.check(&Lockstep.Examples.LostUpdate.run/0, new_path)
+
+      assert elem(again.reason, 0) == :exception
+      assert length(again.preemptions) < length(bug.preemptions)
+    end
+
+    test "errors: bad arguments and a schedule without a test", %{tmp_dir: dir} do
+      shrink = fn args -> Mix.Tasks.Lockstep.Shrink.main(args) end
+      assert_raise Mix.Error, ~r/expected the path of a schedule file/, fn -> shrink.([]) end
+
+      assert_raise Mix.Error, ~r/--time must be a positive/, fn ->
+        shrink.(["a", "--time", "0"])
+      end
+
+      path = recorded(dir).schedule_path
+      error = assert_raise Mix.Error, fn -> shrink.([path]) end
+      assert error.message =~ "was not recorded from a ctest"
+
+      assert error.message =~
+               ~s[Lockstep.replay(fun, "#{path}", shrink: true, shrink_time: 10000)]
+
+      missing = Path.join(dir, "none.json")
+      assert_raise Mix.Error, ~r/cannot read the schedule file/, fn -> shrink.([missing]) end
+    end
+  end
+
+  test "the tasks have help" do
+    for task <- [Mix.Tasks.Lockstep.Replay, Mix.Tasks.Lockstep.Shrink, DumpTrace] do
       assert Mix.Task.shortdoc(task) =~ "schedule"
       assert Mix.Task.moduledoc(task) =~ "## Exit status"
     end

@@ -30,7 +30,12 @@ defmodule Lockstep.Replay do
 
   The run settings come from the schedule (`max_steps`, `allow_crashes`, `fail_on_blocked`,
   `step_limit`); pass any of them to override the file, and `:watchdog` (milliseconds a
-  process may run between sync points, default 5000). `ctest` also passes `:test`, the test's
+  process may run between sync points, default 5000).
+
+  `shrink: true` shrinks a reproduced failure (same category) before reporting it, within
+  `:shrink_time` milliseconds (default 5000), as a hunt does; a smaller schedule is saved as
+  a new file whose `shrunk_from` records the replayed one, and the report names it. This is
+  what `mix lockstep.shrink` runs. Without it (the default) a replay saves nothing. `ctest` also passes `:test`, the test's
   identity, so that the report names the test.
 
   ## From a test
@@ -65,7 +70,15 @@ defmodule Lockstep.Replay do
 
   alias Lockstep.{BugFound, Options, ReplayDivergence, Report, Runner, Runtime, Schedule}
 
-  @overrides [:max_steps, :allow_crashes, :fail_on_blocked, :step_limit, :watchdog]
+  @overrides [
+    :max_steps,
+    :allow_crashes,
+    :fail_on_blocked,
+    :step_limit,
+    :watchdog,
+    :shrink,
+    :shrink_time
+  ]
 
   @doc """
   Replays `source` (a schedule file's path or a `Lockstep.Schedule`) with `fun` as the test
@@ -92,6 +105,8 @@ defmodule Lockstep.Replay do
     schedule = schedule!(source)
     {test, opts} = Keyword.pop(opts, :test)
     check_overrides!(opts)
+    {shrink, opts} = Keyword.pop(opts, :shrink, false)
+    {shrink_time, opts} = Keyword.pop(opts, :shrink_time, 5_000)
     settings = Map.merge(schedule.settings, Map.new(Keyword.delete(opts, :watchdog)))
 
     cfg =
@@ -110,7 +125,16 @@ defmodule Lockstep.Replay do
     # Under a ctest, name the test for the report, without ExUnit's seed of this run.
     test = test && Map.delete(test, :exunit_seed)
     # The schedule's seed, whatever LOCKSTEP_SEED says: it names the recorded iteration.
-    cfg = %{cfg | seed: schedule.seed, strategy: schedule.strategy, test: test, verbose: false}
+    cfg = %{
+      cfg
+      | seed: schedule.seed,
+        strategy: schedule.strategy,
+        test: test,
+        verbose: false,
+        shrink: shrink,
+        shrink_time: shrink_time,
+        max_run_time: :infinity
+    }
 
     overrides = %{
       strategy: :replay,
@@ -128,6 +152,9 @@ defmodule Lockstep.Replay do
     case result do
       {:fail, %{category: :diverged} = f} ->
         {:diverged, not_followed(f, schedule)}
+
+      {:fail, %{category: category} = f} when shrink and category == schedule.category ->
+        {:reproduced, reproduced(Runner.shrink_failure(fun, cfg, f), cfg, schedule)}
 
       {:fail, f} ->
         {:reproduced, reproduced(f, cfg, schedule)}
@@ -284,7 +311,14 @@ defmodule Lockstep.Replay do
             "#{recorded}; this run: #{actual}."
       end
 
-    Runner.bug(f, cfg, %{headline: headline, schedule_path: schedule.path})
+    # A replay saves nothing new, unless shrinking found a smaller schedule: that one is saved
+    # as a file of its own (recording the schedule it came from).
+    extra =
+      if f[:shrunk_from],
+        do: %{headline: headline},
+        else: %{headline: headline, schedule_path: schedule.path}
+
+    Runner.bug(f, cfg, extra)
   end
 
   # The engine could not follow the schedule: the named process was not enabled, or the

@@ -379,6 +379,7 @@ defmodule Lockstep.Schedule do
       category: f.category,
       detail: printable(Lockstep.Report.detail_text(f)),
       choices: f.schedule,
+      shrunk_from: f[:shrunk_from],
       processes:
         Enum.map(f.processes, fn {id, _pid, name} ->
           %{id: id, name: name && inspect(name)}

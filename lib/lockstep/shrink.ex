@@ -63,6 +63,12 @@ defmodule Lockstep.Shrink do
         {original, true}
       end
 
+    # A shrunk failure remembers the schedule it came from, for the saved file.
+    reported =
+      if reported == original,
+        do: reported,
+        else: Map.put(reported, :shrunk_from, Map.put(info.before, :choices, original.schedule))
+
     summary = %{
       before: info.before,
       after: info.after,

@@ -121,7 +121,7 @@ defmodule Lockstep.Test do
   defp execute(fun, test, opts) do
     case Lockstep.Replay.from_env(test) do
       {:replay, schedule} ->
-        Lockstep.Replay.run(fun, schedule, Keyword.take(opts, [:watchdog, :test]))
+        Lockstep.Replay.run(fun, schedule, Keyword.take(opts, [:watchdog, :test]) ++ shrink_env())
 
       {:other_test, schedule} ->
         IO.puts(
@@ -134,6 +134,25 @@ defmodule Lockstep.Test do
 
       :none ->
         Lockstep.Runner.run(fun, opts)
+    end
+  end
+
+  # `LOCKSTEP_SHRINK=MS` (set by `mix lockstep.shrink`): shrink the replayed failure within MS
+  # milliseconds.
+  defp shrink_env do
+    case System.get_env("LOCKSTEP_SHRINK") do
+      nil ->
+        []
+
+      text ->
+        case Integer.parse(text) do
+          {ms, ""} when ms > 0 ->
+            [shrink: true, shrink_time: ms]
+
+          _ ->
+            raise ArgumentError,
+                  "LOCKSTEP_SHRINK must be a positive integer (milliseconds), got: #{inspect(text)}"
+        end
     end
   end
 

@@ -48,31 +48,56 @@ defmodule Mix.Tasks.Lockstep.Replay do
   @spec main([String.t()]) :: non_neg_integer()
   def main(args) do
     {path, test_args} = parse!(args)
-    Mix.Task.run("compile")
+    {:ok, _output, status} = run_test(path, test_args, [])
     schedule = load!(path)
-    {file, line} = location!(schedule, path)
-
-    command = ["test", "#{file}:#{line}" | test_args]
-    env = [{"LOCKSTEP_REPLAY", Path.expand(path)}, {"MIX_ENV", System.get_env("MIX_ENV", "test")}]
-
-    Mix.shell().info(
-      "Replaying #{path}: #{schedule.test.module} \"#{schedule.test.name}\" " <>
-        "(LOCKSTEP_REPLAY=#{path} mix #{Enum.join(command, " ")})"
-    )
-
-    {_, status} =
-      System.cmd(mix!(), command, env: env, into: IO.stream(:stdio, :line), stderr_to_stdout: true)
 
     if status == 0 do
       Mix.shell().error(
-        "The test passed, so the schedule was not replayed: the ctest at #{file}:#{line} is " <>
-          "not #{schedule.test.module} \"#{schedule.test.name}\" any more (renamed or moved?)."
+        "The test passed, so the schedule was not replayed: the ctest at " <>
+          "#{schedule.test.file}:#{schedule.test.line} is not #{schedule.test.module} " <>
+          "\"#{schedule.test.name}\" any more (renamed or moved?)."
       )
 
       1
     else
       status
     end
+  end
+
+  @doc false
+  # Runs the test a schedule file names with `LOCKSTEP_REPLAY` set (plus `env`), printing its
+  # output; returns the output and exit status. Shared with `mix lockstep.shrink`. Options:
+  # `:verb` for the first line, `:iex_hint` for files recorded outside a test.
+  @spec run_test(Path.t(), [String.t()], [{String.t(), String.t()}], keyword()) ::
+          {:ok, String.t(), non_neg_integer()}
+  def run_test(path, test_args, env, opts \\ []) do
+    Mix.Task.run("compile")
+    schedule = load!(path)
+    {file, line} = location!(schedule, path, opts[:iex_hint])
+
+    command = ["test", "#{file}:#{line}" | test_args]
+
+    env = [{"LOCKSTEP_REPLAY", Path.expand(path)} | env]
+
+    settings =
+      Enum.map_join(env, " ", fn
+        {"LOCKSTEP_REPLAY", _} -> "LOCKSTEP_REPLAY=#{path}"
+        {k, v} -> "#{k}=#{v}"
+      end)
+
+    Mix.shell().info(
+      "#{opts[:verb] || "Replaying"} #{path}: #{schedule.test.module} \"#{schedule.test.name}\" " <>
+        "(#{settings} mix #{Enum.join(command, " ")})"
+    )
+
+    {output, status} =
+      System.cmd(mix!(), command,
+        env: [{"MIX_ENV", System.get_env("MIX_ENV", "test")} | env],
+        stderr_to_stdout: true
+      )
+
+    IO.write(output)
+    {:ok, output, status}
   end
 
   defp parse!(args) do
@@ -104,7 +129,7 @@ defmodule Mix.Tasks.Lockstep.Replay do
     end
   end
 
-  defp location!(%{test: %{file: file, line: line}}, _path)
+  defp location!(%{test: %{file: file, line: line}}, _path, _iex_hint)
        when is_binary(file) and is_integer(line) do
     unless File.regular?(file) do
       Mix.raise(
@@ -116,13 +141,13 @@ defmodule Mix.Tasks.Lockstep.Replay do
     {file, line}
   end
 
-  defp location!(schedule, path) do
+  defp location!(schedule, path, iex_hint) do
     Mix.raise("""
     #{path} was not recorded from a ctest (it names no test file), so there is no test to run.
     Replay it from iex with the function that was run:
 
         iex -S mix
-        iex> Lockstep.replay(fun, #{inspect(path)})
+        iex> #{iex_hint || "Lockstep.replay(fun, #{inspect(path)})"}
 
     Recorded with seed #{schedule.seed}, iteration #{schedule.iteration}, strategy #{inspect(schedule.strategy)}.
     `mix lockstep.dump_trace #{path}` prints the recorded run.
