@@ -146,20 +146,30 @@ defmodule Lockstep.RunnerTest do
   end
 
   test "no process of a finished run survives it" do
-    before = length(Process.list())
+    me = self()
 
     Lockstep.Runner.run(
       fn ->
-        for _ <- 1..5, do: Lockstep.spawn(fn -> Lockstep.recv() end)
-        Lockstep.spawn(fn -> Lockstep.sleep(:infinity) end)
+        pids = for _ <- 1..5, do: Lockstep.spawn(fn -> Lockstep.recv() end)
+        sleeper = Lockstep.spawn(fn -> Lockstep.sleep(:infinity) end)
+        send(me, {:pids, [self(), sleeper | pids]})
       end,
       iterations: 20
     )
 
-    # Kills are asynchronous; give them a moment.
-    Process.sleep(50)
-    assert length(Process.list()) <= before
+    pids = collect_pids([])
+    assert length(pids) == 20 * 7
+    # The runner waits for the processes it kills before the next iteration starts.
+    assert Enum.filter(pids, &Process.alive?/1) == []
     assert {:messages, []} = Process.info(self(), :messages)
+  end
+
+  defp collect_pids(acc) do
+    receive do
+      {:pids, pids} -> collect_pids(pids ++ acc)
+    after
+      0 -> acc
+    end
   end
 
   test "max_run_time stops a long hunt and says so" do

@@ -64,7 +64,13 @@ defmodule Lockstep.ScheduleTest do
     assert s.category == :exception
     assert s.detail =~ "expected the counter to be 2 after two increments, got 1"
     assert s.choices == bug.schedule and s.steps == length(bug.schedule)
-    assert s.shrunk_from == nil
+    # The hunt shrank the failure: the file holds the smaller schedule and where it came from.
+    assert %{steps: steps, preemptions: preemptions, choices: choices} = s.shrunk_from
+    assert bug.shrink.before == %{steps: steps, preemptions: preemptions}
+    assert bug.shrink.after == %{steps: s.steps, preemptions: length(bug.preemptions)}
+    assert length(choices) == steps
+    assert steps >= s.steps and preemptions >= length(bug.preemptions)
+    assert {steps, preemptions} != {s.steps, length(bug.preemptions)}
     assert s.processes == for(i <- 0..3, do: %{id: i, name: nil})
     assert length(s.trace) == length(bug.trace)
     assert hd(s.trace) == %{step: 1, time: 0, proc: 0, kind: "start", text: "starts"}
