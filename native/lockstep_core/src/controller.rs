@@ -10,7 +10,10 @@
 //! point, or reserved by a spawn and not yet bound (only while its parent runs).
 
 use crate::ids::{MonitorId, MsgId, Name, ProcId, TimerId};
-use crate::op::{DownItem, Envelope, Message, Op, OpError, OpKind, Reason, Reply};
+use crate::op::{
+    global_name_hash, name_hash, Dest, DownItem, Envelope, Message, Op, OpError, OpKind, Reason,
+    Reply,
+};
 use crate::process::{Deadline, Process, State};
 use crate::strategy::{Candidate, Decision, IterationInfo, PickError, Strategy};
 use crate::trace::{Event, EventKind};
@@ -558,17 +561,38 @@ impl<P: Clone> Controller<P> {
 
     fn collect_enabled(&mut self) {
         self.enabled.clear();
+        let (names, globals) = (&self.names, &self.globals);
         for (i, p) in self.procs.iter().enumerate() {
             if let State::Waiting(op) = &p.state {
                 if p.is_enabled() {
+                    // Names are resolved as executing the operation now would resolve them, so
+                    // strategies see which process a name-addressed operation reaches.
+                    let (target, name) = match op {
+                        Op::Send { to: dest, .. } | Op::Monitor { target: dest } => match dest {
+                            Dest::Proc(t) => (Some(*t), None),
+                            Dest::Name(n) => (names.get(n).copied(), Some(name_hash(n))),
+                        },
+                        Op::Whereis { name } | Op::Unregister { name } => {
+                            (names.get(name).copied(), Some(name_hash(name)))
+                        }
+                        Op::Register { name, target } => (Some(*target), Some(name_hash(name))),
+                        Op::GlobalWhereis { name } | Op::GlobalUnregister { name } => {
+                            (globals.get(name).copied(), Some(global_name_hash(name)))
+                        }
+                        Op::GlobalRegister { name, target } => {
+                            (Some(*target), Some(global_name_hash(name)))
+                        }
+                        _ => (op.target(), None),
+                    };
                     self.enabled.push(Candidate {
                         proc: ProcId(i as u32),
                         op: op.kind(),
-                        target: op.target(),
+                        target,
                         object: match op {
                             Op::Sync { object, write, .. } => Some((*object, *write)),
                             _ => None,
                         },
+                        name,
                     });
                 }
             }

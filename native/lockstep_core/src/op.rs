@@ -282,6 +282,58 @@ impl<P> Op<P> {
     }
 }
 
+/// The `object` of a [`Op::Sync`] touching `key` (a 32-bit hash) of `table` (a 32-bit hash):
+/// `(table << 32) | key`. Key `0` means the operation touches the whole table (`tab2list`,
+/// `select`, `first`/`next`, deleting the table, `info`, ...); a keyed operation must use a
+/// nonzero key hash (map a hash of 0 to 1). See [`sync_conflict`] for when two objects clash.
+pub fn sync_object(table: u32, key: u32) -> u64 {
+    (u64::from(table) << 32) | u64::from(key)
+}
+
+/// The table half of a [`sync_object`].
+pub fn sync_table(object: u64) -> u32 {
+    (object >> 32) as u32
+}
+
+/// The key half of a [`sync_object`] (`0` for a whole-table operation).
+pub fn sync_key(object: u64) -> u32 {
+    object as u32
+}
+
+/// Whether two shared-state operations conflict (their order can matter): same table, either one
+/// whole-table or both on the same key, and at least one of them writes.
+pub fn sync_conflict(a: u64, a_writes: bool, b: u64, b_writes: bool) -> bool {
+    if !(a_writes || b_writes) || sync_table(a) != sync_table(b) {
+        return false;
+    }
+    let (ka, kb) = (sync_key(a), sync_key(b));
+    ka == 0 || kb == 0 || ka == kb
+}
+
+/// A stable 64-bit hash of a locally registered name (FNV-1a), so strategies can tell
+/// operations on the same name apart without holding the name. Portable and independent of the
+/// standard library's hasher, whose output may change between releases.
+pub fn name_hash(name: &str) -> u64 {
+    fnv1a(FNV_OFFSET, name.as_bytes())
+}
+
+/// As [`name_hash`], for a name in the run's global name space: the same name hashes
+/// differently in the two spaces, which are independent.
+pub fn global_name_hash(name: &str) -> u64 {
+    // 0xFF never occurs in UTF-8, so no local name hashes the same bytes.
+    fnv1a(fnv1a(FNV_OFFSET, &[0xFF]), name.as_bytes())
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+fn fnv1a(mut h: u64, bytes: &[u8]) -> u64 {
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
 /// A failed operation, surfaced to the calling process as the BEAM would (an `ArgumentError`
 /// for `badarg`, an `ErlangError` for `noproc`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -104,7 +104,14 @@ fn program(
 fn strategy_config() -> impl Strategy<Value = StrategyConfig> {
     prop_oneof![
         Just(StrategyConfig::Random),
-        (1..5u32).prop_map(|depth| StrategyConfig::Pct { depth })
+        (1..5u32).prop_map(|depth| StrategyConfig::Pct { depth }),
+        (1..5u32, prop::option::of(1..60u64))
+            .prop_map(|(depth, prefix)| StrategyConfig::FairPct { depth, prefix }),
+        Just(StrategyConfig::Pos),
+        (1..3u32, 0..3u32).prop_map(|(lo, w)| StrategyConfig::IdPct {
+            depth_min: lo,
+            depth_max: lo + w
+        }),
     ]
 }
 

@@ -1,14 +1,32 @@
 //! Scheduling strategies: given the enabled processes and their pending operations, pick the one
-//! that runs next. A strategy sees no wall-clock time and draws only from the seed it is given,
-//! so the same seed yields the same schedule.
+//! that runs next. A strategy sees no wall-clock time, draws only from the seed it is given and
+//! keeps its state in plain vectors indexed by process id, so the same seed yields the same
+//! schedule.
+//!
+//! - `random` ([`RandomWalk`]): shallow races; a cheap baseline.
+//! - `pct` ([`Pct`]): the default; bugs needing a few ordering constraints.
+//! - `fair_pct` ([`FairPct`]): as `pct`, for programs that spin (poll until another process
+//!   acts).
+//! - `pos` ([`Pos`]): many processes doing mostly independent work; bugs needing one process to
+//!   win several picks in a row while another waits.
+//! - `idpct` ([`IdPct`]): the bug depth is unknown; PCT's depth cycles over the iterations.
+//! - `replay` ([`Replay`]): re-running a recorded schedule.
+//! - `guided` ([`Guided`]): following a candidate schedule where it can (the shrinker's).
 
+mod fair_pct;
 mod guided;
+mod idpct;
 mod pct;
+mod pos;
+mod race;
 mod random;
 mod replay;
 
+pub use fair_pct::FairPct;
 pub use guided::Guided;
+pub use idpct::IdPct;
 pub use pct::Pct;
+pub use pos::Pos;
 pub use random::RandomWalk;
 pub use replay::Replay;
 
@@ -27,15 +45,35 @@ pub struct IterationInfo {
     pub expected_steps: u64,
 }
 
-/// One enabled process and the operation it will perform if picked.
+/// One enabled process and the operation it will perform if picked. What strategies need to
+/// tell which pending operations race (see [`Candidate::races_with`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Candidate {
     pub proc: ProcId,
     pub op: OpKind,
-    /// The process the operation acts on, if any.
+    /// The process the operation acts on, if any. For a send, monitor, `whereis` or
+    /// `unregister` by name: the process the name resolves to at this decision (`None` if
+    /// unregistered); for `register`: the process being named.
     pub target: Option<ProcId>,
-    /// For shared-state sync points: the object touched (hashed) and whether it writes.
+    /// For shared-state sync points: the object touched (see [`crate::op::sync_object`]) and
+    /// whether it writes.
     pub object: Option<(u64, bool)>,
+    /// For `register`, `unregister`, `whereis` and a send or monitor by name: the name's
+    /// [`crate::op::name_hash`].
+    pub name: Option<u64>,
+}
+
+impl Candidate {
+    /// A candidate with no target, object or name (what `Start`, `Now`, `Sleep`, ... carry).
+    pub fn new(proc: ProcId, op: OpKind) -> Self {
+        Candidate {
+            proc,
+            op,
+            target: None,
+            object: None,
+            name: None,
+        }
+    }
 }
 
 /// The scheduler's view at one decision.
@@ -82,6 +120,21 @@ pub enum StrategyConfig {
         /// Bug depth `d`: the strategy inserts `d - 1` priority change points.
         depth: u32,
     },
+    /// PCT for a prefix of the run, then a fair random walk.
+    FairPct {
+        depth: u32,
+        /// Steps of PCT before the random walk; `None`: three quarters of the expected steps.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        prefix: Option<u64>,
+    },
+    /// Partial-order sampling.
+    Pos,
+    /// PCT whose depth cycles through `depth_min..=depth_max` over the iterations.
+    #[serde(rename = "idpct")]
+    IdPct {
+        depth_min: u32,
+        depth_max: u32,
+    },
     Replay {
         choices: Vec<ProcId>,
     },
@@ -98,10 +151,51 @@ impl Default for StrategyConfig {
 }
 
 impl StrategyConfig {
+    /// The strategy's name, as its instances report it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            StrategyConfig::Random => "random",
+            StrategyConfig::Pct { .. } => "pct",
+            StrategyConfig::FairPct { .. } => "fair_pct",
+            StrategyConfig::Pos => "pos",
+            StrategyConfig::IdPct { .. } => "idpct",
+            StrategyConfig::Replay { .. } => "replay",
+            StrategyConfig::Guided { .. } => "guided",
+        }
+    }
+
+    /// Check the parameters, naming the one that is out of range.
+    pub fn validate(&self) -> Result<(), String> {
+        match *self {
+            StrategyConfig::Pct { depth } | StrategyConfig::FairPct { depth, .. } if depth == 0 => {
+                Err(format!("{} depth must be at least 1, got 0", self.name()))
+            }
+            StrategyConfig::FairPct {
+                prefix: Some(0), ..
+            } => Err("fair_pct prefix must be at least 1 step, got 0".into()),
+            StrategyConfig::IdPct {
+                depth_min,
+                depth_max,
+            } if depth_min == 0 || depth_min > depth_max => Err(format!(
+                "idpct needs 1 <= depth_min <= depth_max, \
+                 got depth_min {depth_min}, depth_max {depth_max}"
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// A fresh strategy instance. Out-of-range parameters (see [`StrategyConfig::validate`])
+    /// are clamped to the nearest valid value.
     pub fn build(&self) -> Box<dyn Strategy> {
         match self {
             StrategyConfig::Random => Box::new(RandomWalk::new()),
             StrategyConfig::Pct { depth } => Box::new(Pct::new(*depth)),
+            StrategyConfig::FairPct { depth, prefix } => Box::new(FairPct::new(*depth, *prefix)),
+            StrategyConfig::Pos => Box::new(Pos::new()),
+            StrategyConfig::IdPct {
+                depth_min,
+                depth_max,
+            } => Box::new(IdPct::new(*depth_min, *depth_max)),
             StrategyConfig::Replay { choices } => Box::new(Replay::new(choices.clone())),
             StrategyConfig::Guided { choices } => Box::new(Guided::new(choices.clone())),
         }

@@ -50,6 +50,11 @@ pub enum Instr {
     RecvSignal {
         timeout: Option<u64>,
     },
+    /// Busy-wait: a zero-timeout selective receive of the first message with this tag, repeated
+    /// until one arrives (a spin loop: the process stays enabled while it waits).
+    Poll {
+        tag: u64,
+    },
     Sleep(u64),
     SendAfter {
         to: Target,
@@ -83,6 +88,8 @@ pub enum Instr {
     GlobalUnregister(&'static str),
     GlobalWhereis(&'static str),
     Sync(u64),
+    /// A shared-state operation that only reads `object`.
+    SyncRead(u64),
     /// End abnormally by the process's own code.
     Crash,
 }
@@ -201,6 +208,12 @@ pub fn run_with(
 }
 
 impl World {
+    /// Whether `me`'s current instruction is a [`Instr::Poll`].
+    fn polling(&self, me: ProcId) -> bool {
+        let sim = &self.sims[&me];
+        sim.pc > 0 && matches!(sim.program[sim.pc - 1], Instr::Poll { .. })
+    }
+
     fn add(&mut self, p: ProcId, parent: Option<ProcId>, program: Vec<Instr>) {
         self.ctl.bind(p).expect("bind");
         self.sims.insert(
@@ -259,6 +272,11 @@ impl World {
                     self.logs.get_mut(&me).unwrap().received.push(env.msg);
                     self.sims.get_mut(&me).unwrap().seen = 0;
                 }
+                None if matches!(instr, Instr::Poll { .. }) => {
+                    self.logs.get_mut(&me).unwrap().timeouts += 1;
+                    self.sims.get_mut(&me).unwrap().seen = 0;
+                    return recv_op(&instr, 0);
+                }
                 None if *timed_out => {
                     self.logs.get_mut(&me).unwrap().timeouts += 1;
                     self.sims.get_mut(&me).unwrap().seen = 0;
@@ -269,6 +287,11 @@ impl World {
                     return recv_op(&instr, sim.seen);
                 }
             }
+        } else if matches!(reply, Reply::Timeout) && self.polling(me) {
+            // Nothing arrived: poll again.
+            self.logs.get_mut(&me).unwrap().timeouts += 1;
+            let sim = &self.sims[&me];
+            return recv_op(&sim.program[sim.pc - 1], 0);
         } else {
             match &reply {
                 Reply::Spawned(c) => {
@@ -314,7 +337,9 @@ impl World {
                 msg: self.pl(me, tag),
             },
             Instr::Recv { timeout } => Op::Recv { timeout },
-            ref i @ (Instr::RecvTag { .. } | Instr::RecvSignal { .. }) => recv_op(i, 0),
+            ref i @ (Instr::RecvTag { .. } | Instr::RecvSignal { .. } | Instr::Poll { .. }) => {
+                recv_op(i, 0)
+            }
             Instr::Sleep(ms) => Op::Sleep { ms },
             Instr::SendAfter { to, delay, tag } => Op::SendAfter {
                 to: Dest::Proc(self.target(me, to)),
@@ -374,9 +399,9 @@ impl World {
             },
             Instr::GlobalUnregister(n) => Op::GlobalUnregister { name: n.into() },
             Instr::GlobalWhereis(n) => Op::GlobalWhereis { name: n.into() },
-            Instr::Sync(object) => Op::Sync {
+            Instr::Sync(object) | Instr::SyncRead(object) => Op::Sync {
                 object,
-                write: true,
+                write: matches!(instr, Instr::Sync(_)),
                 label: Pl {
                     from: me.0,
                     seq: 0,
@@ -398,6 +423,7 @@ impl World {
 fn recv_op(instr: &Instr, seen: usize) -> Op<Pl> {
     let timeout = match instr {
         Instr::RecvTag { timeout, .. } | Instr::RecvSignal { timeout } => *timeout,
+        Instr::Poll { .. } => Some(0),
         _ => None,
     };
     Op::RecvMatch { seen, timeout }
@@ -405,7 +431,7 @@ fn recv_op(instr: &Instr, seen: usize) -> Op<Pl> {
 
 fn matches_instr(instr: &Instr, m: &Message<Pl>) -> bool {
     match (instr, m) {
-        (Instr::RecvTag { tag, .. }, Message::User(p)) => p.tag == *tag,
+        (Instr::RecvTag { tag, .. } | Instr::Poll { tag }, Message::User(p)) => p.tag == *tag,
         (Instr::RecvSignal { .. }, Message::Down { .. } | Message::Exit { .. }) => true,
         _ => false,
     }
