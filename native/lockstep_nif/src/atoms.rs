@@ -84,7 +84,13 @@ rustler::atoms! {
     fail_on_blocked,
     random,
     pct,
+    fair_pct,
+    pos,
+    idpct,
     replay,
     guided,
     choices,
+    prefix,
+    depth_min,
+    depth_max,
 }

@@ -186,39 +186,53 @@ fn opt<'a, T: rustler::Decoder<'a>>(opts: Term<'a>, key: Atom, default: T) -> Re
     }
 }
 
+/// The strategy named by the `strategy` key (default `pct`) and its parameters: `depth` (pct,
+/// fair_pct; default 3), `prefix` (fair_pct; a positive integer, absent or `nil` for the
+/// default), `depth_min`/`depth_max` (idpct; default 1 and 5), `choices` (replay, guided). Keys a
+/// strategy does not use are ignored.
 fn strategy(opts: Term<'_>) -> Result<StrategyConfig, String> {
     let Ok(s) = opts.map_get(atoms::strategy()) else {
         return Ok(StrategyConfig::default());
     };
-    let depth: u32 = opt(opts, atoms::depth(), 3)?;
-    match s.decode::<Atom>() {
-        Ok(a) if a == atoms::random() => Ok(StrategyConfig::Random),
-        Ok(a) if a == atoms::pct() => {
-            if depth == 0 {
-                return Err("pct depth must be at least 1".into());
-            }
-            Ok(StrategyConfig::Pct { depth })
-        }
+    let depth = || opt(opts, atoms::depth(), 3u32);
+    let config = match s.decode::<Atom>() {
+        Ok(a) if a == atoms::random() => StrategyConfig::Random,
+        Ok(a) if a == atoms::pct() => StrategyConfig::Pct { depth: depth()? },
+        Ok(a) if a == atoms::fair_pct() => StrategyConfig::FairPct {
+            depth: depth()?,
+            prefix: opt(opts, atoms::prefix(), None::<u64>)?,
+        },
+        Ok(a) if a == atoms::pos() => StrategyConfig::Pos,
+        Ok(a) if a == atoms::idpct() => StrategyConfig::IdPct {
+            depth_min: opt(opts, atoms::depth_min(), 1u32)?,
+            depth_max: opt(opts, atoms::depth_max(), 5u32)?,
+        },
         Ok(a) if a == atoms::replay() => {
             let choices: Vec<u32> = opt(opts, atoms::choices(), Vec::new())?;
-            Ok(StrategyConfig::Replay {
+            StrategyConfig::Replay {
                 choices: choices.into_iter().map(ProcId).collect(),
-            })
+            }
         }
         Ok(a) if a == atoms::guided() => {
             let choices: Vec<u32> = opt(opts, atoms::choices(), Vec::new())?;
-            Ok(StrategyConfig::Guided {
+            StrategyConfig::Guided {
                 choices: choices.into_iter().map(ProcId).collect(),
-            })
+            }
         }
-        _ => Err(format!(
-            "unknown strategy {s:?} (expected :random, :pct, :replay or :guided)"
-        )),
-    }
+        _ => {
+            return Err(format!(
+                "unknown strategy {s:?} \
+                 (expected :random, :pct, :fair_pct, :pos, :idpct, :replay or :guided)"
+            ))
+        }
+    };
+    config.validate()?;
+    Ok(config)
 }
 
-/// A new run. `opts` is a map with the keys `strategy`, `depth`, `choices`, `seed`, `iteration`,
-/// `expected_steps`, `max_steps`, `allow_crashes`, `fail_on_blocked` (all optional).
+/// A new run. `opts` is a map with the keys `strategy`, `depth`, `prefix`, `depth_min`,
+/// `depth_max`, `choices`, `seed`, `iteration`, `expected_steps`, `max_steps`, `allow_crashes`,
+/// `fail_on_blocked` (all optional).
 #[rustler::nif]
 fn run_new<'a>(
     env: Env<'a>,

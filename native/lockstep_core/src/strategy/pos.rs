@@ -26,6 +26,7 @@
 //! interactions; bugs that need one process to get through several steps while another waits
 //! to act; long runs, where PCT's change points spread thin.
 
+use super::race::RaceProbe;
 use super::{Candidate, Decision, IterationInfo, PickError, Strategy};
 use crate::ids::ProcId;
 use crate::seed::{self, SeedRng};
@@ -86,8 +87,9 @@ impl Strategy for Pos {
         if let Some(done) = self.last.take() {
             // The process that ran has a new pending operation.
             self.redraw(done.proc);
+            let probe = RaceProbe::new(&done);
             for c in decision.enabled {
-                if done.races_with(c) {
+                if probe.races_with(c) {
                     self.redraw(c.proc);
                 }
             }
