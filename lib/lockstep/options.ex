@@ -3,11 +3,26 @@ defmodule Lockstep.Options do
   # before any iteration runs, with the key and the accepted values in the message.
   @moduledoc false
 
-  @strategies [:pct, :random]
+  # Each strategy and the options it takes, with their defaults and what they accept.
+  @strategies %{
+    random: [],
+    pct: [depth: {3, "a positive integer", :pos_integer}],
+    fair_pct: [
+      depth: {3, "a positive integer", :pos_integer},
+      prefix: {nil, "a positive integer (steps of PCT before the random walk)", :pos_integer}
+    ],
+    pos: [],
+    idpct: [depth: {1..5, "a range a..b of integers with 1 <= a <= b", :depth_range}]
+  }
+
+  @strategy_names Map.keys(@strategies)
+
+  @strategy_forms ":pct, {:pct, depth: d}, :random, :fair_pct, " <>
+                    "{:fair_pct, depth: d, prefix: n}, :pos, :idpct or {:idpct, depth: a..b}"
 
   @schema [
     iterations: {100, "a positive integer", :pos_integer},
-    strategy: {:pct, "one of :pct, {:pct, depth: d} or :random", :strategy},
+    strategy: {:pct, "one of " <> @strategy_forms, :strategy},
     seed: {nil, "a non-negative integer", :non_neg_integer},
     max_steps: {1000, "a positive integer", :pos_integer},
     step_limit: {:fail, ":fail or :stop", {:in, [:fail, :stop]}},
@@ -54,16 +69,58 @@ defmodule Lockstep.Options do
                   "invalid value for #{where} option #{inspect(key)}: expected #{expected}, " <>
                     "got: #{inspect(value)}"
           end
+
+          if key == :strategy, do: check_strategy_options!(value, where)
       end
     end)
 
     Map.new(@schema, fn {key, {default, _, _}} -> {key, Keyword.get(opts, key, default)} end)
   end
 
-  @doc "Splits a strategy option into the engine's name and PCT depth."
-  def strategy_parts(:pct), do: {:pct, 3}
-  def strategy_parts({:pct, opts}), do: {:pct, Keyword.get(opts, :depth, 3)}
-  def strategy_parts(name) when is_atom(name), do: {name, 3}
+  @doc """
+  The engine's run options for a validated `:strategy` value: a map with the `strategy` name
+  and its parameters (`depth`; `depth` and `prefix`; `depth_min` and `depth_max`), to merge into
+  the options of `Lockstep.Native.run_new/4`.
+  """
+  @spec engine_strategy(atom() | {atom(), keyword()}) :: map()
+  def engine_strategy(name) when is_atom(name), do: engine_strategy({name, []})
+
+  def engine_strategy({name, opts}) do
+    params =
+      Map.new(@strategies[name], fn {key, {default, _, _}} -> {key, opts[key] || default} end)
+
+    case {name, params} do
+      {:idpct, %{depth: first..last//_}} -> %{strategy: :idpct, depth_min: first, depth_max: last}
+      {:fair_pct, %{prefix: nil}} -> %{strategy: :fair_pct, depth: params.depth}
+      _ -> Map.put(params, :strategy, name)
+    end
+  end
+
+  # The strategy's own options, checked one by one so the message names the offending key.
+  defp check_strategy_options!(name, _where) when is_atom(name), do: :ok
+
+  defp check_strategy_options!({name, opts} = value, where) do
+    accepted = @strategies[name]
+
+    Enum.each(opts, fn {key, v} ->
+      case Keyword.fetch(accepted, key) do
+        :error ->
+          raise ArgumentError,
+                "unknown #{inspect(key)} in #{where} option :strategy #{inspect(value)}; " <>
+                  "#{inspect(name)} accepts " <> accepted_keys(accepted)
+
+        {:ok, {_default, expected, valid?}} ->
+          unless valid?(valid?, v) do
+            raise ArgumentError,
+                  "invalid #{inspect(key)} in #{where} option :strategy #{inspect(value)}: " <>
+                    "expected #{expected}, got: #{inspect(v)}"
+          end
+      end
+    end)
+  end
+
+  defp accepted_keys([]), do: "no options"
+  defp accepted_keys(accepted), do: Enum.map_join(Keyword.keys(accepted), ", ", &inspect/1)
 
   defp valid?(:pos_integer, v), do: is_integer(v) and v > 0
   defp valid?(:non_neg_integer, v), do: is_integer(v) and v >= 0
@@ -72,12 +129,13 @@ defmodule Lockstep.Options do
   defp valid?(:map, v), do: is_map(v)
   defp valid?({:in, values}, v), do: v in values
   defp valid?(:budget, v), do: v == :infinity or valid?(:pos_integer, v)
-  defp valid?(:strategy, s) when s in @strategies, do: true
+  defp valid?(:depth_range, first..last//step), do: step == 1 and first >= 1 and first <= last
+  defp valid?(:depth_range, _), do: false
+  # The shape only; check_strategy_options!/2 then checks each of the strategy's options.
+  defp valid?(:strategy, name) when name in @strategy_names, do: true
 
-  defp valid?(:strategy, {:pct, opts}) when is_list(opts) do
-    Keyword.keyword?(opts) and Keyword.keys(opts) -- [:depth] == [] and
-      valid?(:pos_integer, Keyword.get(opts, :depth, 3))
-  end
+  defp valid?(:strategy, {name, opts}) when name in @strategy_names and is_list(opts),
+    do: Keyword.keyword?(opts)
 
   defp valid?(:strategy, _), do: false
 end

@@ -14,8 +14,24 @@ defmodule Lockstep.Runner do
 
     * `:iterations` - how many schedules to try (default 100; `LOCKSTEP_ITERATIONS` overrides
       the default)
-    * `:strategy` - `:pct` (default; probabilistic concurrency testing, bug depth 3),
-      `{:pct, depth: d}`, or `:random`
+    * `:strategy` - how each iteration's schedule is chosen (default `:pct`; the same seed
+      always gives the same schedules):
+      * `:pct` or `{:pct, depth: d}` - probabilistic concurrency testing (Burckhardt et al.,
+        ASPLOS 2010): random process priorities, and `d - 1` priority drops at random steps
+        (default depth 3). Finds bugs that need a few ordering constraints, whatever the
+        length of the runs around them.
+      * `:fair_pct` or `{:fair_pct, depth: d, prefix: n}` - PCT for the first `n` steps, then
+        a uniform random walk, so a process that polls in a loop for another process's
+        message cannot starve it (default depth 3, `n` three quarters of the longest run seen
+        so far). Pick it when PCT reports step-limit failures caused by polling or retry loops.
+      * `:pos` - partial-order sampling (Yuan et al., CAV 2018): random priorities per pending
+        operation, re-drawn only for the operations that race with the one just executed.
+        Good when many processes do mostly independent work, and for bugs that need one
+        process to get through several steps while another waits to act.
+      * `:idpct` or `{:idpct, depth: a..b}` - PCT whose depth cycles through `a..b` (default
+        `1..5`): iteration `i` uses depth `a + rem(i, b - a + 1)`. Pick it when the bug's
+        depth is unknown.
+      * `:random` - a uniform random walk; a cheap baseline for shallow races.
     * `:seed` - the hunt's seed (default: `LOCKSTEP_SEED`, else random; `ctest` derives it from
       ExUnit's seed and the test's name). Iteration `i` runs with a seed derived from it, so
       the same seed gives the same schedules on every machine.
@@ -91,13 +107,13 @@ defmodule Lockstep.Runner do
 
   @doc false
   # Validated options with the environment's defaults, a concrete seed and the engine's view
-  # of the strategy. Shared by every entry point that runs iterations (hunt, replay, shrink).
+  # of the strategy (`engine_strategy`: the run options naming it and its parameters). Shared
+  # by every entry point that runs iterations (hunt, replay, shrink).
   @spec config!(keyword(), String.t()) :: map()
   def config!(opts, where) do
     cfg = opts |> with_env_defaults() |> Options.validate!(where)
     cfg = %{cfg | seed: cfg.seed || default_seed()}
-    {strategy, depth} = Options.strategy_parts(cfg.strategy)
-    Map.merge(cfg, %{engine_strategy: strategy, depth: depth})
+    Map.put(cfg, :engine_strategy, Options.engine_strategy(cfg.strategy))
   end
 
   defp with_env_defaults(opts) do
@@ -275,8 +291,6 @@ defmodule Lockstep.Runner do
     tag = make_ref()
 
     base = %{
-      strategy: cfg.engine_strategy,
-      depth: cfg.depth,
       seed: iter_seed,
       iteration: i,
       expected_steps: 50,
@@ -285,7 +299,7 @@ defmodule Lockstep.Runner do
       fail_on_blocked: cfg.fail_on_blocked
     }
 
-    engine_opts = Map.merge(base, overrides)
+    engine_opts = cfg.engine_strategy |> Map.merge(base) |> Map.merge(overrides)
 
     run =
       case Native.run_new(engine_opts, tag, self(), node()) do

@@ -13,7 +13,8 @@ defmodule Mix.Tasks.Lockstep.Demo do
 
     * `--only NAME` - hunt one example (repeatable)
     * `--seed N` - the hunt's seed (default 2026); the same seed finds the same schedules
-    * `--strategy pct|random` - the scheduling strategy (default pct)
+    * `--strategy pct|fair_pct|pos|idpct|random` - the scheduling strategy with its default
+      options (default pct)
     * `--iterations N` - iterations allowed per example (default 1000)
 
   The examples are compiled in the `:dev` and `:test` environments only.
@@ -52,9 +53,15 @@ defmodule Mix.Tasks.Lockstep.Demo do
     Mix.shell().info("\n#{n} of #{length(examples)} examples: race found and reported.")
   end
 
-  defp strategy("pct"), do: :pct
-  defp strategy("random"), do: :random
-  defp strategy(other), do: Mix.raise("--strategy must be pct or random, got #{inspect(other)}")
+  @strategies ~w(pct fair_pct pos idpct random)
+
+  defp strategy(name) when name in @strategies, do: String.to_atom(name)
+
+  defp strategy(other),
+    do:
+      Mix.raise(
+        "--strategy must be one of #{Enum.join(@strategies, ", ")}, got #{inspect(other)}"
+      )
 
   defp select(all, []), do: all
 
