@@ -3,7 +3,8 @@
 //! clock reads, under each strategy. Reports nanoseconds per step (pick + execute), best of
 //! several runs.
 //!
-//! Run: `cargo bench -p lockstep_core --bench strategies`.
+//! Run: `cargo bench -p lockstep_core --bench strategies [-- NAME...]` (only the named
+//! strategies when names are given).
 
 use lockstep_core::strategy::StrategyConfig;
 use lockstep_core::{Config, Controller, Dest, IterationInfo, Next, Op, ProcId, Reply};
@@ -82,9 +83,16 @@ fn main() {
             depth_max: 5,
         },
     ];
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
     println!("{STEPS} steps per run, ns per step (best of 9)");
     println!("{:<10} {:>8} {:>8} {:>8}", "strategy", "n=2", "n=8", "n=32");
-    for s in &strategies {
+    for s in strategies
+        .iter()
+        .filter(|s| only.is_empty() || only.iter().any(|o| o == s.name()))
+    {
         let row: Vec<String> = [2, 8, 32]
             .iter()
             .map(|&n| {

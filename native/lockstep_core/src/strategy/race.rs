@@ -184,6 +184,12 @@ impl RaceProbe {
         if self.kinds & kinds(other.op) == 0 {
             return false;
         }
+        // The common case among shared-state operations, without building the access lists.
+        if let (Some((a, aw)), Some((b, bw))) = (self.of.object, other.object) {
+            if self.of.op == OpKind::Sync && other.op == OpKind::Sync {
+                return sync_conflict(a, aw, b, bw);
+            }
+        }
         let theirs = other.accesses();
         self.accesses
             .iter()
