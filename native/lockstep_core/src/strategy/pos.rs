@@ -9,9 +9,10 @@
 //! independent operations, which no program can observe; orders of racing operations then come
 //! out very unevenly. Keeping the priorities of operations that do not race with what just ran
 //! makes POS sample the *partial orders* of racing operations much closer to uniformly. In
-//! particular, a process whose steps do not race with the operation another process is waiting
-//! to perform wins consecutive picks against it with probability `1/(m+1)` for `m` picks, where a
-//! random walk needs `2^-m`; and unlike PCT, POS needs no estimate of the run length.
+//! particular, when one process waits to perform an operation that none of another process's
+//! next `m` steps races with, the other process gets all `m` steps in first with probability
+//! `1/(m+1)` (the waiting priority stays put while each step draws afresh), where a random walk
+//! gives `2^-m`; and unlike PCT, POS needs no estimate of the run length.
 //!
 //! What races is decided from the pending operations alone ([`super::Candidate::races_with`]):
 //! sends to one mailbox, a send and the receiver's receive, exit signals, monitors, links and

@@ -1,6 +1,7 @@
 //! Uniform random walk: at every step, each enabled process is equally likely to run. Cheap and
 //! surprisingly effective for shallow races; weak when a bug needs one process to win many
-//! consecutive picks (the probability shrinks geometrically).
+//! consecutive picks (the probability shrinks geometrically). No options; fair by construction,
+//! so spin loops end.
 
 use super::{Decision, IterationInfo, PickError, Strategy};
 use crate::ids::ProcId;
