@@ -122,6 +122,40 @@ defmodule Lockstep.StrategiesTest do
              )
   end
 
+  test "a schedule file records the strategy with the engine's parameters and reads it back" do
+    racy = fn ->
+      me = self()
+      for tag <- [:a, :b], do: Lockstep.spawn(fn -> Lockstep.send(me, tag) end)
+      if Lockstep.recv() == :b, do: raise("b first")
+    end
+
+    for {strategy, params} <- [
+          {{:idpct, depth: 2..4}, %{"depth_min" => 2, "depth_max" => 4}},
+          {{:fair_pct, depth: 2, prefix: 30}, %{"depth" => 2, "prefix" => 30}},
+          {:fair_pct, %{"depth" => 3}},
+          {:pos, %{}}
+        ] do
+      bug = bug(racy, strategy: strategy, iterations: 100)
+      assert %Lockstep.BugFound{schedule_path: path} = bug, inspect(strategy)
+      json = File.read!(path)
+      [line] = json |> String.split("\n") |> Enum.filter(&(&1 =~ ~s("strategy")))
+      assert line =~ ~s("params": #{params_json(params)}), line
+      assert Lockstep.Schedule.load!(path).strategy == strategy
+      assert {:reproduced, _} = Lockstep.Replay.check(racy, path)
+    end
+  end
+
+  defp params_json(params) when params == %{}, do: "{}"
+
+  defp params_json(params) do
+    inner =
+      params
+      |> Enum.sort()
+      |> Enum.map_join(", ", fn {k, v} -> ~s("#{k}": #{v}) end)
+
+    "{" <> inner <> "}"
+  end
+
   test "the engine receives each strategy's parameters" do
     assert Options.engine_strategy(:pct) == %{strategy: :pct, depth: 3}
     assert Options.engine_strategy({:pct, depth: 5}) == %{strategy: :pct, depth: 5}

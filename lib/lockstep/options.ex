@@ -15,7 +15,7 @@ defmodule Lockstep.Options do
     idpct: [depth: {1..5, "a range a..b of integers with 1 <= a <= b", :depth_range}]
   }
 
-  @strategy_names Map.keys(@strategies)
+  @strategy_names [:pct, :fair_pct, :pos, :idpct, :random]
 
   @strategy_forms ":pct, {:pct, depth: d}, :random, :fair_pct, " <>
                     "{:fair_pct, depth: d, prefix: n}, :pos, :idpct or {:idpct, depth: a..b}"
@@ -44,7 +44,8 @@ defmodule Lockstep.Options do
   def keys, do: @keys
 
   @doc "The strategy names the `:strategy` option accepts on their own (without options)."
-  def strategies, do: @strategies
+  @spec strategies() :: [atom()]
+  def strategies, do: @strategy_names
 
   @doc """
   Validates `opts` (a keyword list) and returns a map with every key, defaults filled in.

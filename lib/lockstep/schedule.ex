@@ -54,7 +54,7 @@ defmodule Lockstep.Schedule do
   `:kind` and `:text`. `save/2` writes a struct under a directory; `write/2` to an exact path.
   """
 
-  alias Lockstep.{Native, ScheduleError}
+  alias Lockstep.{Native, Options, ScheduleError}
 
   @format "lockstep-schedule"
   @version 1
@@ -207,6 +207,7 @@ defmodule Lockstep.Schedule do
   # The option as written, when it is a plain literal; else the structured name and params.
   defp strategy_term(%{text: text} = spec) when is_binary(text) do
     with {:ok, ast} <- Code.string_to_quoted(text, existing_atoms_only: true),
+         ast = Macro.prewalk(ast, &integer_range/1),
          true <- Macro.quoted_literal?(ast) do
       {value, _} = Code.eval_quoted(ast)
       value
@@ -221,6 +222,12 @@ defmodule Lockstep.Schedule do
   defp strategy_term(%{name: name, params: params}) do
     {existing_atom(name), Enum.map(params, fn {k, v} -> {existing_atom(k), v} end)}
   end
+
+  # `a..b` of integer literals (as in `{:idpct, depth: 1..5}`) is a literal for this purpose.
+  defp integer_range({:.., _, [a, b]}) when is_integer(a) and is_integer(b),
+    do: Macro.escape(a..b)
+
+  defp integer_range(ast), do: ast
 
   defp existing_atom(name) when is_atom(name), do: name
 
@@ -273,16 +280,27 @@ defmodule Lockstep.Schedule do
     }
   end
 
-  defp strategy_spec(name) when is_atom(name),
+  # A strategy the options accept is written with the engine's parameters (`{"depth": 3}`,
+  # `{"depth_min": 1, "depth_max": 5}`); anything else (read from a newer file) as it came.
+  defp strategy_spec(s) do
+    Options.validate!(strategy: s)
+    name = if is_atom(s), do: s, else: elem(s, 0)
+    %{name: name, params: Map.delete(Options.engine_strategy(s), :strategy), text: inspect(s)}
+  rescue
+    ArgumentError -> other_strategy_spec(s)
+  end
+
+  defp other_strategy_spec(name) when is_atom(name),
     do: %{name: name, params: %{}, text: inspect(name)}
 
-  defp strategy_spec({name, params} = s) when is_atom(name) and is_list(params) do
+  defp other_strategy_spec({name, params} = s) when is_atom(name) and is_list(params) do
     if Keyword.keyword?(params),
       do: %{name: name, params: Map.new(params), text: inspect(s)},
       else: %{name: inspect(s), params: %{}, text: inspect(s)}
   end
 
-  defp strategy_spec(other), do: %{name: inspect(other), params: %{}, text: inspect(other)}
+  defp other_strategy_spec(other),
+    do: %{name: inspect(other), params: %{}, text: inspect(other)}
 
   @doc """
   Writes the schedule into `dir` (created if missing) under a new, unique name and returns its
