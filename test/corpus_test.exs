@@ -6,16 +6,9 @@ defmodule Lockstep.CorpusTest do
   @seed 20_240_601
   @iterations 200
 
-  # Bugs the default strategy does not find reliably within the iteration budget are hunted
-  # with the best strategy available. The spin loop starves its initializer under PCT (the
-  # spinner keeps the highest priority until a change point demotes it, and runs stopped at
-  # the step limit stretch PCT's change points over 1000 steps); a random walk is fair enough.
-  @strategy %{spin_ready: :random}
-
+  # Every bug is hunted with the default strategy, as a user's ctest would.
   defp options(entry) do
-    strategy = Map.get(@strategy, entry.name, [])
-    strategy = if strategy == [], do: [], else: [strategy: strategy]
-    entry.opts ++ strategy ++ [seed: @seed, iterations: @iterations, max_run_time: :infinity]
+    entry.opts ++ [seed: @seed, iterations: @iterations, max_run_time: :infinity]
   end
 
   defp hunt(module, opts) do

@@ -22,7 +22,7 @@ defmodule Lockstep.ExplorationTest do
     # start, now, now, exit
     out = explored(fn -> Lockstep.now() && Lockstep.now() end, iterations: 12)
     assert figures(out) == [12, 1, 4, 0]
-    assert out =~ "no bug found (seed 1, strategy :pct)"
+    assert out =~ "no bug found (seed 1, strategy :pos)"
   end
 
   test "runs stopped at the step limit are counted, at their length" do

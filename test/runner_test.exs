@@ -41,7 +41,7 @@ defmodule Lockstep.RunnerTest do
     assert %Lockstep.BugFound{} = bug
     assert {:exception, _} = bug.reason
     assert %RuntimeError{message: "lost update: counter is 1"} = bug.exception
-    assert bug.seed == 7 and is_integer(bug.iter_seed) and bug.strategy == :pct
+    assert bug.seed == 7 and is_integer(bug.iter_seed) and bug.strategy == :pos
     assert bug.fail_step == length(bug.schedule)
     assert [{1, _, 0, {:start}} | _] = bug.trace
     assert File.read!(bug.trace_path) =~ "lost update"

@@ -49,7 +49,7 @@ defmodule Lockstep.ScheduleTest do
              line: 42
            }
 
-    assert s.strategy == :pct
+    assert s.strategy == :pos
     assert {s.seed, s.iteration, s.iter_seed} == {3, bug.iteration, bug.iter_seed}
     assert s.iter_seed == Native.seed_iteration(3, bug.iteration)
     assert s.expected_steps == 50

@@ -22,7 +22,7 @@ defmodule Lockstep.Options do
 
   @schema [
     iterations: {100, "a positive integer", :pos_integer},
-    strategy: {:pct, "one of " <> @strategy_forms, :strategy},
+    strategy: {:pos, "one of " <> @strategy_forms, :strategy},
     seed: {nil, "a non-negative integer", :non_neg_integer},
     max_steps: {1000, "a positive integer", :pos_integer},
     step_limit: {:fail, ":fail or :stop", {:in, [:fail, :stop]}},
@@ -39,6 +39,9 @@ defmodule Lockstep.Options do
   ]
 
   @keys Keyword.keys(@schema)
+
+  @doc "The strategy used when none is given."
+  def default_strategy, do: @schema[:strategy] |> elem(0)
 
   @doc "The accepted option names."
   def keys, do: @keys

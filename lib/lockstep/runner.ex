@@ -607,7 +607,11 @@ defmodule Lockstep.Runner do
   end
 
   defp reproduce(cfg, f) do
-    strategy = if(cfg.strategy == :pct, do: "", else: ", strategy: #{inspect(cfg.strategy)}")
+    strategy =
+      if(cfg.strategy == Options.default_strategy(),
+        do: "",
+        else: ", strategy: #{inspect(cfg.strategy)}"
+      )
 
     one =
       case f[:expected_steps] do
