@@ -93,4 +93,24 @@ defmodule Lockstep.CorpusTest do
       assert error.message =~ ":lost_update"
     end
   end
+
+  test "mix lockstep.demo hunts a corpus program and prints the shrunk schedule and replay lines" do
+    out =
+      ExUnit.CaptureIO.capture_io(fn ->
+        Mix.Task.rerun("lockstep.demo", ["--only", "lost_update", "--iterations", "200"])
+      end)
+
+    assert out =~ "== lost_update:"
+    assert out =~ ~r/found in iteration \d+/
+    assert out =~ "Shrunk from"
+    assert out =~ "Causal slice"
+    assert out =~ ~r/Schedule: \S+\.json/
+    assert out =~ "Lockstep.replay(fun, "
+    assert out =~ "Hunt again: mix lockstep.demo --only lost_update --seed 2026 --strategy pos"
+    assert out =~ "1 of 1 bugs found and reported."
+
+    assert_raise Mix.Error, ~r/no program "nope" in the corpus/, fn ->
+      Mix.Task.rerun("lockstep.demo", ["--only", "nope"])
+    end
+  end
 end

@@ -1,9 +1,11 @@
 defmodule Mix.Tasks.Lockstep.Demo do
-  @shortdoc "Hunts the races in Lockstep's bundled examples and prints what it finds"
+  @shortdoc "Hunts the races in Lockstep's bug corpus and prints what it finds"
 
   @moduledoc """
-  Runs Lockstep on each bundled example (see `Lockstep.Examples`) and prints, for each race
-  found, the iteration that found it, the failing schedule and the command that replays it.
+  Runs Lockstep on each program of the bundled bug corpus (see `Lockstep.Corpus`: twelve small
+  programs, each with a real concurrency bug) and prints, for each bug found, the iteration
+  that found it, the shrunk failing schedule with its causal slice, the saved schedule file and
+  the commands that replay it.
 
       mix lockstep.demo
       mix lockstep.demo --only lost_update --seed 7
@@ -11,13 +13,13 @@ defmodule Mix.Tasks.Lockstep.Demo do
 
   ## Options
 
-    * `--only NAME` - hunt one example (repeatable)
+    * `--only NAME` - hunt one program (repeatable)
     * `--seed N` - the hunt's seed (default 2026); the same seed finds the same schedules
     * `--strategy pct|fair_pct|pos|idpct|random` - the scheduling strategy with its default
-      options (default pct)
-    * `--iterations N` - iterations allowed per example (default 1000)
+      options (default: Lockstep's default strategy, pos)
+    * `--iterations N` - iterations allowed per program (default 1000)
 
-  The examples are compiled in the `:dev` and `:test` environments only.
+  The corpus is compiled in the `:dev` and `:test` environments only.
   """
 
   use Mix.Task
@@ -34,23 +36,26 @@ defmodule Mix.Tasks.Lockstep.Demo do
 
     Mix.Task.run("compile")
 
-    unless Code.ensure_loaded?(Lockstep.Examples) do
-      Mix.raise("the examples are compiled only in :dev and :test; run with MIX_ENV=dev")
+    unless Code.ensure_loaded?(Lockstep.Corpus) do
+      Mix.raise("the bug corpus is compiled only in :dev and :test; run with MIX_ENV=dev")
     end
 
     seed = Keyword.get(opts, :seed, 2026)
     iterations = Keyword.get(opts, :iterations, 1000)
-    strategy = strategy(Keyword.get(opts, :strategy, "pct"))
+
+    strategy =
+      strategy(Keyword.get(opts, :strategy, Atom.to_string(Lockstep.Options.default_strategy())))
+
     only = Keyword.get_values(opts, :only)
-    examples = select(Lockstep.Examples.all(), only)
+    entries = select(Lockstep.Corpus.all(), only)
 
     found =
-      for {name, mod} <- examples do
-        hunt(name, mod, seed: seed, iterations: iterations, strategy: strategy)
+      for entry <- entries do
+        hunt(entry, entry.opts ++ [seed: seed, iterations: iterations, strategy: strategy])
       end
 
     n = Enum.count(found, & &1)
-    Mix.shell().info("\n#{n} of #{length(examples)} examples: race found and reported.")
+    Mix.shell().info("\n#{n} of #{length(entries)} bugs found and reported.")
   end
 
   @strategies ~w(pct fair_pct pos idpct random)
@@ -67,18 +72,18 @@ defmodule Mix.Tasks.Lockstep.Demo do
 
   defp select(all, names) do
     Enum.map(names, fn name ->
-      case Enum.find(all, fn {n, _} -> Atom.to_string(n) == name end) do
-        nil -> Mix.raise("no example #{inspect(name)}; examples: #{list(all)}")
+      case Enum.find(all, &(Atom.to_string(&1.name) == name)) do
+        nil -> Mix.raise("no program #{inspect(name)} in the corpus; programs: #{list(all)}")
         found -> found
       end
     end)
   end
 
-  defp list(all), do: Enum.map_join(all, ", ", fn {n, _} -> Atom.to_string(n) end)
+  defp list(all), do: Enum.map_join(all, ", ", &Atom.to_string(&1.name))
 
-  defp hunt(name, mod, opts) do
+  defp hunt(%{name: name, module: mod, title: title}, opts) do
     shell = Mix.shell()
-    shell.info([:bright, "\n== #{name}: #{mod.title()}", :reset])
+    shell.info([:bright, "\n== #{name}: #{title}", :reset])
     started = System.monotonic_time(:millisecond)
 
     try do
@@ -93,7 +98,7 @@ defmodule Mix.Tasks.Lockstep.Demo do
 
         shell.info([
           :bright,
-          "\nReplay: mix lockstep.demo --only #{name} --seed #{opts[:seed]} " <>
+          "\nHunt again: mix lockstep.demo --only #{name} --seed #{opts[:seed]} " <>
             "--strategy #{strategy_name(opts[:strategy])} --iterations #{opts[:iterations]}",
           :reset
         ])
