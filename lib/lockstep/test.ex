@@ -20,7 +20,7 @@ defmodule Lockstep.Test do
       end
 
   `use Lockstep.Test` takes the options of `Lockstep.Runner.run/2` as module defaults
-  (`iterations: 100`, `strategy: :pct`, `max_steps: 1000`, ...); each `ctest` can override them.
+  (`iterations: 100`, `strategy: :pos`, `max_steps: 1000`, ...); each `ctest` can override them.
   It also does `use ExUnit.Case` unless the module already did (pass `async: true` to it, or
   call `use ExUnit.Case, async: true` yourself first).
 
