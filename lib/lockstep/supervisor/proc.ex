@@ -1,0 +1,111 @@
+defmodule Lockstep.Supervisor.Proc do
+  # What Lockstep's supervisors share beyond `Lockstep.Gen` (which starts them and stops them):
+  # the `:name` option, the sys requests they serve, the restart intensity on the virtual clock
+  # and the orderly shutdown of one child. Every step goes through Lockstep primitives, so each
+  # is a sync point of the run.
+  @moduledoc false
+
+  alias Lockstep.Gen
+
+  @typedoc "A name a supervisor can be started under, as in the `:name` option of OTP."
+  @type name :: nil | atom() | {:global, term()} | {:via, module(), term()}
+
+  @doc """
+  Validates the `:name` option the way `Supervisor.start_link/3` does (raising
+  `ArgumentError` for anything but nil, an atom, `{:global, term}` or `{:via, module, term}`)
+  and returns it as `Lockstep.Gen.start/4` takes it.
+  """
+  @spec gen_name!(term()) :: Gen.name() | nil
+  def gen_name!(nil), do: nil
+  def gen_name!(name) when is_atom(name), do: {:local, name}
+  def gen_name!({:global, _} = name), do: name
+  def gen_name!({:via, mod, _} = name) when is_atom(mod), do: name
+
+  def gen_name!(other) do
+    raise ArgumentError,
+          "expected :name option to be one of the following:\n\n  * nil\n  * atom\n" <>
+            "  * {:global, term}\n  * {:via, module, term}\n\nGot: #{inspect(other)}\n"
+  end
+
+  @doc """
+  Answers a sys request received as `{:system, from, request}`. Returns `{:terminate, reason}`
+  when the request asks the process to stop (it has been answered `:ok`); other requests are
+  answered `{:error, {:unknown_system_msg, request}}`, and `:continue` is returned.
+  """
+  @spec system(Gen.from(), term()) :: {:terminate, term()} | :continue
+  def system(from, {:terminate, reason}) do
+    Gen.reply(from, :ok)
+    {:terminate, reason}
+  end
+
+  def system(from, request) do
+    Gen.reply(from, {:error, {:unknown_system_msg, request}})
+    :continue
+  end
+
+  @doc """
+  Records a restart at the current virtual time and says whether the intensity allows it:
+  more than `intensity` restarts within the last `period` seconds gives `:terminate`. Time is
+  counted in whole seconds of the virtual clock, as OTP counts monotonic seconds.
+  """
+  @spec add_restart([integer()], non_neg_integer(), pos_integer()) ::
+          {:ok | :terminate, [integer()]}
+  def add_restart(restarts, intensity, period) do
+    now = div(Lockstep.now(), 1000)
+    kept = [now | Enum.filter(restarts, &(now <= &1 + period))]
+    {if(length(kept) <= intensity, do: :ok, else: :terminate), kept}
+  end
+
+  @doc """
+  Shuts down child `pid` as a supervisor does: `:brutal_kill` kills it; a timeout sends
+  `:shutdown` and kills it if it has not exited after that many virtual ms; `:infinity` waits.
+  The child is unlinked and its `:EXIT` message flushed, so the supervisor does not see the
+  exit again. Returns the exit reason.
+  """
+  @spec shutdown_child(pid(), :brutal_kill | timeout()) :: term()
+  def shutdown_child(pid, shutdown) do
+    mref = Lockstep.monitor(pid)
+
+    reason =
+      case shutdown do
+        :brutal_kill ->
+          Lockstep.exit(pid, :kill)
+          await_down(mref, :infinity)
+
+        time ->
+          Lockstep.exit(pid, :shutdown)
+
+          case await_down(mref, time) do
+            :timeout ->
+              Lockstep.exit(pid, :kill)
+              await_down(mref, :infinity)
+
+            reason ->
+              reason
+          end
+      end
+
+    unlink_flush(pid, reason)
+  end
+
+  defp await_down(mref, timeout) do
+    case Lockstep.recv_first(&match?({:DOWN, ^mref, _, _, _}, &1), timeout) do
+      {:ok, {:DOWN, ^mref, _, _, reason}} -> reason
+      :timeout -> :timeout
+    end
+  end
+
+  @doc """
+  Unlinks a dead child and takes its `:EXIT` message if there is one, returning the reason it
+  carries (or `default`).
+  """
+  @spec unlink_flush(pid(), term()) :: term()
+  def unlink_flush(pid, default) do
+    Lockstep.unlink(pid)
+
+    case Lockstep.recv_first(&match?({:EXIT, ^pid, _}, &1), 0) do
+      {:ok, {:EXIT, ^pid, reason}} -> reason
+      :timeout -> default
+    end
+  end
+end
