@@ -420,7 +420,7 @@ defmodule Lockstep.SupervisorTest do
         fn ->
           Lockstep.flag(:trap_exit, true)
           gate = :counters.new(1, [])
-          spec = %{id: :flaky, start: {__MODULE__, :flaky_start, [gate]}}
+          spec = %{id: :flaky, start: {Lockstep.Fixtures.Flaky, :start, [gate]}}
           {:ok, sup} = Sup.start_link([spec], strategy: :one_for_one, max_restarts: 3)
           mref = Lockstep.monitor(sup)
           stop_child(pid_of(sup, :flaky), {:exit, :kill})
@@ -442,7 +442,7 @@ defmodule Lockstep.SupervisorTest do
       assert reason == :shutdown
 
       assert seen in [
-               [{:flaky, :restarting, :worker, [__MODULE__]}],
+               [{:flaky, :restarting, :worker, [Lockstep.Fixtures.Flaky]}],
                {:exited, :shutdown},
                {:exited, :noproc}
              ]
@@ -450,16 +450,5 @@ defmodule Lockstep.SupervisorTest do
 
     assert Enum.any?(results, &match?({[{:flaky, :restarting, _, _}], _}, &1))
     assert Enum.any?(results, &match?({{:exited, _}, _}, &1))
-  end
-
-  @doc false
-  # Starts once; every later start fails, so restarts are retried until the intensity runs out.
-  def flaky_start(gate) do
-    if :counters.get(gate, 1) == 0 do
-      :counters.add(gate, 1, 1)
-      Worker.start_link(id: :flaky)
-    else
-      {:error, :unavailable}
-    end
   end
 end

@@ -18,6 +18,9 @@ defmodule Lockstep.Fixtures.Worker do
     Map.merge(spec, Map.new(Keyword.take(opts, [:restart, :shutdown, :type, :significant])))
   end
 
+  # With DynamicSupervisor's :extra_arguments, the extra argument comes first.
+  def start_link(extra, opts), do: start_link(Keyword.put(opts, :extra, extra))
+
   def start_link(opts \\ []) do
     case Keyword.get(opts, :start, :ok) do
       :ok ->
@@ -69,6 +72,14 @@ defmodule Lockstep.Fixtures.Worker do
         Gen.reply(from, {:pong, count})
         loop(opts, count + 1)
 
+      {:"$gen_call", from, :id} ->
+        Gen.reply(from, id(opts))
+        loop(opts, count)
+
+      {:"$gen_call", from, :extra} ->
+        Gen.reply(from, opts[:extra])
+        loop(opts, count)
+
       {:"$gen_call", from, {:stop, reason}} ->
         Gen.reply(from, :ok)
         exit(reason)
@@ -95,6 +106,20 @@ defmodule Lockstep.Fixtures.Worker do
   end
 end
 
+defmodule Lockstep.Fixtures.Flaky do
+  @moduledoc false
+  # A start function that works once; every later start fails, so a supervisor's restarts of
+  # it are retried until its intensity runs out. `gate` is a :counters reference.
+  def start(gate) do
+    if :counters.get(gate, 1) == 0 do
+      :counters.add(gate, 1, 1)
+      Lockstep.Fixtures.Worker.start_link(id: :flaky)
+    else
+      {:error, :unavailable}
+    end
+  end
+end
+
 defmodule Lockstep.Fixtures.ModSup do
   @moduledoc false
   # A module-based supervisor whose init/1 result is chosen by its argument.
@@ -105,6 +130,17 @@ defmodule Lockstep.Fixtures.ModSup do
   @impl true
   def init({:children, children, opts}), do: Lockstep.Supervisor.init(children, opts)
   def init({:return, value}), do: value
+end
+
+defmodule Lockstep.Fixtures.ModDynSup do
+  @moduledoc false
+  # A module-based dynamic supervisor whose init/1 result is its argument.
+  use Lockstep.DynamicSupervisor
+
+  def start_link(result), do: Lockstep.DynamicSupervisor.start_link(__MODULE__, result)
+
+  @impl true
+  def init(result), do: result
 end
 
 defmodule Lockstep.OTPCase do
