@@ -21,7 +21,7 @@ defmodule Lockstep.DynamicSupervisor do
   start errors (`{:error, {exception, stacktrace}}` when the start function raises); restarts
   of `:permanent` and `:transient` children, retried while their start fails (the child shows
   as `:restarting`); the restart intensity, whose excess stops the supervisor with `:shutdown`;
-  `which_children/1` (`{:undefined, pid, type, modules}` in the order of the pids),
+  `which_children/1` (`{:undefined, pid, type, modules}`, in pid order),
   `count_children/1`, `terminate_child/2` (`{:error, :not_found}` for a pid it does not
   supervise); termination of all children at once, each by `:brutal_kill`, `:shutdown`
   followed by a kill after its timeout, or `:shutdown` with no limit; `stop/3`; stopping when
@@ -31,6 +31,9 @@ defmodule Lockstep.DynamicSupervisor do
 
     * Time is virtual: shutdown timeouts and the restart intensity (whole seconds of
       `Lockstep.now/0`) run on the run's clock.
+    * `which_children/1` lists children in pid order, and shutdown signals them in that order.
+      OTP uses the order of its map of children, which is the same up to 32 children; beyond
+      that OTP's order follows the pids' hashes, which a run cannot reproduce.
     * Nothing is logged (no child-terminated or shutdown-error reports).
     * Only the `{:terminate, reason}` sys request is served (so `:sys.get_state/1` and code
       upgrades do not work); an unknown call stops the supervisor with `{:bad_call, request}`.

@@ -202,11 +202,11 @@ defmodule Lockstep.Task do
 
     case Lockstep.recv_first(matcher) do
       ^tag ->
-        demonitor_all(awaiting)
+        demonitor_pending(tasks, awaiting)
         exit({:timeout, location})
 
       {:DOWN, ref, _, proc, reason} when is_map_key(awaiting, ref) ->
-        demonitor_all(awaiting)
+        demonitor_pending(tasks, awaiting)
         exit({reason(reason, proc), location})
 
       {ref, reply} ->
@@ -215,8 +215,11 @@ defmodule Lockstep.Task do
     end
   end
 
-  defp demonitor_all(awaiting) do
-    Enum.each(awaiting, fn {ref, _} -> Lockstep.demonitor(ref, [:flush]) end)
+  # In the tasks' order, so the steps do not depend on how references compare.
+  defp demonitor_pending(tasks, awaiting) do
+    for %Task{ref: ref} <- tasks, Map.has_key?(awaiting, ref) do
+      Lockstep.demonitor(ref, [:flush])
+    end
   end
 
   @doc """

@@ -137,24 +137,32 @@ defmodule Lockstep.SupervisorTest do
           )
 
         {[{:other, other, _, _}, {:w, old, _, _}], ^reason, later, counts} = result
-        restarted? = restart == :permanent or (restart == :transient and reason == :boom)
 
-        cond do
-          restarted? ->
+        case expected_outcome(restart, reason) do
+          :restarted ->
             assert [{:other, ^other, _, _}, {:w, {:pid, new}, _, _}] = later
             assert {:pid, new} != old
             assert counts == %{specs: 2, active: 2, workers: 2, supervisors: 0}
 
-          restart == :temporary ->
+          :removed ->
             assert [{:other, ^other, _, _}] = later
             assert counts == %{specs: 1, active: 1, workers: 1, supervisors: 0}
 
-          true ->
+          :stopped ->
             assert [{:other, ^other, _, _}, {:w, :undefined, _, _}] = later
             assert counts == %{specs: 2, active: 1, workers: 2, supervisors: 0}
         end
       end
     end
+  end
+
+  # OTP's rule: permanent children always come back, transient ones after an abnormal exit;
+  # a temporary child's spec is removed, a stopped transient one is kept.
+  defp expected_outcome(:permanent, _reason), do: :restarted
+  defp expected_outcome(:temporary, _reason), do: :removed
+
+  defp expected_outcome(:transient, reason) do
+    if reason in [:normal, :shutdown, {:shutdown, :done}], do: :stopped, else: :restarted
   end
 
   describe "restart intensity" do
@@ -396,6 +404,39 @@ defmodule Lockstep.SupervisorTest do
               [polite: :shutdown, brutal: :killed, stubborn: :killed],
               {:terminating, :polite, :shutdown}} = result
     end
+  end
+
+  test "auto_shutdown: a significant child's exit stops the supervisor, compared with OTP" do
+    result =
+      same_as_otp(
+        fn ->
+          Lockstep.flag(:trap_exit, true)
+          significant = Worker.child_spec(id: :sig, restart: :transient, significant: true)
+          flags = %{strategy: :one_for_one, auto_shutdown: :any_significant}
+
+          {:ok, sup} =
+            ModSup.start_link(
+              {:return, {:ok, {flags, [Worker.child_spec(id: :other), significant]}}}
+            )
+
+          mref = Lockstep.monitor(sup)
+          down = stop_child(pid_of(sup, :sig), {:self, :normal})
+          {:DOWN, ^mref, _, _, reason} = next(&match?({:DOWN, ^mref, _, _, _}, &1))
+
+          bad =
+            ModSup.start_link(
+              {:return, {:ok, {%{strategy: :one_for_one}, [Map.put(significant, :id, :x)]}}}
+            )
+
+          {down, reason, bad}
+        end,
+        allow_crashes: true
+      )
+
+    assert result ==
+             {:normal, :shutdown,
+              {:error,
+               {:start_spec, {:bad_combination, [auto_shutdown: :never, significant: true]}}}}
   end
 
   test "a shutdown timeout is waited on the virtual clock" do

@@ -142,8 +142,10 @@ defmodule Lockstep.DynamicSupervisor.Server do
   # ----- calls ---------------------------------------------------------------------------
 
   defp handle_call(:which_children, state) do
+    # Pid order: a map's order up to 32 entries (what OTP shows), and beyond that still
+    # independent of the pids' hashes, so runs with the same seed see the same list.
     reply =
-      for {pid, info} <- state.children do
+      for {pid, info} <- Enum.sort(state.children) do
         case info do
           {:restarting, {_, _, _, type, modules}} -> {:undefined, :restarting, type, modules}
           {_, _, _, type, modules} -> {:undefined, pid, type, modules}
@@ -294,7 +296,9 @@ defmodule Lockstep.DynamicSupervisor.Server do
 
   defp terminate_children(children) do
     {pids, times} =
-      Enum.reduce(children, {%{}, %{}}, fn
+      children
+      |> Enum.sort()
+      |> Enum.reduce({%{}, %{}}, fn
         {_pid, {:restarting, _}}, acc ->
           acc
 
@@ -306,13 +310,16 @@ defmodule Lockstep.DynamicSupervisor.Server do
           end
       end)
 
+    # One timer per distinct shutdown time, keyed by that time (so the steps below do not
+    # depend on how references compare).
+    tag = make_ref()
+
     timers =
       Map.new(times, fn {time, group} ->
-        tag = make_ref()
-        {tag, {Lockstep.send_after(self(), {:"$kill_after", tag}, time), group}}
+        {time, {Lockstep.send_after(self(), {:"$kill_after", tag, time}, time), group}}
       end)
 
-    wait_children(pids, timers)
+    wait_children(pids, tag, timers)
   end
 
   # Monitors and unlinks a child; a child whose EXIT already arrived is dead and only its DOWN
@@ -346,30 +353,30 @@ defmodule Lockstep.DynamicSupervisor.Server do
     Map.update(times, time, [pid], &[pid | &1])
   end
 
-  defp wait_children(pids, timers) when map_size(pids) == 0 do
-    for {tag, {timer, _group}} <- timers do
+  defp wait_children(pids, tag, timers) when map_size(pids) == 0 do
+    for {time, {timer, _group}} <- timers do
       Lockstep.cancel_timer(timer)
-      Lockstep.recv_first(&match?({:"$kill_after", ^tag}, &1), 0)
+      Lockstep.recv_first(&match?({:"$kill_after", ^tag, ^time}, &1), 0)
     end
 
     :ok
   end
 
-  defp wait_children(pids, timers) do
+  defp wait_children(pids, tag, timers) do
     matcher = fn
       {:DOWN, _, :process, pid, _} -> Map.has_key?(pids, pid)
-      {:"$kill_after", tag} -> Map.has_key?(timers, tag)
+      {:"$kill_after", ^tag, time} -> Map.has_key?(timers, time)
       _ -> false
     end
 
     case Lockstep.recv_first(matcher) do
       {:DOWN, _, :process, pid, _reason} ->
-        wait_children(Map.delete(pids, pid), timers)
+        wait_children(Map.delete(pids, pid), tag, timers)
 
-      {:"$kill_after", tag} ->
-        {{_timer, group}, timers} = Map.pop(timers, tag)
+      {:"$kill_after", ^tag, time} ->
+        {{_timer, group}, timers} = Map.pop(timers, time)
         Enum.each(group, &Lockstep.exit(&1, :kill))
-        wait_children(pids, timers)
+        wait_children(pids, tag, timers)
     end
   end
 end
