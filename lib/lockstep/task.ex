@@ -48,8 +48,6 @@ defmodule Lockstep.Task do
       helper process; the stream removes the messages it caused, so the mailbox user code
       sees is the same.
     * Crashing tasks are not logged (the run's report shows them).
-    * The task is linked to its caller and then told what to run in two steps, as OTP does;
-      other processes may run between them.
   """
 
   alias Lockstep.Task.Stream, as: TaskStream
