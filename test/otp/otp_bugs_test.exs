@@ -96,13 +96,10 @@ defmodule Lockstep.OTPBugsTest do
     test "found within 100 iterations by the default strategy, and the schedule replays" do
       bug = hunt(&restart_race/0, @opts)
       assert bug.iteration < 100
-      assert {:exception, reason} = bug.reason
-
-      assert match?({:noproc, {GenServer, :call, [Prices, {:get, :apple}, 5000]}}, reason) or
-               match?(
-                 {{%KeyError{}, _}, {GenServer, :call, [Prices, {:get, :apple}, 5000]}},
-                 reason
-               )
+      # With this seed the read finds no process under the name (other seeds also find it
+      # queued behind the bad update, exiting with the cache's crash reason).
+      assert {:exception, {:noproc, {GenServer, :call, [Prices, {:get, :apple}, 5000]}}} =
+               bug.reason
 
       assert replays?(&restart_race/0, @opts, bug)
     end
