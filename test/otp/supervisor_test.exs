@@ -439,6 +439,31 @@ defmodule Lockstep.SupervisorTest do
                {:start_spec, {:bad_combination, [auto_shutdown: :never, significant: true]}}}}
   end
 
+  test "inside a run: {:global, name} names; :simple_one_for_one is refused" do
+    [result | _] =
+      inside_all(
+        fn ->
+          Lockstep.flag(:trap_exit, true)
+
+          {:ok, sup} =
+            Sup.start_link([worker(:a)], strategy: :one_for_one, name: {:global, :gsup})
+
+          by_name = Sup.which_children({:global, :gsup})
+          again = Sup.start_link([], strategy: :one_for_one, name: {:global, :gsup})
+          :ok = Sup.stop({:global, :gsup})
+          flags = %{strategy: :simple_one_for_one}
+          simple = ModSup.start_link({:return, {:ok, {flags, [Worker.child_spec([])]}}})
+          {sup, by_name, again, simple}
+        end,
+        allow_crashes: true
+      )
+
+    assert {sup, [{:a, pid, :worker, [Worker]}], {:error, {:already_started, sup}},
+            {:error, {:supervisor_data, {:invalid_strategy, :simple_one_for_one}}}} = result
+
+    assert is_pid(pid)
+  end
+
   test "a shutdown timeout is waited on the virtual clock" do
     [elapsed | _] =
       inside_all(fn ->
