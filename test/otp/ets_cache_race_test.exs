@@ -3,40 +3,16 @@ defmodule Lockstep.ETSCacheRaceTest do
 
   alias Lockstep.ETS
 
-  # An ordinary-looking cache: a server process owns a public table and serialises writes of
-  # values; readers hit the table directly and keep hit/miss statistics in it. The statistics
-  # are updated with a lookup followed by an insert, a read-modify-write that two readers can
-  # interleave, losing a count. (Written with plain Lockstep processes; the server loop is a
-  # GenServer in waiting.)
+  # An ordinary-looking cache: a GenServer owns a public table and serialises writes of values;
+  # readers hit the table directly and keep hit/miss statistics in it. The statistics are
+  # updated with a lookup followed by an insert, a read-modify-write that two readers can
+  # interleave, losing a count.
   defmodule Cache do
-    def start(name) do
-      me = self()
+    use GenServer
 
-      server =
-        Lockstep.spawn(fn ->
-          ETS.new(name, [:set, :public, :named_table])
-          ETS.insert(name, [{:hits, 0}, {:misses, 0}])
-          Lockstep.send(me, {:cache_ready, self()})
-          serve(name)
-        end)
+    def start_link(name), do: Lockstep.GenServer.start_link(__MODULE__, name, name: name)
 
-      {:cache_ready, ^server} = Lockstep.recv_first(&match?({:cache_ready, _}, &1))
-      server
-    end
-
-    defp serve(name) do
-      case Lockstep.recv() do
-        {:put, key, value, from} ->
-          ETS.insert(name, {{:value, key}, value})
-          Lockstep.send(from, {:stored, key})
-          serve(name)
-
-        :stop ->
-          :ok
-      end
-    end
-
-    def fetch(name, server, key, compute) do
+    def fetch(name, key, compute) do
       case ETS.lookup(name, {:value, key}) do
         [{_, value}] ->
           bump(name, :hits)
@@ -45,11 +21,13 @@ defmodule Lockstep.ETSCacheRaceTest do
         [] ->
           bump(name, :misses)
           value = compute.()
-          Lockstep.send(server, {:put, key, value, self()})
-          {:stored, ^key} = Lockstep.recv_first(&match?({:stored, ^key}, &1))
+          :ok = Lockstep.GenServer.call(name, {:put, key, value})
           value
       end
     end
+
+    def stats(name),
+      do: {ETS.lookup_element(name, :hits, 2), ETS.lookup_element(name, :misses, 2)}
 
     # The bug: `ETS.update_counter(name, stat, 1)` would be atomic.
     defp bump(name, stat) do
@@ -57,18 +35,28 @@ defmodule Lockstep.ETSCacheRaceTest do
       ETS.insert(name, {stat, n + 1})
     end
 
-    def stats(name),
-      do: {ETS.lookup_element(name, :hits, 2), ETS.lookup_element(name, :misses, 2)}
+    @impl true
+    def init(name) do
+      ETS.new(name, [:set, :public, :named_table, read_concurrency: true])
+      ETS.insert(name, [{:hits, 0}, {:misses, 0}])
+      {:ok, name}
+    end
+
+    @impl true
+    def handle_call({:put, key, value}, _from, name) do
+      ETS.insert(name, {{:value, key}, value})
+      {:reply, :ok, name}
+    end
   end
 
   defp scenario do
     fn ->
-      server = Cache.start(:lockstep_cache_race)
+      {:ok, _server} = Cache.start_link(:lockstep_cache_race)
       me = self()
 
       for _ <- 1..2 do
         Lockstep.spawn(fn ->
-          Cache.fetch(:lockstep_cache_race, server, :answer, fn -> 42 end)
+          Cache.fetch(:lockstep_cache_race, :answer, fn -> 42 end)
           Lockstep.send(me, :fetched)
         end)
       end
