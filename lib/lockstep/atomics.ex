@@ -21,24 +21,12 @@ defmodule Lockstep.Atomics do
   object (they may explore more orderings than needed, never fewer).
   """
 
-  alias Lockstep.{Runtime, SharedState}
+  alias Lockstep.IntegerArray
 
   @doc "Creates an array of `arity` atomics, as `:atomics.new/2`."
   @spec new(pos_integer(), [{:signed, boolean()}]) :: :atomics.atomics_ref()
   def new(arity, opts) do
-    case Runtime.ctx() do
-      nil ->
-        :ok
-
-      ctx ->
-        SharedState.step(
-          ctx,
-          SharedState.object({:atomics, arity}),
-          true,
-          {:atomics, :new, arity}
-        )
-    end
-
+    IntegerArray.new(:atomics, arity)
     :atomics.new(arity, opts)
   end
 
@@ -105,31 +93,9 @@ defmodule Lockstep.Atomics do
   @doc "Size and bounds of the array, as `:atomics.info/1`."
   @spec info(:atomics.atomics_ref()) :: map()
   def info(ref) do
-    case Runtime.ctx() do
-      nil ->
-        :ok
-
-      ctx ->
-        SharedState.step(ctx, SharedState.object(identity(ref)), false, {:atomics, :info, ref})
-    end
-
+    IntegerArray.info(:atomics, ref)
     :atomics.info(ref)
   end
 
-  defp at(ref, ix, write, op) do
-    case Runtime.ctx() do
-      nil ->
-        :ok
-
-      ctx ->
-        object = SharedState.object(identity(ref), ix)
-        SharedState.step(ctx, object, write, {:atomics, op, ref, ix})
-    end
-  end
-
-  defp identity(ref) do
-    {:atomics, :atomics.info(ref).size}
-  rescue
-    _ -> {:atomics, :"$unknown"}
-  end
+  defp at(ref, ix, write, op), do: IntegerArray.at(:atomics, ref, ix, write, op)
 end

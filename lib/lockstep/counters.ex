@@ -23,24 +23,12 @@ defmodule Lockstep.Counters do
   `Lockstep.Atomics`.
   """
 
-  alias Lockstep.{Runtime, SharedState}
+  alias Lockstep.IntegerArray
 
   @doc "Creates an array of `size` counters, as `:counters.new/2`."
   @spec new(pos_integer(), [:atomics | :write_concurrency]) :: :counters.counters_ref()
   def new(size, opts) do
-    case Runtime.ctx() do
-      nil ->
-        :ok
-
-      ctx ->
-        SharedState.step(
-          ctx,
-          SharedState.object({:counters, size}),
-          true,
-          {:counters, :new, size}
-        )
-    end
-
+    IntegerArray.new(:counters, size)
     :counters.new(size, opts)
   end
 
@@ -75,31 +63,9 @@ defmodule Lockstep.Counters do
   @doc "Size and memory of the array, as `:counters.info/1`."
   @spec info(:counters.counters_ref()) :: map()
   def info(ref) do
-    case Runtime.ctx() do
-      nil ->
-        :ok
-
-      ctx ->
-        SharedState.step(ctx, SharedState.object(identity(ref)), false, {:counters, :info, ref})
-    end
-
+    IntegerArray.info(:counters, ref)
     :counters.info(ref)
   end
 
-  defp at(ref, ix, write, op) do
-    case Runtime.ctx() do
-      nil ->
-        :ok
-
-      ctx ->
-        object = SharedState.object(identity(ref), ix)
-        SharedState.step(ctx, object, write, {:counters, op, ref, ix})
-    end
-  end
-
-  defp identity(ref) do
-    {:counters, :counters.info(ref).size}
-  rescue
-    _ -> {:counters, :"$unknown"}
-  end
+  defp at(ref, ix, write, op), do: IntegerArray.at(:counters, ref, ix, write, op)
 end
