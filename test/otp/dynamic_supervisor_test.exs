@@ -193,6 +193,40 @@ defmodule Lockstep.DynamicSupervisorTest do
               {:error, {:bad_return, {ModDynSup, :init, :bad}}}}
   end
 
+  @tag :capture_log
+  test "module-based: an init that raises or exits" do
+    result =
+      same_as_otp(
+        fn ->
+          Lockstep.flag(:trap_exit, true)
+
+          {ModDynSup.start_link({:fail, :raise}), ModDynSup.start_link({:fail, :exit})}
+        end,
+        allow_crashes: true
+      )
+
+    assert result ==
+             {{:error, {%RuntimeError{message: "init failed"}, :stacktrace}},
+              {:error, :init_exit}}
+  end
+
+  test "child_spec/1: the id is the name (or the module), as in DynamicSupervisor" do
+    assert DSup.child_spec([]) == %{id: DSup, start: {DSup, :start_link, [[]]}, type: :supervisor}
+
+    for name <- [:sup, {:global, :sup}, {:via, Registry, {Reg, :sup}}] do
+      ours = DSup.child_spec(name: name, max_children: 2)
+      assert ours.start == {DSup, :start_link, [[name: name, max_children: 2]]}
+      otp = DynamicSupervisor.child_spec(name: name, max_children: 2)
+      assert Map.delete(ours, :start) == Map.delete(otp, :start)
+    end
+
+    assert Lockstep.Task.Supervisor.child_spec(name: :tasks) == %{
+             id: :tasks,
+             start: {Lockstep.Task.Supervisor, :start_link, [[name: :tasks]]},
+             type: :supervisor
+           }
+  end
+
   test "a child whose restart fails is retried and shows as :restarting" do
     results =
       inside_all(

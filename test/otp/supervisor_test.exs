@@ -371,6 +371,23 @@ defmodule Lockstep.SupervisorTest do
               {:error, {:supervisor_data, {:invalid_strategy, :one_for_some}}}} = result
     end
 
+    @tag :capture_log
+    test "module-based supervisors: an init that raises or exits" do
+      result =
+        same_as_otp(
+          fn ->
+            Lockstep.flag(:trap_exit, true)
+
+            {ModSup.start_link({:fail, :raise}), ModSup.start_link({:fail, :exit})}
+          end,
+          allow_crashes: true
+        )
+
+      assert result ==
+               {{:error, {%RuntimeError{message: "init failed"}, :stacktrace}},
+                {:error, :init_exit}}
+    end
+
     test "shutdown: a timeout kills a child that ignores :shutdown; brutal_kill kills" do
       result =
         same_as_otp(fn ->

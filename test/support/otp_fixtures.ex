@@ -130,6 +130,7 @@ defmodule Lockstep.Fixtures.ModSup do
   @impl true
   def init({:children, children, opts}), do: Lockstep.Supervisor.init(children, opts)
   def init({:return, value}), do: value
+  def init({:fail, how}), do: Lockstep.Fixtures.fail(how)
 end
 
 defmodule Lockstep.Fixtures.ModDynSup do
@@ -140,7 +141,16 @@ defmodule Lockstep.Fixtures.ModDynSup do
   def start_link(result), do: Lockstep.DynamicSupervisor.start_link(__MODULE__, result)
 
   @impl true
+  def init({:fail, how}), do: Lockstep.Fixtures.fail(how)
   def init(result), do: result
+end
+
+defmodule Lockstep.Fixtures do
+  @moduledoc false
+
+  @doc "Fails the way `how` names: `:raise` or `:exit`."
+  def fail(:raise), do: raise("init failed")
+  def fail(:exit), do: exit(:init_exit)
 end
 
 defmodule Lockstep.OTPCase do
