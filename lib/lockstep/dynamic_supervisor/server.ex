@@ -22,19 +22,7 @@ defmodule Lockstep.DynamicSupervisor.Server do
   defp init_it(starter, parent, name, init) do
     Lockstep.flag(:trap_exit, true)
 
-    {mod, result} =
-      try do
-        case init do
-          {:module, mod, arg} -> {mod, mod.init(arg)}
-          {:static, result} -> {Supervisor.Default, result}
-        end
-      catch
-        kind, payload ->
-          stack = __STACKTRACE__
-          Gen.unregister_name(name)
-          Gen.init_ack(starter, {:error, exit_reason(kind, payload, stack)})
-          :erlang.raise(kind, payload, stack)
-      end
+    {mod, result} = Proc.call_init(starter, name, init)
 
     case result do
       {:ok, flags} when is_map(flags) ->
@@ -44,22 +32,15 @@ defmodule Lockstep.DynamicSupervisor.Server do
             loop(state)
 
           {:error, reason} ->
-            init_stop(starter, name, {:supervisor_data, reason})
+            Proc.init_stop(starter, name, {:supervisor_data, reason})
         end
 
       :ignore ->
-        Gen.unregister_name(name)
-        Gen.init_ack(starter, :ignore)
+        Proc.init_ignored(starter, name)
 
       other ->
-        init_stop(starter, name, {:bad_return, {mod, :init, other}})
+        Proc.init_stop(starter, name, {:bad_return, {mod, :init, other}})
     end
-  end
-
-  defp init_stop(starter, name, reason) do
-    Gen.unregister_name(name)
-    Gen.init_ack(starter, {:error, reason})
-    exit(reason)
   end
 
   defp init_state(flags, parent) do
@@ -222,7 +203,7 @@ defmodule Lockstep.DynamicSupervisor.Server do
   defp start_child(m, f, a) do
     apply(m, f, a)
   catch
-    kind, reason -> {:error, exit_reason(kind, reason, __STACKTRACE__)}
+    kind, reason -> {:error, Proc.exit_reason(kind, reason, __STACKTRACE__)}
   else
     {:ok, pid, extra} when is_pid(pid) -> {:ok, pid, extra}
     {:ok, pid} when is_pid(pid) -> {:ok, pid}
@@ -230,10 +211,6 @@ defmodule Lockstep.DynamicSupervisor.Server do
     {:error, _} = error -> error
     other -> {:error, other}
   end
-
-  defp exit_reason(:exit, reason, _stack), do: reason
-  defp exit_reason(:error, reason, stack), do: {reason, stack}
-  defp exit_reason(:throw, value, stack), do: {{:nocatch, value}, stack}
 
   defp save_child(state, pid, {{m, f, _}, :temporary, shutdown, type, modules}) do
     put_child(state, pid, {{m, f, :undefined}, :temporary, shutdown, type, modules})

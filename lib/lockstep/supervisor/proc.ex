@@ -1,8 +1,8 @@
 defmodule Lockstep.Supervisor.Proc do
   # What Lockstep's supervisors share beyond `Lockstep.Gen` (which starts them and stops them):
-  # the `:name` option, the sys requests they serve, the restart intensity on the virtual clock
-  # and the orderly shutdown of one child. Every step goes through Lockstep primitives, so each
-  # is a sync point of the run.
+  # the `:name` option, the init callback and its failures, the sys requests
+  # they serve, the restart intensity on the virtual clock and the orderly shutdown of one
+  # child. Every step goes through Lockstep primitives, so each is a sync point of the run.
   @moduledoc false
 
   alias Lockstep.Gen
@@ -26,6 +26,52 @@ defmodule Lockstep.Supervisor.Proc do
           "expected :name option to be one of the following:\n\n  * nil\n  * atom\n" <>
             "  * {:global, term}\n  * {:via, module, term}\n\nGot: #{inspect(other)}\n"
   end
+
+  @doc """
+  Calls the supervisor's init callback in the supervisor process: `{:module, mod, arg}` calls
+  `mod.init(arg)`, `{:static, result}` stands for an init that returned `result` (reported as
+  `Supervisor.Default`). Returns `{module, result}`. When the callback raises, exits or throws,
+  the name is released, the starter gets `{:error, reason}` (the reason OTP gives) and the
+  exception is raised again.
+  """
+  @spec call_init(pid(), Gen.name() | nil, {:module, module(), term()} | {:static, term()}) ::
+          {module(), term()}
+  def call_init(starter, name, init) do
+    case init do
+      {:module, mod, arg} -> {mod, mod.init(arg)}
+      {:static, result} -> {Supervisor.Default, result}
+    end
+  catch
+    kind, payload ->
+      stack = __STACKTRACE__
+      Gen.unregister_name(name)
+      Gen.init_ack(starter, {:error, exit_reason(kind, payload, stack)})
+      :erlang.raise(kind, payload, stack)
+  end
+
+  @doc "Ends an init that returned `:ignore`: releases the name and tells the starter."
+  @spec init_ignored(pid(), Gen.name() | nil) :: :ok
+  def init_ignored(starter, name) do
+    Gen.unregister_name(name)
+    Gen.init_ack(starter, :ignore)
+  end
+
+  @doc "Ends a failed init: releases the name, answers `{:error, reason}` and exits with `reason`."
+  @spec init_stop(pid(), Gen.name() | nil, term()) :: no_return()
+  def init_stop(starter, name, reason) do
+    Gen.unregister_name(name)
+    Gen.init_ack(starter, {:error, reason})
+    exit(reason)
+  end
+
+  @doc """
+  The exit reason OTP reports for a start function or init callback that raised (`{exception,
+  stacktrace}`), exited (the reason itself) or threw (`{{:nocatch, value}, stacktrace}`).
+  """
+  @spec exit_reason(:error | :exit | :throw, term(), Exception.stacktrace()) :: term()
+  def exit_reason(:exit, reason, _stack), do: reason
+  def exit_reason(:error, reason, stack), do: {reason, stack}
+  def exit_reason(:throw, value, stack), do: {{:nocatch, value}, stack}
 
   @doc """
   Answers a sys request received as `{:system, from, request}`. Returns `{:terminate, reason}`

@@ -25,25 +25,11 @@ defmodule Lockstep.Supervisor.Server do
   defp init_it(starter, parent, name, init) do
     Lockstep.flag(:trap_exit, true)
 
-    try do
-      init_result(init)
-    catch
-      kind, payload ->
-        stack = __STACKTRACE__
-        Gen.unregister_name(name)
-        Gen.init_ack(starter, {:error, exit_reason(kind, payload, stack)})
-        :erlang.raise(kind, payload, stack)
-    else
-      result -> init_state(result, starter, parent, name, init)
-    end
+    {mod, result} = Proc.call_init(starter, name, init)
+    init_state(mod, result, starter, parent, name)
   end
 
-  defp init_result({:module, mod, arg}), do: mod.init(arg)
-  defp init_result({:static, result}), do: result
-
-  defp init_state(result, starter, parent, name, init) do
-    mod = with {:module, mod, _} <- init, do: mod, else: (_ -> Supervisor.Default)
-
+  defp init_state(mod, result, starter, parent, name) do
     case result do
       {:ok, {flags, specs}} ->
         with {:ok, state} <- init_flags(flags, parent, name),
@@ -55,31 +41,20 @@ defmodule Lockstep.Supervisor.Server do
 
             {:error, children, reason} ->
               _ = terminate_children(children)
-              init_stop(starter, name, {:shutdown, reason})
+              Proc.init_stop(starter, name, {:shutdown, reason})
           end
         else
-          {:flags, error} -> init_stop(starter, name, {:supervisor_data, error})
-          {:specs, error} -> init_stop(starter, name, {:start_spec, error})
+          {:flags, error} -> Proc.init_stop(starter, name, {:supervisor_data, error})
+          {:specs, error} -> Proc.init_stop(starter, name, {:start_spec, error})
         end
 
       :ignore ->
-        Gen.unregister_name(name)
-        Gen.init_ack(starter, :ignore)
+        Proc.init_ignored(starter, name)
 
       other ->
-        init_stop(starter, name, {:bad_return, {mod, :init, other}})
+        Proc.init_stop(starter, name, {:bad_return, {mod, :init, other}})
     end
   end
-
-  defp init_stop(starter, name, reason) do
-    Gen.unregister_name(name)
-    Gen.init_ack(starter, {:error, reason})
-    exit(reason)
-  end
-
-  defp exit_reason(:exit, reason, _stack), do: reason
-  defp exit_reason(:error, reason, stack), do: {reason, stack}
-  defp exit_reason(:throw, value, stack), do: {{:nocatch, value}, stack}
 
   # ----- flags and child specs, validated as OTP validates them ----------------------------
 
