@@ -55,16 +55,7 @@ defmodule Lockstep.DynamicSupervisor do
   `:name` (or this module).
   """
   @spec child_spec(keyword()) :: Supervisor.child_spec()
-  def child_spec(options) when is_list(options) do
-    id =
-      case Keyword.get(options, :name, __MODULE__) do
-        name when is_atom(name) -> name
-        {:global, name} -> name
-        {:via, _module, name} -> name
-      end
-
-    %{id: id, start: {__MODULE__, :start_link, [options]}, type: :supervisor}
-  end
+  def child_spec(options) when is_list(options), do: Proc.child_spec(__MODULE__, options)
 
   @doc """
   Starts a dynamic supervisor with the options `:strategy` (only `:one_for_one`),
@@ -107,13 +98,7 @@ defmodule Lockstep.DynamicSupervisor do
   @spec start_child(Supervisor.supervisor(), term()) :: DynamicSupervisor.on_start_child()
   def start_child(supervisor, child_spec) do
     if Lockstep.managed?() do
-      spec =
-        case child_spec do
-          {_, _, _, _, _, _} = tuple -> tuple
-          other -> Supervisor.child_spec(other, [])
-        end
-
-      case validate_child(spec) do
+      case validate_child(Proc.normalize_spec(child_spec)) do
         {:ok, child} -> call(supervisor, {:start_child, child})
         error -> {:error, error}
       end

@@ -112,13 +112,7 @@ defmodule Lockstep.Supervisor do
   @spec start_child(Supervisor.supervisor(), term()) :: Supervisor.on_start_child()
   def start_child(supervisor, child_spec) do
     if Lockstep.managed?() do
-      spec =
-        case child_spec do
-          {_, _, _, _, _, _} = tuple -> tuple
-          other -> Supervisor.child_spec(other, [])
-        end
-
-      call(supervisor, {:start_child, spec})
+      call(supervisor, {:start_child, Proc.normalize_spec(child_spec)})
     else
       Supervisor.start_child(supervisor, child_spec)
     end

@@ -1,6 +1,6 @@
 defmodule Lockstep.Supervisor.Proc do
   # What Lockstep's supervisors share beyond `Lockstep.Gen` (which starts them and stops them):
-  # the `:name` option, the init callback and its failures, the sys requests
+  # the `:name` option and child specs, the init callback and its failures, the sys requests
   # they serve, the restart intensity on the virtual clock and the orderly shutdown of one
   # child. Every step goes through Lockstep primitives, so each is a sync point of the run.
   @moduledoc false
@@ -26,6 +26,32 @@ defmodule Lockstep.Supervisor.Proc do
           "expected :name option to be one of the following:\n\n  * nil\n  * atom\n" <>
             "  * {:global, term}\n  * {:via, module, term}\n\nGot: #{inspect(other)}\n"
   end
+
+  @doc """
+  A child spec starting the supervisor `module` with `options` (`module.start_link(options)`),
+  whose id is the `:name` option (or `module`), as DynamicSupervisor and Task.Supervisor build
+  theirs.
+  """
+  @spec child_spec(module(), keyword()) :: Supervisor.child_spec()
+  def child_spec(module, options) do
+    id =
+      case Keyword.get(options, :name, module) do
+        name when is_atom(name) -> name
+        {:global, name} -> name
+        {:via, _module, name} -> name
+      end
+
+    %{id: id, start: {module, :start_link, [options]}, type: :supervisor}
+  end
+
+  @doc """
+  A child spec as `start_child/2` takes it: an old-style 6-tuple unchanged, anything else
+  (map, `{module, arg}`, module) through `Supervisor.child_spec/2`, which raises
+  `ArgumentError` for what is not a child spec.
+  """
+  @spec normalize_spec(term()) :: Supervisor.child_spec() | tuple()
+  def normalize_spec({_, _, _, _, _, _} = tuple), do: tuple
+  def normalize_spec(other), do: Supervisor.child_spec(other, [])
 
   @doc """
   Calls the supervisor's init callback in the supervisor process: `{:module, mod, arg}` calls

@@ -42,16 +42,7 @@ defmodule Lockstep.Task.Supervisor do
 
   @doc "A child spec for a task supervisor with `options`; the id is the `:name` or this module."
   @spec child_spec(keyword()) :: Supervisor.child_spec()
-  def child_spec(options) when is_list(options) do
-    id =
-      case Keyword.get(options, :name, __MODULE__) do
-        name when is_atom(name) -> name
-        {:global, name} -> name
-        {:via, _module, name} -> name
-      end
-
-    %{id: id, start: {__MODULE__, :start_link, [options]}, type: :supervisor}
-  end
+  def child_spec(options) when is_list(options), do: Proc.child_spec(__MODULE__, options)
 
   @doc """
   Starts a task supervisor. Options: `:name`, `:max_children`, `:max_restarts`,
