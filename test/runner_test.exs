@@ -1,40 +1,7 @@
 defmodule Lockstep.RunnerTest do
   use ExUnit.Case, async: true
   import Lockstep.TestHelpers
-
-  # Two clients read-modify-write a counter process: an update can be lost.
-  defp lost_update do
-    fn ->
-      me = self()
-
-      counter =
-        Lockstep.spawn(fn ->
-          loop = fn loop, n ->
-            case Lockstep.recv() do
-              {:get, from} -> Lockstep.send(from, {:value, n}) && loop.(loop, n)
-              {:set, v} -> loop.(loop, v)
-            end
-          end
-
-          loop.(loop, 0)
-        end)
-
-      for _ <- 1..2 do
-        Lockstep.spawn(fn ->
-          Lockstep.send(counter, {:get, self()})
-          {:value, v} = Lockstep.recv()
-          Lockstep.send(counter, {:set, v + 1})
-          Lockstep.send(me, :done)
-        end)
-      end
-
-      :done = Lockstep.recv()
-      :done = Lockstep.recv()
-      Lockstep.send(counter, {:get, self()})
-      {:value, v} = Lockstep.recv()
-      if v != 2, do: raise("lost update: counter is #{v}")
-    end
-  end
+  import Lockstep.TestPrograms
 
   test "finds a lost update and reports a complete BugFound" do
     bug = bug(lost_update(), iterations: 200)

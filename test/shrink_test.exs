@@ -1,49 +1,12 @@
 defmodule Lockstep.ShrinkTest do
   use ExUnit.Case, async: true
   import Lockstep.TestHelpers
+  import Lockstep.TestPrograms
 
   alias Lockstep.{Native, Runner}
 
   # P0 root, P1 counter, P2 and P3 chatter to themselves, P4 and P5 increment the counter.
-  defp noisy_lost_update do
-    fn ->
-      me = self()
-      counter = Lockstep.spawn(fn -> counter(0) end)
-
-      for _ <- 1..2 do
-        Lockstep.spawn(fn ->
-          for i <- 1..5, do: Lockstep.send(self(), i)
-          for _ <- 1..5, do: Lockstep.recv()
-        end)
-      end
-
-      for _ <- 1..2 do
-        Lockstep.spawn(fn ->
-          Lockstep.send(counter, {:get, self()})
-          {:value, v} = Lockstep.recv()
-          Lockstep.send(counter, {:set, v + 1})
-          Lockstep.send(me, :done)
-        end)
-      end
-
-      :done = Lockstep.recv()
-      :done = Lockstep.recv()
-      Lockstep.send(counter, {:get, self()})
-      {:value, v} = Lockstep.recv()
-      if v != 2, do: raise("lost update: counter is #{v}")
-    end
-  end
-
-  defp counter(n) do
-    case Lockstep.recv() do
-      {:get, from} ->
-        Lockstep.send(from, {:value, n})
-        counter(n)
-
-      {:set, v} ->
-        counter(v)
-    end
-  end
+  defp noisy_lost_update, do: lost_update(2)
 
   @noise [2, 3]
   @opts [strategy: :random, iterations: 300, seed: 11]

@@ -3,6 +3,7 @@ defmodule Lockstep.StrategiesTest do
   # engine with its parameters, finds a simple race, and repeats itself for the same seed.
   use ExUnit.Case, async: true
   import Lockstep.TestHelpers
+  import Lockstep.TestPrograms
   alias Lockstep.{Native, Options}
 
   @strategies [
@@ -15,40 +16,6 @@ defmodule Lockstep.StrategiesTest do
     :idpct,
     {:idpct, depth: 2..3}
   ]
-
-  # Two clients read-modify-write a counter process: an update can be lost.
-  defp lost_update do
-    fn ->
-      me = self()
-
-      counter =
-        Lockstep.spawn(fn ->
-          loop = fn loop, n ->
-            case Lockstep.recv() do
-              {:get, from} -> Lockstep.send(from, {:value, n}) && loop.(loop, n)
-              {:set, v} -> loop.(loop, v)
-            end
-          end
-
-          loop.(loop, 0)
-        end)
-
-      for _ <- 1..2 do
-        Lockstep.spawn(fn ->
-          Lockstep.send(counter, {:get, self()})
-          {:value, v} = Lockstep.recv()
-          Lockstep.send(counter, {:set, v + 1})
-          Lockstep.send(me, :done)
-        end)
-      end
-
-      :done = Lockstep.recv()
-      :done = Lockstep.recv()
-      Lockstep.send(counter, {:get, self()})
-      {:value, v} = Lockstep.recv()
-      if v != 2, do: raise("lost update: counter is #{v}")
-    end
-  end
 
   # The root polls with a zero timeout until a worker, which first does some work of its own,
   # tells it to stop: a spin loop that ends only if the worker gets to run.
