@@ -20,6 +20,22 @@ defmodule Lockstep.TestHelpers do
 
   defp flunk_missing, do: raise("the run ended without a result")
 
+  @doc "Runs `fun` under Lockstep with `opts` and returns its value in every iteration, in order."
+  def inside_each(fun, opts) do
+    parent = self()
+    tag = make_ref()
+    Lockstep.Runner.run(fn -> send(parent, {tag, fun.()}) end, opts)
+    collect(tag, [])
+  end
+
+  defp collect(tag, acc) do
+    receive do
+      {^tag, value} -> collect(tag, [value | acc])
+    after
+      0 -> Enum.reverse(acc)
+    end
+  end
+
   @doc "The `Lockstep.BugFound` raised by a run, or nil."
   def bug(fun, opts \\ []) do
     Lockstep.Runner.run(fun, Keyword.merge([seed: 7], opts))

@@ -57,19 +57,10 @@ defmodule Lockstep.OtpDiff do
 
   @doc "Runs `fun` under `:iterations` schedules (default 12) and returns every result."
   def under_lockstep(fun, opts \\ []) do
-    parent = self()
-    tag = make_ref()
-    opts = Keyword.merge([iterations: 12, seed: 5, allow_crashes: true], opts)
-    Lockstep.Runner.run(fn -> send(parent, {tag, fun.()}) end, opts)
-    collect(tag, [])
-  end
-
-  defp collect(tag, acc) do
-    receive do
-      {^tag, value} -> collect(tag, [value | acc])
-    after
-      0 -> Enum.reverse(acc)
-    end
+    Lockstep.TestHelpers.inside_each(
+      fun,
+      Keyword.merge([iterations: 12, seed: 5, allow_crashes: true], opts)
+    )
   end
 
   @doc "Replaces pids by `:pid`, references by `:ref` and stacktraces by `:stack`."

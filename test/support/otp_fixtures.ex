@@ -184,23 +184,10 @@ defmodule Lockstep.OTPCase do
 
   @doc "Runs `fun` under Lockstep for `iterations` schedules and returns every value."
   def inside_all(fun, opts \\ []) do
-    parent = self()
-    tag = make_ref()
-
-    Lockstep.Runner.run(
-      fn -> send(parent, {tag, fun.()}) end,
+    Lockstep.TestHelpers.inside_each(
+      fun,
       Keyword.merge([iterations: 8, seed: 11, max_steps: 5_000], opts)
     )
-
-    collect(tag, [])
-  end
-
-  defp collect(tag, acc) do
-    receive do
-      {^tag, value} -> collect(tag, [value | acc])
-    after
-      0 -> Enum.reverse(acc)
-    end
   end
 
   @doc """
