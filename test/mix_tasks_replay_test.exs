@@ -12,6 +12,29 @@ defmodule Lockstep.MixTasksReplayTest do
     bug(&Lockstep.Examples.LostUpdate.run/0, seed: 3, iterations: 300, trace_dir: dir)
   end
 
+  # The line of the fixture's ctest "lost update".
+  defp fixture_line do
+    @fixture
+    |> File.read!()
+    |> String.split("\n")
+    |> Enum.find_index(&(&1 =~ ~s(ctest "lost update")))
+    |> Kernel.+(1)
+  end
+
+  # The failure that ctest finds, recorded (schedule and report saved in `dir`) as if the ctest
+  # at `line` of the fixture had run.
+  defp recorded_by_ctest(dir, line, opts \\ []) do
+    assert_raise Lockstep.BugFound, fn ->
+      Lockstep.Test.__run__(
+        Lockstep.ReplayTarget,
+        "lost update",
+        %{file: Path.expand(@fixture), line: line},
+        [iterations: 300, seed: 3, trace_dir: dir] ++ opts,
+        &Lockstep.Examples.LostUpdate.run/0
+      )
+    end
+  end
+
   defp dump(args), do: capture_io(fn -> Mix.Task.rerun("lockstep.dump_trace", args) end)
 
   describe "mix lockstep.dump_trace" do
@@ -94,23 +117,8 @@ defmodule Lockstep.MixTasksReplayTest do
 
   describe "mix lockstep.replay" do
     test "runs the schedule's ctest, which replays it and fails again", %{tmp_dir: dir} do
-      line =
-        @fixture
-        |> File.read!()
-        |> String.split("\n")
-        |> Enum.find_index(&(&1 =~ ~s(ctest "lost update")))
-        |> Kernel.+(1)
-
-      bug =
-        assert_raise Lockstep.BugFound, fn ->
-          Lockstep.Test.__run__(
-            Lockstep.ReplayTarget,
-            "lost update",
-            %{file: Path.expand(@fixture), line: line},
-            [iterations: 300, seed: 3, trace_dir: dir],
-            &Lockstep.Examples.LostUpdate.run/0
-          )
-        end
+      line = fixture_line()
+      bug = recorded_by_ctest(dir, line)
 
       schedule = Lockstep.Schedule.load!(bug.schedule_path)
       assert schedule.test.file == @fixture and schedule.test.line == line
@@ -177,23 +185,8 @@ defmodule Lockstep.MixTasksReplayTest do
   describe "mix lockstep.shrink" do
     test "replays an unshrunk schedule's ctest, shrinks it and saves the result beside it",
          %{tmp_dir: dir} do
-      line =
-        @fixture
-        |> File.read!()
-        |> String.split("\n")
-        |> Enum.find_index(&(&1 =~ ~s(ctest "lost update")))
-        |> Kernel.+(1)
-
-      bug =
-        assert_raise Lockstep.BugFound, fn ->
-          Lockstep.Test.__run__(
-            Lockstep.ReplayTarget,
-            "lost update",
-            %{file: Path.expand(@fixture), line: line},
-            [iterations: 300, seed: 3, trace_dir: dir, shrink: false],
-            &Lockstep.Examples.LostUpdate.run/0
-          )
-        end
+      line = fixture_line()
+      bug = recorded_by_ctest(dir, line, shrink: false)
 
       assert bug.shrink == nil
       original = Lockstep.Schedule.load!(bug.schedule_path)
