@@ -12,11 +12,7 @@ use support::*;
 const WORKERS: usize = 4;
 
 fn target() -> impl Strategy<Value = Target> + Clone {
-    prop_oneof![
-        Just(Target::Root),
-        (0..WORKERS).prop_map(Target::Child),
-        Just(Target::Me)
-    ]
+    any_target(WORKERS)
 }
 
 /// Instructions that keep per-pair FIFO observable: plain sends and plain receives.
@@ -86,19 +82,8 @@ fn program(
             }),
         WORKERS,
     );
-    (workers, root_body).prop_map(|(workers, mut root)| {
-        let mut prog: Vec<Instr> = workers
-            .into_iter()
-            .enumerate()
-            .map(|(i, program)| Instr::Spawn {
-                link: i % 2 == 1,
-                program,
-            })
-            .collect();
-        prog.append(&mut root);
-        prog.push(Instr::Sleep(500));
-        prog
-    })
+    (workers, root_body)
+        .prop_map(|(workers, root)| spawn_children(workers, |i| i % 2 == 1, root, 500))
 }
 
 fn strategy_config() -> impl Strategy<Value = StrategyConfig> {

@@ -363,11 +363,7 @@ fn a_deadlock_slices_back_from_every_blocked_process() {
 }
 
 fn any_program() -> impl Strategy<Value = Vec<Instr>> {
-    let target = prop_oneof![
-        Just(Target::Root),
-        (0..3usize).prop_map(Target::Child),
-        Just(Target::Me)
-    ];
+    let target = any_target(3);
     let instr = prop_oneof![
         4 => (target.clone(), 0..3u64).prop_map(|(to, tag)| Instr::Send { to, tag }),
         2 => (1..40u64).prop_map(|t| Instr::Recv { timeout: Some(t) }),
@@ -388,19 +384,7 @@ fn any_program() -> impl Strategy<Value = Vec<Instr>> {
         prop::collection::vec(body, 3),
         prop::collection::vec(instr, 0..6),
     )
-        .prop_map(|(workers, mut root)| {
-            let mut prog: Vec<Instr> = workers
-                .into_iter()
-                .enumerate()
-                .map(|(i, program)| Instr::Spawn {
-                    link: i == 1,
-                    program,
-                })
-                .collect();
-            prog.append(&mut root);
-            prog.push(Instr::Sleep(100));
-            prog
-        })
+        .prop_map(|(workers, root)| spawn_children(workers, |i| i == 1, root, 100))
 }
 
 proptest! {

@@ -437,6 +437,39 @@ fn matches_instr(instr: &Instr, m: &Message<Pl>) -> bool {
     }
 }
 
+/// A root program for random tests: spawns a child running each of `children` (linked when
+/// `linked` holds for its index), runs `root`, then sleeps `settle` ms so that pending timers,
+/// signals and messages play out before the root ends.
+pub fn spawn_children(
+    children: Vec<Vec<Instr>>,
+    linked: impl Fn(usize) -> bool,
+    mut root: Vec<Instr>,
+    settle: u64,
+) -> Vec<Instr> {
+    let mut prog: Vec<Instr> = children
+        .into_iter()
+        .enumerate()
+        .map(|(i, program)| Instr::Spawn {
+            link: linked(i),
+            program,
+        })
+        .collect();
+    prog.append(&mut root);
+    prog.push(Instr::Sleep(settle));
+    prog
+}
+
+/// Any target of a random instruction: the root, one of the first `children` children, or the
+/// process itself.
+pub fn any_target(children: usize) -> impl proptest::strategy::Strategy<Value = Target> + Clone {
+    use proptest::prelude::*;
+    prop_oneof![
+        Just(Target::Root),
+        (0..children).prop_map(Target::Child),
+        Just(Target::Me)
+    ]
+}
+
 pub fn pct() -> StrategyConfig {
     StrategyConfig::Pct { depth: 3 }
 }
