@@ -107,6 +107,8 @@ defmodule Lockstep.CheckerLinearizableTest do
     assert msg =~ "without a pending invocation"
     assert {:invalid, msg} = Linearizable.check([{0, :invoke, :read, 1.5}], :register)
     assert msg =~ "unsupported term 1.5"
+    assert {:invalid, msg} = Linearizable.check([{0, :invoke, :write, <<255>>}], :register)
+    assert msg =~ "the binary <<255>> is not UTF-8 text"
 
     assert {:invalid, msg} =
              Linearizable.check([{0, :invoke, :frob, 1}, {0, :ok, :frob, 1}], :register)

@@ -215,6 +215,10 @@ defmodule Lockstep.ScheduleTest do
 
     assert {:error, msg} = Native.schedule_encode(%{format: "lockstep-schedule", pid: self()})
     assert msg =~ "has no JSON form"
+
+    assert {:error, "label: the binary <<255>> is not UTF-8 text"} =
+             Native.schedule_encode(%{format: "lockstep-schedule", label: <<255>>})
+
     assert {:error, "expected the file's contents as a binary" <> _} = Native.schedule_decode(:x)
     assert {:error, "not JSON" <> _} = Native.schedule_trace_json("{")
     s = %Schedule{category: :exception, choices: [0, 7], steps: 3}

@@ -11,6 +11,7 @@
 //! where `explanation` is a map with `:text`, `:partition`, `:failing`, `:total_ops` and (when asked
 //! for) `:html`.
 
+use crate::terms::{atom_text, list_items, map_items, utf8_binary};
 use lockstep_core::checker::history::pair_events;
 use lockstep_core::checker::models::encode_operations;
 use lockstep_core::checker::models::external::{ExternalOutput, MemoModel, StepQuestion};
@@ -21,7 +22,6 @@ use lockstep_core::checker::{
     check_sequential_events, CausalModel, CheckError, CheckOptions, ConsistencyVerdict, Event,
     EventKind, FailMode, Format, InfoMode, ModelKind, Value, Verdict,
 };
-use rustler::types::map::MapIterator;
 use rustler::types::tuple::{get_tuple, make_tuple};
 use rustler::{Atom, Encoder, Env, NifResult, ResourceArc, Term, TermType};
 use std::path::PathBuf;
@@ -49,9 +49,7 @@ const SUPPORTED: &str =
 fn value_of(term: Term<'_>) -> Result<Value, String> {
     match term.get_type() {
         TermType::Atom => {
-            let name = term
-                .atom_to_string()
-                .map_err(|_| "an atom that is not valid UTF-8".to_string())?;
+            let name = atom_text(term)?;
             Ok(match name.as_str() {
                 "nil" => Value::Nil,
                 "true" => Value::Bool(true),
@@ -63,23 +61,11 @@ fn value_of(term: Term<'_>) -> Result<Value, String> {
             .decode::<i64>()
             .map(Value::Int)
             .map_err(|_| format!("the integer {term:?} does not fit in 64 bits")),
-        TermType::Binary => {
-            let bin = term
-                .decode_as_binary()
-                .map_err(|_| format!("unreadable binary {term:?}"))?;
-            std::str::from_utf8(bin.as_slice())
-                .map(|s| Value::Str(s.to_string()))
-                .map_err(|_| format!("the binary {term:?} is not UTF-8 text"))
-        }
-        TermType::List => {
-            let items = term
-                .into_list_iterator()
-                .map_err(|_| format!("improper list {term:?}"))?;
-            items
-                .map(value_of)
-                .collect::<Result<_, _>>()
-                .map(Value::List)
-        }
+        TermType::Binary => utf8_binary(term).map(Value::Str),
+        TermType::List => list_items(term)?
+            .map(value_of)
+            .collect::<Result<_, _>>()
+            .map(Value::List),
         TermType::Tuple => {
             let items = get_tuple(term).map_err(|_| format!("unreadable tuple {term:?}"))?;
             items
@@ -89,9 +75,8 @@ fn value_of(term: Term<'_>) -> Result<Value, String> {
                 .map(Value::List)
         }
         TermType::Map => {
-            let iter = MapIterator::new(term).ok_or_else(|| format!("unreadable map {term:?}"))?;
             let mut entries = Vec::new();
-            for (k, v) in iter {
+            for (k, v) in map_items(term)? {
                 entries.push((value_of(k)?, value_of(v)?));
             }
             entries.sort();

@@ -10,6 +10,7 @@ mod payload;
 mod run;
 mod schedule;
 mod shrink;
+mod terms;
 
 #[rustler::nif]
 fn engine_version() -> &'static str {

@@ -6,8 +6,8 @@
 //! keys are atoms when the atom already exists and binaries otherwise, so reading a file never
 //! creates atoms.
 
+use crate::terms::{atom_text, list_items, map_items, utf8_binary};
 use lockstep_core::schedule::Schedule;
-use rustler::types::map::MapIterator;
 use rustler::{Atom, Encoder, Env, Term, TermType};
 use serde_json::{Map, Number, Value};
 
@@ -24,9 +24,7 @@ fn json_of(term: Term<'_>, depth: usize) -> Result<Value, String> {
     }
     match term.get_type() {
         TermType::Atom => {
-            let name = term
-                .atom_to_string()
-                .map_err(|_| "an atom that is not valid UTF-8".to_string())?;
+            let name = atom_text(term)?;
             Ok(match name.as_str() {
                 "nil" => Value::Null,
                 "true" => Value::Bool(true),
@@ -51,27 +49,14 @@ fn json_of(term: Term<'_>, depth: usize) -> Result<Value, String> {
                 .map(Value::Number)
                 .ok_or_else(|| format!("the float {f} has no JSON form"))
         }
-        TermType::Binary => {
-            let bin = term
-                .decode_as_binary()
-                .map_err(|_| format!("unreadable binary {term:?}"))?;
-            std::str::from_utf8(bin.as_slice())
-                .map(|s| Value::String(s.to_string()))
-                .map_err(|_| format!("the binary {term:?} is not UTF-8 text"))
-        }
-        TermType::List => {
-            let items = term
-                .into_list_iterator()
-                .map_err(|_| format!("improper list {term:?}"))?;
-            items
-                .map(|t| json_of(t, depth + 1))
-                .collect::<Result<_, _>>()
-                .map(Value::Array)
-        }
+        TermType::Binary => utf8_binary(term).map(Value::String),
+        TermType::List => list_items(term)?
+            .map(|t| json_of(t, depth + 1))
+            .collect::<Result<_, _>>()
+            .map(Value::Array),
         TermType::Map => {
-            let iter = MapIterator::new(term).ok_or_else(|| format!("unreadable map {term:?}"))?;
             let mut obj = Map::new();
-            for (k, v) in iter {
+            for (k, v) in map_items(term)? {
                 let key = match json_of(k, depth + 1)? {
                     Value::String(s) => s,
                     _ => return Err(format!("map keys must be atoms or strings, got {k:?}")),
