@@ -109,6 +109,8 @@ defmodule Lockstep.CheckerLinearizableTest do
     assert msg =~ "unsupported term 1.5"
     assert {:invalid, msg} = Linearizable.check([{0, :invoke, :write, <<255>>}], :register)
     assert msg =~ "the binary <<255>> is not UTF-8 text"
+    assert {:invalid, msg} = Linearizable.check([{0, :invoke, :write, [1 | 2]}], :register)
+    assert msg =~ "improper list [1|2]"
 
     assert {:invalid, msg} =
              Linearizable.check([{0, :invoke, :frob, 1}, {0, :ok, :frob, 1}], :register)

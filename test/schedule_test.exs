@@ -219,6 +219,9 @@ defmodule Lockstep.ScheduleTest do
     assert {:error, "label: the binary <<255>> is not UTF-8 text"} =
              Native.schedule_encode(%{format: "lockstep-schedule", label: <<255>>})
 
+    assert {:error, "tags: improper list [1|2]"} =
+             Native.schedule_encode(%{format: "lockstep-schedule", tags: [1 | 2]})
+
     assert {:error, "expected the file's contents as a binary" <> _} = Native.schedule_decode(:x)
     assert {:error, "not JSON" <> _} = Native.schedule_trace_json("{")
     s = %Schedule{category: :exception, choices: [0, 7], steps: 3}

@@ -21,9 +21,12 @@ pub fn utf8_binary(term: Term<'_>) -> Result<String, String> {
         .map_err(|_| format!("the binary {term:?} is not UTF-8 text"))
 }
 
-/// The items of a proper list.
+/// The items of a proper list. An improper list is refused here, before iterating: rustler's
+/// list iterator panics when it reaches an improper tail, while the length of such a list is
+/// an error.
 pub fn list_items(term: Term<'_>) -> Result<ListIterator<'_>, String> {
-    term.into_list_iterator()
+    term.list_length()
+        .and_then(|_| term.into_list_iterator())
         .map_err(|_| format!("improper list {term:?}"))
 }
 
