@@ -14,6 +14,18 @@ defmodule Lockstep.NativeBadInputTest do
     assert msg =~ "must be a map"
   end
 
+  test "improper lists are refused with an error, not a panic" do
+    assert {:error, msg} = Native.shrink_new([1 | 2], [])
+    assert msg =~ "choices must be a list of process ids"
+    assert {:error, msg} = Native.shrink_new([0, 1], [1 | 2])
+    assert msg =~ "preemptions must be a list of step numbers"
+    assert {:ok, sh} = Native.shrink_new([0, 1], [])
+    assert {:error, _} = Native.shrink_feedback(sh, true, [0 | 1], [])
+
+    assert {:invalid, "paths must be a list of strings"} =
+             Native.checker_check_paths(["a" | "b"], %{})
+  end
+
   test "binding and sync points are checked" do
     run = new_run()
     assert {:error, msg} = Native.run_bind(run, 3, self())

@@ -11,7 +11,7 @@
 //! where `explanation` is a map with `:text`, `:partition`, `:failing`, `:total_ops` and (when asked
 //! for) `:html`.
 
-use crate::terms::{atom_text, list_items, map_items, utf8_binary};
+use crate::terms::{atom_text, decode_list, list_items, map_items, utf8_binary};
 use lockstep_core::checker::history::pair_events;
 use lockstep_core::checker::models::encode_operations;
 use lockstep_core::checker::models::external::{ExternalOutput, MemoModel, StepQuestion};
@@ -445,7 +445,10 @@ fn checker_causal<'a>(
 /// Checks files and directories: a list of `{path, result}`, or `{:invalid, message}` for bad
 /// options.
 #[rustler::nif(schedule = "DirtyCpu")]
-fn checker_check_paths<'a>(env: Env<'a>, paths: Vec<String>, opts: Term<'a>) -> Term<'a> {
+fn checker_check_paths<'a>(env: Env<'a>, paths: Term<'a>, opts: Term<'a>) -> Term<'a> {
+    let Some(paths) = decode_list::<String>(paths) else {
+        return invalid(env, "paths must be a list of strings".to_string());
+    };
     let opts = match options_of(opts) {
         Ok(o) => o,
         Err(m) => return invalid(env, m),
@@ -594,8 +597,11 @@ fn checker_external_run<'a>(
 fn checker_external_answer<'a>(
     env: Env<'a>,
     check: ResourceArc<ExternalCheck>,
-    answers: Vec<Term<'a>>,
+    answers: Term<'a>,
 ) -> Term<'a> {
+    let Some(answers) = decode_list::<Term<'a>>(answers) else {
+        return (atoms::error(), "answers must be a proper list").encode(env);
+    };
     let mut ext = lock(&check);
     if answers.len() != ext.pending.len() {
         return (

@@ -5,6 +5,7 @@
 
 use crate::atoms;
 use crate::run::{lock, RunResource};
+use crate::terms::decode_list;
 use lockstep_core::shrink::{Shrinker, Size};
 use lockstep_core::slice::{causal_slice, failure_points, Point};
 use lockstep_core::ProcId;
@@ -32,14 +33,14 @@ fn err<'a>(env: Env<'a>, msg: impl std::fmt::Display) -> Term<'a> {
 
 /// A list of process ids.
 fn choices_of(t: Term<'_>) -> Result<Vec<ProcId>, String> {
-    t.decode::<Vec<u32>>()
+    decode_list::<u32>(t)
         .map(|v| v.into_iter().map(ProcId).collect())
-        .map_err(|_| format!("choices must be a list of process ids (integers >= 0), got {t:?}"))
+        .ok_or_else(|| format!("choices must be a list of process ids (integers >= 0), got {t:?}"))
 }
 
 /// Preemption step numbers (1-based, each at most `steps`) as per-step flags.
 fn flags_of(t: Term<'_>, steps: usize) -> Result<Vec<bool>, String> {
-    let list: Vec<u64> = t.decode().map_err(|_| {
+    let list: Vec<u64> = decode_list(t).ok_or_else(|| {
         format!("preemptions must be a list of step numbers (integers >= 1), got {t:?}")
     })?;
     let mut flags = vec![false; steps];
@@ -102,9 +103,9 @@ fn run_slice<'a>(env: Env<'a>, run: ResourceArc<RunResource>, from: Term<'a>) ->
     } else {
         let steps: Vec<u64> = match from.decode::<u64>() {
             Ok(s) => vec![s],
-            Err(_) => match from.decode::<Vec<u64>>() {
-                Ok(v) => v,
-                Err(_) => {
+            Err(_) => match decode_list::<u64>(from) {
+                Some(v) => v,
+                None => {
                     return err(
                         env,
                         format!("slice from nil, a step number or a list of them, got {from:?}"),

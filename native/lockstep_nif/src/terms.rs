@@ -30,6 +30,16 @@ pub fn list_items(term: Term<'_>) -> Result<ListIterator<'_>, String> {
         .map_err(|_| format!("improper list {term:?}"))
 }
 
+/// A proper list decoded item by item. rustler's own `Vec<T>` decoder panics on an improper
+/// list; this refuses it with an error instead (`None`: not a proper list, or an item that does
+/// not decode as `T`).
+pub fn decode_list<'a, T: rustler::Decoder<'a>>(term: Term<'a>) -> Option<Vec<T>> {
+    list_items(term)
+        .ok()?
+        .map(|item| item.decode::<T>().ok())
+        .collect()
+}
+
 /// The key-value pairs of a map.
 pub fn map_items(term: Term<'_>) -> Result<MapIterator<'_>, String> {
     MapIterator::new(term).ok_or_else(|| format!("unreadable map {term:?}"))
