@@ -194,20 +194,24 @@ defmodule Lockstep.DynamicSupervisorTest do
   end
 
   @tag :capture_log
-  test "module-based: an init that raises or exits" do
+  test "module-based: an init that raises, exits or throws" do
     result =
       same_as_otp(
         fn ->
           Lockstep.flag(:trap_exit, true)
 
-          {ModDynSup.start_link({:fail, :raise}), ModDynSup.start_link({:fail, :exit})}
+          {ModDynSup.start_link({:fail, :raise}), ModDynSup.start_link({:fail, :exit}),
+           ModDynSup.start_link({:fail, {:throw, :oops}}),
+           ModDynSup.start_link({:fail, {:throw, :ignore}}),
+           ModDynSup.start_link({:fail, {:throw, {:stop, :thrown_stop}}})}
         end,
         allow_crashes: true
       )
 
     assert result ==
              {{:error, {%RuntimeError{message: "init failed"}, :stacktrace}},
-              {:error, :init_exit}}
+              {:error, :init_exit}, {:error, {:bad_return_value, :oops}}, :ignore,
+              {:error, :thrown_stop}}
   end
 
   test "child_spec/1: the id is the name (or the module), as in DynamicSupervisor" do

@@ -372,20 +372,24 @@ defmodule Lockstep.SupervisorTest do
     end
 
     @tag :capture_log
-    test "module-based supervisors: an init that raises or exits" do
+    test "module-based supervisors: an init that raises, exits or throws" do
       result =
         same_as_otp(
           fn ->
             Lockstep.flag(:trap_exit, true)
 
-            {ModSup.start_link({:fail, :raise}), ModSup.start_link({:fail, :exit})}
+            {ModSup.start_link({:fail, :raise}), ModSup.start_link({:fail, :exit}),
+             ModSup.start_link({:fail, {:throw, :oops}}),
+             ModSup.start_link({:fail, {:throw, :ignore}}),
+             ModSup.start_link({:fail, {:throw, {:stop, :thrown_stop}}})}
           end,
           allow_crashes: true
         )
 
       assert result ==
                {{:error, {%RuntimeError{message: "init failed"}, :stacktrace}},
-                {:error, :init_exit}}
+                {:error, :init_exit}, {:error, {:bad_return_value, :oops}}, :ignore,
+                {:error, :thrown_stop}}
     end
 
     test "shutdown: a timeout kills a child that ignores :shutdown; brutal_kill kills" do

@@ -148,9 +148,10 @@ end
 defmodule Lockstep.Fixtures do
   @moduledoc false
 
-  @doc "Fails the way `how` names: `:raise` or `:exit`."
+  @doc "Fails the way `how` names: `:raise`, `:exit`, or `{:throw, value}`."
   def fail(:raise), do: raise("init failed")
   def fail(:exit), do: exit(:init_exit)
+  def fail({:throw, value}), do: throw(value)
 end
 
 defmodule Lockstep.OTPCase do

@@ -68,6 +68,18 @@ defmodule Lockstep.Supervisor.Proc do
       {:static, result} -> {Supervisor.Default, result}
     end
   catch
+    # Supervisors are gen_servers in OTP, and gen_server takes a value thrown by `init/1` as
+    # what `init/1` returned.
+    :throw, :ignore ->
+      init_ignored(starter, name)
+      exit(:normal)
+
+    :throw, {:stop, reason} ->
+      init_stop(starter, name, reason)
+
+    :throw, value ->
+      init_stop(starter, name, {:bad_return_value, value})
+
     kind, payload ->
       stack = __STACKTRACE__
       Gen.unregister_name(name)
