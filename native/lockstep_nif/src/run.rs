@@ -9,36 +9,34 @@ use crate::atoms;
 use crate::decode::{Decoded, PendingRef};
 use crate::payload::Payload;
 use lockstep_core::strategy::StrategyConfig;
-use lockstep_core::Event;
 use lockstep_core::{
-    Config, Controller, IterationInfo, MonitorId, Name, Next, ProcId, Reply, TimerId,
+    Buffers, Config, Controller, IterationInfo, MonitorId, Name, Next, ProcId, Reply, TimerId,
 };
 use rustler::{Atom, Encoder, Env, LocalPid, Monitor, NifResult, ResourceArc, Term};
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
-type Buffers = (Vec<Event<Payload>>, Vec<ProcId>);
-
-/// Trace and schedule buffers of released runs, reused by new ones so that long runs do not
-/// regrow them and fault in fresh pages every time. Bounded in count and in size.
-static POOL: Mutex<Vec<Buffers>> = Mutex::new(Vec::new());
+/// Trace, schedule and preemption-flag buffers of released runs, reused by new ones so that
+/// long runs do not regrow them and fault in fresh pages every time. Bounded in count and in
+/// size.
+static POOL: Mutex<Vec<Buffers<Payload>>> = Mutex::new(Vec::new());
 const POOL_BUFFERS: usize = 4;
 const POOL_MAX_EVENTS: usize = 1 << 20;
 
-fn pooled() -> Option<Buffers> {
+fn pooled() -> Option<Buffers<Payload>> {
     POOL.lock().ok().and_then(|mut pool| pool.pop())
 }
 
-fn release(buffers: Buffers) {
-    let (mut trace, mut choices) = buffers;
-    if trace.capacity() == 0 || trace.capacity() > POOL_MAX_EVENTS {
+fn release(mut buffers: Buffers<Payload>) {
+    if buffers.trace.capacity() == 0 || buffers.trace.capacity() > POOL_MAX_EVENTS {
         return;
     }
-    trace.clear();
-    choices.clear();
+    buffers.trace.clear();
+    buffers.choices.clear();
+    buffers.preempted.clear();
     if let Ok(mut pool) = POOL.lock() {
         if pool.len() < POOL_BUFFERS {
-            pool.push((trace, choices));
+            pool.push(buffers);
         }
     }
 }
@@ -257,8 +255,8 @@ fn run_new<'a>(
         };
         let strategy = strategy(opts)?.build();
         let mut ctl = Controller::new(config, strategy, info);
-        if let Some((trace, choices)) = pooled() {
-            ctl.recycle(trace, choices);
+        if let Some(buffers) = pooled() {
+            ctl.recycle(buffers);
         }
         Ok(RunState {
             ctl,
