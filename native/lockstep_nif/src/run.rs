@@ -49,6 +49,9 @@ pub struct RunState {
     pub ctl: Controller<Payload>,
     pub pids: Vec<Option<LocalPid>>,
     pub by_pid: HashMap<LocalPid, ProcId>,
+    /// By process id: whether the VM reported the bound process dead (through the run's
+    /// monitor). The VM deletes a process's ETS tables before it reports it down.
+    reaped: Vec<bool>,
     tag: Payload,
     runner: LocalPid,
     pub node: Atom,
@@ -71,6 +74,9 @@ impl rustler::Resource for RunResource {
         let Some(&p) = st.by_pid.get(&pid) else {
             return;
         };
+        if let Some(r) = st.reaped.get_mut(p.index()) {
+            *r = true;
+        }
         match st.ctl.external_exit(p) {
             Ok(Some(next)) => {
                 st.dispatch(env, next, None);
@@ -262,6 +268,7 @@ fn run_new<'a>(
             ctl,
             pids: Vec::new(),
             by_pid: HashMap::new(),
+            reaped: Vec::new(),
             tag: Payload::new(tag),
             runner,
             node,
@@ -298,6 +305,7 @@ fn run_bind<'a>(env: Env<'a>, run: ResourceArc<RunResource>, id: u32, pid: Local
     }
     if st.pids.len() <= p.index() {
         st.pids.resize(p.index() + 1, None);
+        st.reaped.resize(p.index() + 1, false);
     }
     st.pids[p.index()] = Some(pid);
     st.by_pid.insert(pid, p);
@@ -456,6 +464,33 @@ fn run_choices<'a>(env: Env<'a>, run: ResourceArc<RunResource>) -> Term<'a> {
         Ok(st) => {
             let c: Vec<u32> = st.ctl.choices().iter().map(|p| p.0).collect();
             c.encode(env)
+        }
+        Err(e) => err(env, e),
+    }
+}
+
+/// The pids of bound processes that the VM has not reported dead yet; with `ended_only`, only
+/// those of processes that have already ended in the run. Their ETS tables may still exist.
+/// One call, so that waiting for a run's processes costs nothing once they are all gone.
+#[rustler::nif]
+fn run_unreaped<'a>(env: Env<'a>, run: ResourceArc<RunResource>, ended_only: Term<'a>) -> Term<'a> {
+    let Ok(ended_only) = ended_only.decode::<bool>() else {
+        return err(
+            env,
+            format!("ended_only must be a boolean, got {ended_only:?}"),
+        );
+    };
+    match lock(&run) {
+        Ok(st) => {
+            let pids: Vec<LocalPid> = st
+                .pids
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !st.reaped.get(*i).copied().unwrap_or(false))
+                .filter(|(i, _)| !ended_only || !st.ctl.is_alive(ProcId(*i as u32)))
+                .filter_map(|(_, pid)| *pid)
+                .collect();
+            pids.encode(env)
         }
         Err(e) => err(env, e),
     }
