@@ -473,6 +473,8 @@ defmodule Lockstep.Runner do
   # deletes a process's ETS tables before it reports the process down, so nothing the run
   # owned is visible to the next iteration. `pids` are those the VM has not yet reported down
   # to the run (usually none: a finished run's processes have ended on their own).
+  defp stop_all([]), do: :ok
+
   defp stop_all(pids) do
     refs =
       for pid <- pids do
