@@ -50,6 +50,7 @@ defmodule Lockstep.Native do
   def run_trace(_run), do: :erlang.nif_error(:nif_not_loaded)
   def run_choices(_run), do: :erlang.nif_error(:nif_not_loaded)
   def run_procs(_run), do: :erlang.nif_error(:nif_not_loaded)
+  def run_unreaped(_run, _ended_only), do: :erlang.nif_error(:nif_not_loaded)
   def run_abort(_run, _why), do: :erlang.nif_error(:nif_not_loaded)
   def run_release(_run), do: :erlang.nif_error(:nif_not_loaded)
   def run_statuses(_run), do: :erlang.nif_error(:nif_not_loaded)

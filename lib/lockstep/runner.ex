@@ -463,7 +463,7 @@ defmodule Lockstep.Runner do
   end
 
   defp cleanup(run, tag) do
-    stop_all(for {_id, pid, _name, _alive} <- Native.run_procs(run), do: pid)
+    stop_all(Native.run_unreaped(run, false))
     run_cleanups(tag)
     Native.run_release(run)
     flush(tag)
@@ -471,10 +471,18 @@ defmodule Lockstep.Runner do
 
   # Kills what is left of the run and waits until every process is gone (bounded): the VM
   # deletes a process's ETS tables before it reports the process down, so nothing the run
-  # owned is visible to the next iteration.
+  # owned is visible to the next iteration. `pids` are those the VM has not yet reported down
+  # to the run (usually none: a finished run's processes have ended on their own).
+  defp stop_all([]), do: :ok
+
   defp stop_all(pids) do
-    refs = for pid <- pids, do: Process.monitor(pid)
-    Enum.each(pids, &Process.exit(&1, :kill))
+    refs =
+      for pid <- pids do
+        ref = Process.monitor(pid)
+        Process.exit(pid, :kill)
+        ref
+      end
+
     deadline = now_ms() + @stop_ms
 
     Enum.each(refs, fn ref ->

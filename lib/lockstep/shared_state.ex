@@ -84,12 +84,13 @@ defmodule Lockstep.SharedState do
   # Processes that the engine has already ended may still be alive in the VM for a moment
   # (the runner kills them on the engine's word, asynchronously). Their ETS tables would then
   # vanish at a wall-clock instant rather than at a step of the schedule, so before touching
-  # shared state wait until every such process is really gone.
+  # shared state wait until every such process is really gone: the engine's side knows which
+  # ones the VM has not reported down yet (usually none), so this is one call when all are.
   @spec settle(Runtime.ctx()) :: :ok
   def settle({run, _tag, _id, _runner}) do
     me = self()
 
-    for {_id, pid, _name, false} <- Native.run_procs(run), pid != me, Process.alive?(pid) do
+    for pid <- Native.run_unreaped(run, true), pid != me do
       ref = Process.monitor(pid)
 
       receive do

@@ -52,6 +52,24 @@ pub struct Blocked {
     pub deadline: Option<u64>,
 }
 
+/// A run's growable buffers, passed from a finished run to a new one (see
+/// [`Controller::take_buffers`] and [`Controller::recycle`]).
+pub struct Buffers<P> {
+    pub trace: Vec<Event<P>>,
+    pub choices: Vec<ProcId>,
+    pub preempted: Vec<bool>,
+}
+
+impl<P> Default for Buffers<P> {
+    fn default() -> Self {
+        Buffers {
+            trace: Vec::new(),
+            choices: Vec::new(),
+            preempted: Vec::new(),
+        }
+    }
+}
+
 /// Where a process stands (see [`Controller::status`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProcStatus {
@@ -223,6 +241,8 @@ pub struct Controller<P> {
     kills: Vec<ProcId>,
     outcome: Option<Outcome<P>>,
     enabled: Vec<Candidate>,
+    /// Whether the strategy wants candidates described in full ([`Strategy::needs_races`]).
+    full_candidates: bool,
 }
 
 impl<P: Clone> Controller<P> {
@@ -230,6 +250,7 @@ impl<P: Clone> Controller<P> {
     pub fn new(config: Config, mut strategy: Box<dyn Strategy>, info: IterationInfo) -> Self {
         strategy.begin(&info);
         strategy.on_spawn(ProcId::ROOT);
+        let full_candidates = strategy.needs_races();
         Controller {
             config,
             strategy,
@@ -255,6 +276,7 @@ impl<P: Clone> Controller<P> {
             kills: Vec::new(),
             outcome: None,
             enabled: Vec::new(),
+            full_candidates,
         }
     }
 
@@ -356,23 +378,27 @@ impl<P: Clone> Controller<P> {
     }
 
     /// Reuse buffers from an earlier run (their contents are discarded; their capacity is kept).
-    /// Long runs then neither regrow their trace nor touch fresh memory; nothing observable
-    /// changes.
-    pub fn recycle(&mut self, mut trace: Vec<Event<P>>, mut choices: Vec<ProcId>) {
-        trace.clear();
-        choices.clear();
-        trace.append(&mut self.trace);
-        choices.append(&mut self.choices);
-        self.trace = trace;
-        self.choices = choices;
+    /// Long runs then neither regrow their trace, schedule and preemption flags nor touch fresh
+    /// memory; nothing observable changes.
+    pub fn recycle(&mut self, buffers: Buffers<P>) {
+        fn reuse<T>(mut buffer: Vec<T>, current: &mut Vec<T>) {
+            buffer.clear();
+            buffer.append(current);
+            *current = buffer;
+        }
+        reuse(buffers.trace, &mut self.trace);
+        reuse(buffers.choices, &mut self.choices);
+        reuse(buffers.preempted, &mut self.preempted);
     }
 
-    /// Give up the trace and schedule buffers (for [`Controller::recycle`] in a later run).
-    pub fn take_buffers(&mut self) -> (Vec<Event<P>>, Vec<ProcId>) {
-        (
-            std::mem::take(&mut self.trace),
-            std::mem::take(&mut self.choices),
-        )
+    /// Give up the trace, schedule and preemption-flag buffers (for [`Controller::recycle`] in
+    /// a later run). The run's trace, choices and flags read as empty afterwards.
+    pub fn take_buffers(&mut self) -> Buffers<P> {
+        Buffers {
+            trace: std::mem::take(&mut self.trace),
+            choices: std::mem::take(&mut self.choices),
+            preempted: std::mem::take(&mut self.preempted),
+        }
     }
 
     /// Processes that died by signal and whose VM processes must be killed by the embedder.
@@ -531,17 +557,32 @@ impl<P: Clone> Controller<P> {
                     return Ok(Next::Finished);
                 }
             };
-            if !self.enabled.iter().any(|c| c.proc == pick) {
+            // One pass: is the pick enabled, and was the previous process still enabled (then
+            // switching away from it is a preemption)?
+            let (mut valid, mut last_enabled) = (false, false);
+            for c in &self.enabled {
+                valid |= c.proc == pick;
+                last_enabled |= self.last == Some(c.proc);
+            }
+            if !valid {
                 return Err(EngineError::BadPick(pick));
             }
-            let preempted = self
-                .last
-                .is_some_and(|l| l != pick && self.enabled.iter().any(|c| c.proc == l));
+            let preempted = last_enabled && self.last != Some(pick);
             self.step += 1;
             self.choices.push(pick);
             self.preempted.push(preempted);
             self.last = Some(pick);
-            if let Some(reply) = self.execute(pick) {
+            let op = match std::mem::replace(&mut self.procs[pick.index()].state, State::Running) {
+                State::Waiting(op) => op,
+                other => {
+                    // collect_enabled only offers waiting processes.
+                    self.procs[pick.index()].state = other;
+                    continue;
+                }
+            };
+            let reply = self.execute(pick, op);
+            // Nobody is resumed when the process exited through its own operation.
+            if self.is_alive(pick) {
                 if self.outcome.is_some() {
                     return Ok(Next::Finished);
                 }
@@ -561,38 +602,15 @@ impl<P: Clone> Controller<P> {
 
     fn collect_enabled(&mut self) {
         self.enabled.clear();
-        let (names, globals) = (&self.names, &self.globals);
+        let full = self.full_candidates;
         for (i, p) in self.procs.iter().enumerate() {
             if let State::Waiting(op) = &p.state {
                 if p.is_enabled() {
-                    // Names are resolved as executing the operation now would resolve them, so
-                    // strategies see which process a name-addressed operation reaches.
-                    let (target, name) = match op {
-                        Op::Send { to: dest, .. } | Op::Monitor { target: dest } => match dest {
-                            Dest::Proc(t) => (Some(*t), None),
-                            Dest::Name(n) => (names.get(n).copied(), Some(name_hash(n))),
-                        },
-                        Op::Whereis { name } | Op::Unregister { name } => {
-                            (names.get(name).copied(), Some(name_hash(name)))
-                        }
-                        Op::Register { name, target } => (Some(*target), Some(name_hash(name))),
-                        Op::GlobalWhereis { name } | Op::GlobalUnregister { name } => {
-                            (globals.get(name).copied(), Some(global_name_hash(name)))
-                        }
-                        Op::GlobalRegister { name, target } => {
-                            (Some(*target), Some(global_name_hash(name)))
-                        }
-                        _ => (op.target(), None),
-                    };
-                    self.enabled.push(Candidate {
-                        proc: ProcId(i as u32),
-                        op: op.kind(),
-                        target,
-                        object: match op {
-                            Op::Sync { object, write, .. } => Some((*object, *write)),
-                            _ => None,
-                        },
-                        name,
+                    let proc = ProcId(i as u32);
+                    self.enabled.push(if full {
+                        describe(proc, op, &self.names, &self.globals)
+                    } else {
+                        Candidate::new(proc, op.kind())
                     });
                 }
             }
@@ -646,17 +664,9 @@ impl<P: Clone> Controller<P> {
 
     // ----- execution ----------------------------------------------------------------------
 
-    /// Execute `pick`'s pending operation. `None` when the process no longer runs afterwards
-    /// (it exited).
-    fn execute(&mut self, pick: ProcId) -> Option<Reply<P>> {
-        let op = match std::mem::replace(&mut self.procs[pick.index()].state, State::Running) {
-            State::Waiting(op) => op,
-            other => {
-                // collect_enabled only offers waiting processes.
-                self.procs[pick.index()].state = other;
-                return None;
-            }
-        };
+    /// Execute `pick`'s pending operation `op` (taken out of its state) and return the reply.
+    /// The process may have exited by the time it returns.
+    fn execute(&mut self, pick: ProcId, op: Op<P>) -> Reply<P> {
         let me = Some(pick);
         let reply = match op {
             Op::Start => {
@@ -879,7 +889,8 @@ impl<P: Clone> Controller<P> {
                     },
                 );
                 self.terminate(pick, reason, Termination::Own { crash });
-                return None;
+                // Nobody receives it: the process is gone.
+                Reply::Ok
             }
             Op::Register { name, target } => {
                 let free = !self.names.contains_key(&name)
@@ -951,11 +962,7 @@ impl<P: Clone> Controller<P> {
                 Reply::Ok
             }
         };
-        if self.is_alive(pick) {
-            Some(reply)
-        } else {
-            None
-        }
+        reply
     }
 
     fn fail(&mut self, pick: ProcId, e: OpError) -> Reply<P> {
@@ -1226,5 +1233,41 @@ impl<P: Clone> Controller<P> {
             }
         }
         Ok(())
+    }
+}
+
+/// The candidate for `proc`'s pending `op`, described in full. Names are resolved as executing
+/// the operation now would resolve them, so strategies see which process a name-addressed
+/// operation reaches.
+fn describe<P>(
+    proc: ProcId,
+    op: &Op<P>,
+    names: &BTreeMap<Name, ProcId>,
+    globals: &BTreeMap<Name, ProcId>,
+) -> Candidate {
+    let (target, name) = match op {
+        Op::Send { to: dest, .. } | Op::Monitor { target: dest } => match dest {
+            Dest::Proc(t) => (Some(*t), None),
+            Dest::Name(n) => (names.get(n).copied(), Some(name_hash(n))),
+        },
+        Op::Whereis { name } | Op::Unregister { name } => {
+            (names.get(name).copied(), Some(name_hash(name)))
+        }
+        Op::Register { name, target } => (Some(*target), Some(name_hash(name))),
+        Op::GlobalWhereis { name } | Op::GlobalUnregister { name } => {
+            (globals.get(name).copied(), Some(global_name_hash(name)))
+        }
+        Op::GlobalRegister { name, target } => (Some(*target), Some(global_name_hash(name))),
+        _ => (op.target(), None),
+    };
+    Candidate {
+        proc,
+        op: op.kind(),
+        target,
+        object: match op {
+            Op::Sync { object, write, .. } => Some((*object, *write)),
+            _ => None,
+        },
+        name,
     }
 }

@@ -16,7 +16,9 @@ pub mod slice;
 pub mod strategy;
 pub mod trace;
 
-pub use controller::{Blocked, Config, Controller, EngineError, Next, Outcome, ProcStatus};
+pub use controller::{
+    Blocked, Buffers, Config, Controller, EngineError, Next, Outcome, ProcStatus,
+};
 pub use ids::{MonitorId, MsgId, Name, ProcId, TimerId};
 pub use op::{Dest, DownItem, Envelope, Message, Op, OpError, OpKind, Reason, Reply};
 pub use schedule::{Schedule, ScheduleError};

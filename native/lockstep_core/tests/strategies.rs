@@ -518,3 +518,129 @@ fn configs_round_trip_and_validate() {
         assert!(e.contains(c.name()), "{e}");
     }
 }
+
+/// Picks the lowest enabled id and keeps every candidate it was shown.
+struct Recorder {
+    races: bool,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<Candidate>>>,
+}
+
+impl Scheduler for Recorder {
+    fn name(&self) -> &'static str {
+        "recorder"
+    }
+
+    fn begin(&mut self, _info: &IterationInfo) {}
+
+    fn pick(
+        &mut self,
+        decision: &Decision<'_>,
+    ) -> Result<ProcId, lockstep_core::strategy::PickError> {
+        self.seen
+            .lock()
+            .unwrap()
+            .extend_from_slice(decision.enabled);
+        Ok(decision.enabled[0].proc)
+    }
+
+    fn needs_races(&self) -> bool {
+        self.races
+    }
+}
+
+/// The candidates a strategy is shown when the root registers itself as `srv`, spawns a child
+/// and waits, and the child sends to `srv` by name, then touches a shared object.
+fn candidates_shown(races: bool) -> Vec<Candidate> {
+    use lockstep_core::{Controller, Dest, Next, Op, Reply};
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let strategy = Recorder {
+        races,
+        seen: seen.clone(),
+    };
+    let mut ctl: Controller<u32> =
+        Controller::new(Config::default(), Box::new(strategy), info(1, 0, 10));
+    ctl.bind(ProcId::ROOT).unwrap();
+    let mut next = ctl.start().unwrap();
+    let mut child = None;
+    let mut root_ops = vec![
+        Op::Register {
+            name: "srv".into(),
+            target: ProcId::ROOT,
+        },
+        Op::Spawn { link: false },
+        Op::Recv { timeout: None },
+    ]
+    .into_iter();
+    let mut child_ops = vec![
+        Op::Send {
+            to: Dest::Name("srv".into()),
+            msg: 1,
+        },
+        Op::Sync {
+            object: sync_object(3, 4),
+            write: true,
+            label: 0,
+        },
+    ]
+    .into_iter();
+    while let Next::Resume(p, reply) = next {
+        if let Reply::Spawned(c) = reply {
+            ctl.bind(c).unwrap();
+            child = Some(c);
+        }
+        let op = if p == ProcId::ROOT {
+            root_ops.next()
+        } else {
+            assert_eq!(Some(p), child);
+            child_ops.next()
+        };
+        let Some(op) = op else { break };
+        next = ctl.submit(p, op).unwrap();
+    }
+    let seen = seen.lock().unwrap().clone();
+    seen
+}
+
+#[test]
+fn candidates_are_described_in_full_only_for_strategies_that_decide_races() {
+    let child = ProcId(1);
+    let full = candidates_shown(true);
+    let send = full
+        .iter()
+        .find(|c| c.proc == child && c.op == OpKind::Send)
+        .expect("the child's send was a candidate");
+    assert_eq!(
+        send.target,
+        Some(ProcId::ROOT),
+        "the name resolves to the root"
+    );
+    assert_eq!(send.name, Some(lockstep_core::op::name_hash("srv")));
+    let sync = full
+        .iter()
+        .find(|c| c.proc == child && c.op == OpKind::Sync)
+        .expect("the child's sync was a candidate");
+    assert_eq!(sync.object, Some((sync_object(3, 4), true)));
+    let register = full.iter().find(|c| c.op == OpKind::Register).unwrap();
+    assert_eq!(register.target, Some(ProcId::ROOT));
+
+    // Same run, same decisions; only the descriptions are bare.
+    let bare = candidates_shown(false);
+    assert_eq!(bare.len(), full.len());
+    for (b, f) in bare.iter().zip(&full) {
+        assert_eq!(*b, Candidate::new(f.proc, f.op));
+    }
+}
+
+#[test]
+fn only_pos_asks_for_race_descriptions() {
+    for config in all_configs() {
+        let expected = matches!(config, StrategyConfig::Pos);
+        assert_eq!(config.build().needs_races(), expected, "{}", config.name());
+    }
+    for config in [
+        StrategyConfig::Replay { choices: vec![] },
+        StrategyConfig::Guided { choices: vec![] },
+    ] {
+        assert!(!config.build().needs_races(), "{}", config.name());
+    }
+}

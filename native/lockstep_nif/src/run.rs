@@ -9,36 +9,34 @@ use crate::atoms;
 use crate::decode::{Decoded, PendingRef};
 use crate::payload::Payload;
 use lockstep_core::strategy::StrategyConfig;
-use lockstep_core::Event;
 use lockstep_core::{
-    Config, Controller, IterationInfo, MonitorId, Name, Next, ProcId, Reply, TimerId,
+    Buffers, Config, Controller, IterationInfo, MonitorId, Name, Next, ProcId, Reply, TimerId,
 };
 use rustler::{Atom, Encoder, Env, LocalPid, Monitor, NifResult, ResourceArc, Term};
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
-type Buffers = (Vec<Event<Payload>>, Vec<ProcId>);
-
-/// Trace and schedule buffers of released runs, reused by new ones so that long runs do not
-/// regrow them and fault in fresh pages every time. Bounded in count and in size.
-static POOL: Mutex<Vec<Buffers>> = Mutex::new(Vec::new());
+/// Trace, schedule and preemption-flag buffers of released runs, reused by new ones so that
+/// long runs do not regrow them and fault in fresh pages every time. Bounded in count and in
+/// size.
+static POOL: Mutex<Vec<Buffers<Payload>>> = Mutex::new(Vec::new());
 const POOL_BUFFERS: usize = 4;
 const POOL_MAX_EVENTS: usize = 1 << 20;
 
-fn pooled() -> Option<Buffers> {
+fn pooled() -> Option<Buffers<Payload>> {
     POOL.lock().ok().and_then(|mut pool| pool.pop())
 }
 
-fn release(buffers: Buffers) {
-    let (mut trace, mut choices) = buffers;
-    if trace.capacity() == 0 || trace.capacity() > POOL_MAX_EVENTS {
+fn release(mut buffers: Buffers<Payload>) {
+    if buffers.trace.capacity() == 0 || buffers.trace.capacity() > POOL_MAX_EVENTS {
         return;
     }
-    trace.clear();
-    choices.clear();
+    buffers.trace.clear();
+    buffers.choices.clear();
+    buffers.preempted.clear();
     if let Ok(mut pool) = POOL.lock() {
         if pool.len() < POOL_BUFFERS {
-            pool.push((trace, choices));
+            pool.push(buffers);
         }
     }
 }
@@ -51,6 +49,9 @@ pub struct RunState {
     pub ctl: Controller<Payload>,
     pub pids: Vec<Option<LocalPid>>,
     pub by_pid: HashMap<LocalPid, ProcId>,
+    /// By process id: whether the VM reported the bound process dead (through the run's
+    /// monitor). The VM deletes a process's ETS tables before it reports it down.
+    reaped: Vec<bool>,
     tag: Payload,
     runner: LocalPid,
     pub node: Atom,
@@ -73,6 +74,9 @@ impl rustler::Resource for RunResource {
         let Some(&p) = st.by_pid.get(&pid) else {
             return;
         };
+        if let Some(r) = st.reaped.get_mut(p.index()) {
+            *r = true;
+        }
         match st.ctl.external_exit(p) {
             Ok(Some(next)) => {
                 st.dispatch(env, next, None);
@@ -257,13 +261,14 @@ fn run_new<'a>(
         };
         let strategy = strategy(opts)?.build();
         let mut ctl = Controller::new(config, strategy, info);
-        if let Some((trace, choices)) = pooled() {
-            ctl.recycle(trace, choices);
+        if let Some(buffers) = pooled() {
+            ctl.recycle(buffers);
         }
         Ok(RunState {
             ctl,
             pids: Vec::new(),
             by_pid: HashMap::new(),
+            reaped: Vec::new(),
             tag: Payload::new(tag),
             runner,
             node,
@@ -300,6 +305,7 @@ fn run_bind<'a>(env: Env<'a>, run: ResourceArc<RunResource>, id: u32, pid: Local
     }
     if st.pids.len() <= p.index() {
         st.pids.resize(p.index() + 1, None);
+        st.reaped.resize(p.index() + 1, false);
     }
     st.pids[p.index()] = Some(pid);
     st.by_pid.insert(pid, p);
@@ -458,6 +464,33 @@ fn run_choices<'a>(env: Env<'a>, run: ResourceArc<RunResource>) -> Term<'a> {
         Ok(st) => {
             let c: Vec<u32> = st.ctl.choices().iter().map(|p| p.0).collect();
             c.encode(env)
+        }
+        Err(e) => err(env, e),
+    }
+}
+
+/// The pids of bound processes that the VM has not reported dead yet; with `ended_only`, only
+/// those of processes that have already ended in the run. Their ETS tables may still exist.
+/// One call, so that waiting for a run's processes costs nothing once they are all gone.
+#[rustler::nif]
+fn run_unreaped<'a>(env: Env<'a>, run: ResourceArc<RunResource>, ended_only: Term<'a>) -> Term<'a> {
+    let Ok(ended_only) = ended_only.decode::<bool>() else {
+        return err(
+            env,
+            format!("ended_only must be a boolean, got {ended_only:?}"),
+        );
+    };
+    match lock(&run) {
+        Ok(st) => {
+            let pids: Vec<LocalPid> = st
+                .pids
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !st.reaped.get(*i).copied().unwrap_or(false))
+                .filter(|(i, _)| !ended_only || !st.ctl.is_alive(ProcId(*i as u32)))
+                .filter_map(|(_, pid)| *pid)
+                .collect();
+            pids.encode(env)
         }
         Err(e) => err(env, e),
     }

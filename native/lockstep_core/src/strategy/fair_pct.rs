@@ -66,6 +66,10 @@ impl Strategy for FairPct {
         "fair_pct"
     }
 
+    fn needs_races(&self) -> bool {
+        false
+    }
+
     fn begin(&mut self, info: &IterationInfo) {
         self.switch_at = self
             .prefix

@@ -35,6 +35,10 @@ impl Strategy for Guided {
         "guided"
     }
 
+    fn needs_races(&self) -> bool {
+        false
+    }
+
     fn begin(&mut self, _info: &IterationInfo) {}
 
     fn pick(&mut self, decision: &Decision<'_>) -> Result<ProcId, PickError> {

@@ -57,6 +57,10 @@ impl Strategy for IdPct {
         "idpct"
     }
 
+    fn needs_races(&self) -> bool {
+        false
+    }
+
     fn begin(&mut self, info: &IterationInfo) {
         self.pct = Pct::new(self.depth_for(info.iteration));
         self.pct.begin(info);

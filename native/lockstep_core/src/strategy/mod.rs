@@ -46,7 +46,8 @@ pub struct IterationInfo {
 }
 
 /// One enabled process and the operation it will perform if picked. What strategies need to
-/// tell which pending operations race (see [`Candidate::races_with`]).
+/// tell which pending operations race (see [`Candidate::races_with`]). `target`, `object` and
+/// `name` are filled in only for strategies whose [`Strategy::needs_races`] is true.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Candidate {
     pub proc: ProcId,
@@ -109,6 +110,14 @@ pub trait Strategy: Send {
     fn on_spawn(&mut self, _proc: ProcId) {}
     /// Pick one of `decision.enabled`.
     fn pick(&mut self, decision: &Decision<'_>) -> Result<ProcId, PickError>;
+    /// Whether the strategy tells racing operations apart, and so needs each [`Candidate`]
+    /// described in full: target (names resolved), name and shared-state object. When false,
+    /// the controller hands it candidates carrying only `proc` and `op` and skips that work at
+    /// every step. Strategies that never look past `proc` and `op` say false; the default is
+    /// true.
+    fn needs_races(&self) -> bool {
+        true
+    }
 }
 
 /// A serialisable description of a strategy, from which each iteration's instance is built.

@@ -120,6 +120,10 @@ impl Strategy for Pct {
         "pct"
     }
 
+    fn needs_races(&self) -> bool {
+        false
+    }
+
     fn begin(&mut self, info: &IterationInfo) {
         self.rng = seed::rng(info.seed);
         self.priority.clear();

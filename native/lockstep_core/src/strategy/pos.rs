@@ -74,6 +74,11 @@ impl Strategy for Pos {
         "pos"
     }
 
+    /// POS re-draws the priorities of the operations that race with the one just run.
+    fn needs_races(&self) -> bool {
+        true
+    }
+
     fn begin(&mut self, info: &IterationInfo) {
         self.rng = seed::rng(info.seed);
         self.priority.clear();

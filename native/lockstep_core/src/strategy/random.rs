@@ -28,6 +28,10 @@ impl Strategy for RandomWalk {
         "random"
     }
 
+    fn needs_races(&self) -> bool {
+        false
+    }
+
     fn begin(&mut self, info: &IterationInfo) {
         self.rng = seed::rng(info.seed);
     }

@@ -19,6 +19,10 @@ impl Strategy for Replay {
         "replay"
     }
 
+    fn needs_races(&self) -> bool {
+        false
+    }
+
     fn begin(&mut self, _info: &IterationInfo) {}
 
     fn pick(&mut self, decision: &Decision<'_>) -> Result<ProcId, PickError> {
