@@ -22,6 +22,9 @@ defmodule Lockstep.NativeBadInputTest do
     assert {:ok, sh} = Native.shrink_new([0, 1], [])
     assert {:error, _} = Native.shrink_feedback(sh, true, [0 | 1], [])
 
+    assert {:error, msg} = new_run(%{strategy: :replay, choices: [0 | 1]})
+    assert msg =~ "bad value for choices"
+
     assert {:invalid, "paths must be a list of strings"} =
              Native.checker_check_paths(["a" | "b"], %{})
   end

@@ -190,6 +190,17 @@ fn opt<'a, T: rustler::Decoder<'a>>(opts: Term<'a>, key: Atom, default: T) -> Re
     }
 }
 
+/// The `choices` option: a proper list of process ids (empty when absent). Decoded with
+/// `decode_list`, which refuses an improper list where rustler's `Vec` decoder would panic.
+fn choices_opt(opts: Term<'_>) -> Result<Vec<ProcId>, String> {
+    match opts.map_get(atoms::choices()) {
+        Ok(v) => crate::terms::decode_list::<u32>(v)
+            .map(|ids| ids.into_iter().map(ProcId).collect())
+            .ok_or_else(|| format!("bad value for choices: {v:?} (a list of process ids)")),
+        Err(_) => Ok(Vec::new()),
+    }
+}
+
 /// The strategy named by the `strategy` key (default `pct`) and its parameters: `depth` (pct,
 /// fair_pct; default 3), `prefix` (fair_pct; a positive integer, absent or `nil` for the
 /// default), `depth_min`/`depth_max` (idpct; default 1 and 5), `choices` (replay, guided). Keys a
@@ -211,18 +222,12 @@ fn strategy(opts: Term<'_>) -> Result<StrategyConfig, String> {
             depth_min: opt(opts, atoms::depth_min(), 1u32)?,
             depth_max: opt(opts, atoms::depth_max(), 5u32)?,
         },
-        Ok(a) if a == atoms::replay() => {
-            let choices: Vec<u32> = opt(opts, atoms::choices(), Vec::new())?;
-            StrategyConfig::Replay {
-                choices: choices.into_iter().map(ProcId).collect(),
-            }
-        }
-        Ok(a) if a == atoms::guided() => {
-            let choices: Vec<u32> = opt(opts, atoms::choices(), Vec::new())?;
-            StrategyConfig::Guided {
-                choices: choices.into_iter().map(ProcId).collect(),
-            }
-        }
+        Ok(a) if a == atoms::replay() => StrategyConfig::Replay {
+            choices: choices_opt(opts)?,
+        },
+        Ok(a) if a == atoms::guided() => StrategyConfig::Guided {
+            choices: choices_opt(opts)?,
+        },
         _ => {
             return Err(format!(
                 "unknown strategy {s:?} \
