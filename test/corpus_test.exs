@@ -105,7 +105,14 @@ defmodule Lockstep.CorpusTest do
     assert out =~ "Shrunk from"
     assert out =~ "Causal slice"
     assert out =~ ~r/Schedule: \S+\.json/
-    assert out =~ "Lockstep.replay(fun, "
+
+    assert [_, path] =
+             Regex.run(
+               ~r/Replay this schedule: mix run -e 'Lockstep.replay\(&Lockstep.Corpus.LostUpdate.run\/0, "(\S+)"\)'/,
+               out
+             )
+
+    assert {:reproduced, _} = Lockstep.Replay.check(&Lockstep.Corpus.LostUpdate.run/0, path)
     assert out =~ "Hunt again: mix lockstep.demo --only lost_update --seed 2026 --strategy pos"
     assert out =~ "1 of 1 bugs found and reported."
 

@@ -96,9 +96,20 @@ defmodule Mix.Tasks.Lockstep.Demo do
         shell.info("found in iteration #{bug.iteration + 1} (#{ms} ms)\n")
         shell.info(bug.message)
 
+        if bug.schedule_path do
+          path = Path.relative_to_cwd(bug.schedule_path)
+
+          shell.info([
+            :bright,
+            "\nReplay this schedule: mix run -e " <>
+              "'Lockstep.replay(&#{inspect(mod)}.run/0, \"#{path}\")'",
+            :reset
+          ])
+        end
+
         shell.info([
           :bright,
-          "\nHunt again: mix lockstep.demo --only #{name} --seed #{opts[:seed]} " <>
+          "Hunt again: mix lockstep.demo --only #{name} --seed #{opts[:seed]} " <>
             "--strategy #{strategy_name(opts[:strategy])} --iterations #{opts[:iterations]}",
           :reset
         ])
