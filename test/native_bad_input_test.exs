@@ -27,6 +27,13 @@ defmodule Lockstep.NativeBadInputTest do
 
     assert {:invalid, "paths must be a list of strings"} =
              Native.checker_check_paths(["a" | "b"], %{})
+
+    # A well-formed event before the improper tail: the tail is reached while iterating.
+    events = [%{process: 0, type: :invoke, f: :read, value: nil} | :tail]
+    assert {:invalid, msg} = Native.checker_linearizable(events, %{})
+    assert msg =~ "events must be a list"
+    assert {:invalid, msg} = Native.checker_causal(events, %{}, :cc)
+    assert msg =~ "events must be a list"
   end
 
   test "binding and sync points are checked" do

@@ -170,9 +170,7 @@ fn event_of(term: Term<'_>, index: usize) -> Result<Event, String> {
 }
 
 fn events_of(term: Term<'_>) -> Result<Vec<Event>, String> {
-    let items = term
-        .into_list_iterator()
-        .map_err(|_| format!("events must be a list, got {term:?}"))?;
+    let items = list_items(term).map_err(|_| format!("events must be a list, got {term:?}"))?;
     items.enumerate().map(|(i, t)| event_of(t, i)).collect()
 }
 
