@@ -537,9 +537,15 @@ defmodule Lockstep.ETS do
       me = self()
       heirs = Process.get(@heirs_key, %{})
 
+      # One sync point per table, in an order fixed by the tables' names: `:ets.all/0` lists
+      # tables in the VM's internal order, which the schedule does not decide.
       for table <- :ets.all(), safe_info(table, :owner) == me do
-        release(ctx, table, safe_info(table, :heir), Map.get(heirs, safe_info(table, :id)))
+        {identity(table), table}
       end
+      |> Enum.sort_by(&elem(&1, 0))
+      |> Enum.each(fn {_id, table} ->
+        release(ctx, table, safe_info(table, :heir), Map.get(heirs, safe_info(table, :id)))
+      end)
     end
 
     :ok

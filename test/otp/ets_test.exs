@@ -158,6 +158,25 @@ defmodule Lockstep.ETSTest do
     assert bug.message =~ "{:ets, :insert, :lockstep_ets_traced, :k}"
   end
 
+  test "an exiting owner releases its tables in name order, whatever order it created them" do
+    released = fn names ->
+      bug =
+        bug(
+          fn ->
+            for name <- names, do: ETS.new(name, [:public, :named_table])
+            raise "stop here"
+          end,
+          iterations: 1
+        )
+
+      for {_step, _time, 0, {:sync, {:ets, :owner_exit, name}}} <- bug.trace, do: name
+    end
+
+    names = for i <- 1..6, do: :"lockstep_ets_release_#{i}"
+    assert released.(names) == names
+    assert released.(Enum.reverse(names)) == names
+  end
+
   test "the object encoding: table in the upper half, key (nonzero) or 0 in the lower" do
     alias Lockstep.SharedState
     whole = SharedState.object({:ets, :t})
