@@ -397,7 +397,8 @@ defmodule Lockstep.Replay do
             "",
             "Lockstep decides only what goes through it. Random numbers, unique integers, " <>
               "wall-clock time, messages from or state in processes Lockstep does not manage " <>
-              "(ETS, :persistent_term, an Agent started outside the test) and code changed " <>
+              "(direct :ets or :persistent_term calls instead of Lockstep.ETS or " <>
+              "Lockstep.PersistentTerm, an Agent started outside the test) and code changed " <>
               "since the schedule was saved all change the path a program takes."
           ],
         "\n"

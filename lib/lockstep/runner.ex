@@ -475,6 +475,12 @@ defmodule Lockstep.Runner do
   # to the run (usually none: a finished run's processes have ended on their own).
   defp stop_all([]), do: :ok
 
+  # The engine could not say which processes are left (its lock was poisoned by a panic
+  # mid-update). Say so instead of raising here, which would hide the failure being reported.
+  defp stop_all({:error, why}) do
+    IO.puts(:stderr, "Lockstep: could not stop the run's processes: #{why}")
+  end
+
   defp stop_all(pids) do
     refs =
       for pid <- pids do
