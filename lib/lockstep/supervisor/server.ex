@@ -313,6 +313,17 @@ defmodule Lockstep.Supervisor.Server do
     end
   end
 
+  # restart_child and delete_child act only on a child that is not running; otherwise they
+  # answer OTP's errors.
+  defp with_stopped_child(id, state, fun) do
+    case find(id, state) do
+      {:ok, %{pid: :undefined} = child} -> fun.(child)
+      {:ok, %{pid: {:restarting, _}}} -> {{:error, :restarting}, state}
+      {:ok, _running} -> {{:error, :running}, state}
+      :error -> {{:error, :not_found}, state}
+    end
+  end
+
   defp continue({:ok, state}), do: loop(state)
   defp continue({:shutdown, state}), do: stop(state, :shutdown)
 
@@ -342,40 +353,20 @@ defmodule Lockstep.Supervisor.Server do
   end
 
   defp handle_call({:restart_child, id}, state) do
-    case find(id, state) do
-      {:ok, %{pid: :undefined} = child} ->
-        case start_child(child) do
-          {:ok, pid} -> {{:ok, pid}, set_pid(state, id, pid)}
-          {:ok, pid, extra} -> {{:ok, pid, extra}, set_pid(state, id, pid)}
-          error -> {error, state}
-        end
-
-      {:ok, %{pid: {:restarting, _}}} ->
-        {{:error, :restarting}, state}
-
-      {:ok, _running} ->
-        {{:error, :running}, state}
-
-      :error ->
-        {{:error, :not_found}, state}
-    end
+    with_stopped_child(id, state, fn child ->
+      case start_child(child) do
+        {:ok, pid} -> {{:ok, pid}, set_pid(state, id, pid)}
+        {:ok, pid, extra} -> {{:ok, pid, extra}, set_pid(state, id, pid)}
+        error -> {error, state}
+      end
+    end)
   end
 
   defp handle_call({:delete_child, id}, state) do
-    case find(id, state) do
-      {:ok, %{pid: :undefined}} ->
-        {ids, db} = state.children
-        {:ok, %{state | children: {List.delete(ids, id), Map.delete(db, id)}}}
-
-      {:ok, %{pid: {:restarting, _}}} ->
-        {{:error, :restarting}, state}
-
-      {:ok, _running} ->
-        {{:error, :running}, state}
-
-      :error ->
-        {{:error, :not_found}, state}
-    end
+    with_stopped_child(id, state, fn _child ->
+      {ids, db} = state.children
+      {:ok, %{state | children: {List.delete(ids, id), Map.delete(db, id)}}}
+    end)
   end
 
   defp handle_call({:get_childspec, id}, state) do
