@@ -100,12 +100,19 @@ defmodule Mix.Tasks.Lockstep.Replay do
     {:ok, output, status}
   end
 
+  @doc false
+  # The task's own arguments, and those after `--` (for `mix test`). Shared with
+  # `mix lockstep.shrink`.
+  @spec split_test_args([String.t()]) :: {[String.t()], [String.t()]}
+  def split_test_args(args) do
+    case Enum.split_while(args, &(&1 != "--")) do
+      {ours, ["--" | rest]} -> {ours, rest}
+      {ours, []} -> {ours, []}
+    end
+  end
+
   defp parse!(args) do
-    {ours, test_args} =
-      case Enum.split_while(args, &(&1 != "--")) do
-        {ours, ["--" | rest]} -> {ours, rest}
-        {ours, []} -> {ours, []}
-      end
+    {ours, test_args} = split_test_args(args)
 
     case OptionParser.parse(ours, strict: []) do
       {[], [path], []} ->

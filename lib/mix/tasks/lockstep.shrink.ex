@@ -89,11 +89,7 @@ defmodule Mix.Tasks.Lockstep.Shrink do
   end
 
   defp parse!(args) do
-    {ours, test_args} =
-      case Enum.split_while(args, &(&1 != "--")) do
-        {ours, ["--" | rest]} -> {ours, rest}
-        {ours, []} -> {ours, []}
-      end
+    {ours, test_args} = Mix.Tasks.Lockstep.Replay.split_test_args(args)
 
     case OptionParser.parse(ours, strict: [time: :integer]) do
       {opts, [path], []} ->
