@@ -40,7 +40,7 @@ fn run(strategy: &StrategyConfig, n: u32) -> f64 {
     let config = Config {
         max_steps: STEPS,
         allow_crashes: true,
-        fail_on_blocked: false,
+        ..Config::default()
     };
     let mut ctl: Controller<u32> = Controller::new(config, strategy.build(), info);
     ctl.bind(ProcId::ROOT).unwrap();
@@ -55,7 +55,10 @@ fn run(strategy: &StrategyConfig, n: u32) -> f64 {
         let o = if p == ProcId::ROOT {
             if spawned < n {
                 spawned += 1;
-                Op::Spawn { link: false }
+                Op::Spawn {
+                    link: false,
+                    monitor: false,
+                }
             } else {
                 // The root waits for a message that never comes.
                 Op::Recv { timeout: None }

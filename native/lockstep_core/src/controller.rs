@@ -11,8 +11,8 @@
 
 use crate::ids::{MonitorId, MsgId, Name, ProcId, TimerId};
 use crate::op::{
-    global_name_hash, name_hash, Dest, DownItem, Envelope, Message, Op, OpError, OpKind, Reason,
-    Reply,
+    global_name_hash, name_hash, Dest, DownItem, Envelope, InfoStatus, Message, Op, OpError,
+    OpKind, ProcInfo, Reason, Reply,
 };
 use crate::process::{Deadline, Process, State};
 use crate::strategy::{Candidate, Decision, IterationInfo, PickError, Strategy};
@@ -27,9 +27,26 @@ pub struct Config {
     pub max_steps: u64,
     /// When false, a process whose own code ends abnormally fails the run.
     pub allow_crashes: bool,
-    /// When true, processes left blocked in a receive when the root returns fail the run.
+    /// When true, processes left blocked in a receive for good once the run settles fail it.
     pub fail_on_blocked: bool,
+    /// When true (and crashes are not allowed), a process killed by an exit signal with an
+    /// abnormal reason fails the run too, not only one whose own code ends abnormally.
+    pub fail_on_abnormal_exit: bool,
+    /// When true, a pending timer or receive timeout may fire while processes can still run:
+    /// the clock ([`ProcId::CLOCK`]) is then one of the choices at every decision.
+    pub race_timers: bool,
+    /// Virtual milliseconds after the root's normal end during which timers still fire (`None`:
+    /// no bound). The run settles once nothing can move within it.
+    pub settle: Option<u64>,
+    /// Virtual milliseconds the clock advances with every step (0: time moves only by jumps to
+    /// timers). Timers that come due on the way fire before the next decision.
+    pub time_per_step: u64,
+    /// The system time (ms since the Unix epoch) at virtual time 0 ([`Op::SystemTime`]).
+    pub epoch: u64,
 }
+
+/// The default system time at virtual time 0: 2026-01-01T00:00:00Z, in ms.
+pub const DEFAULT_EPOCH: u64 = 1_767_225_600_000;
 
 impl Default for Config {
     fn default() -> Self {
@@ -37,6 +54,11 @@ impl Default for Config {
             max_steps: 1000,
             allow_crashes: false,
             fail_on_blocked: false,
+            fail_on_abnormal_exit: false,
+            race_timers: false,
+            settle: Some(5_000),
+            time_per_step: 0,
+            epoch: DEFAULT_EPOCH,
         }
     }
 }
@@ -89,7 +111,9 @@ pub enum ProcStatus {
 /// How a run ended.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Outcome<P> {
-    /// The root returned normally.
+    /// The root returned normally, and the processes left then settled: each exited or blocked
+    /// with nothing left to wake it (no timer due within [`Config::settle`]), or the step
+    /// limit cut the run after the root had returned.
     Completed,
     /// The root ended abnormally (an exception in the test body, or killed by a signal).
     RootExit(Reason<P>),
@@ -98,9 +122,18 @@ pub enum Outcome<P> {
         proc: ProcId,
         reason: Reason<P>,
     },
+    /// A process was killed by an exit signal with an abnormal reason that `from` sent with
+    /// `exit/2` ([`Config::fail_on_abnormal_exit`]). A death through a link always follows
+    /// another death, which ended the run first.
+    Killed {
+        proc: ProcId,
+        reason: Reason<P>,
+        from: ProcId,
+    },
     /// Nothing enabled and no timer pending, with processes still alive.
     Deadlock(Vec<Blocked>),
-    /// The root returned with processes still blocked in a receive (`fail_on_blocked`).
+    /// The run settled after the root returned with processes blocked for good in a receive
+    /// (`fail_on_blocked`).
     LeftBlocked(Vec<Blocked>),
     StepLimit {
         steps: u64,
@@ -124,6 +157,7 @@ impl<P> Outcome<P> {
             Outcome::Completed => "completed",
             Outcome::RootExit(_) => "exception",
             Outcome::Crash { .. } => "crash",
+            Outcome::Killed { .. } => "exit_signal",
             Outcome::Deadlock(_) => "deadlock",
             Outcome::LeftBlocked(_) => "left_blocked",
             Outcome::StepLimit { .. } => "step_limit",
@@ -205,10 +239,26 @@ enum Timed<P> {
 enum Termination {
     /// The process's own exit; `crash` if abnormal on its own.
     Own { crash: bool },
-    /// Killed by an exit signal (explicit or through a link).
-    Signal,
+    /// Killed by an exit signal from `from` (with `exit/2`, or through their link when
+    /// `link`); `abnormal` when its reason counts as an abnormal end.
+    Signal {
+        from: ProcId,
+        link: bool,
+        abnormal: bool,
+    },
     /// Died outside the controller's control.
     External,
+}
+
+impl Termination {
+    /// Whether the exit counts as abnormal (for links: whether the signal it sends does).
+    fn abnormal(self) -> bool {
+        match self {
+            Termination::Own { crash } => crash,
+            Termination::Signal { abnormal, .. } => abnormal,
+            Termination::External => true,
+        }
+    }
 }
 
 /// One run of a program under a strategy.
@@ -239,6 +289,9 @@ pub struct Controller<P> {
     preempted: Vec<bool>,
     trace: Vec<Event<P>>,
     kills: Vec<ProcId>,
+    /// The virtual time at which the root returned normally; the run then goes on until it
+    /// settles.
+    root_end: Option<u64>,
     outcome: Option<Outcome<P>>,
     enabled: Vec<Candidate>,
     /// Whether the strategy wants candidates described in full ([`Strategy::needs_races`]).
@@ -250,6 +303,9 @@ impl<P: Clone> Controller<P> {
     pub fn new(config: Config, mut strategy: Box<dyn Strategy>, info: IterationInfo) -> Self {
         strategy.begin(&info);
         strategy.on_spawn(ProcId::ROOT);
+        if config.race_timers {
+            strategy.on_spawn(ProcId::CLOCK);
+        }
         let full_candidates = strategy.needs_races();
         Controller {
             config,
@@ -274,6 +330,7 @@ impl<P: Clone> Controller<P> {
             preempted: Vec::new(),
             trace: Vec::new(),
             kills: Vec::new(),
+            root_end: None,
             outcome: None,
             enabled: Vec::new(),
             full_candidates,
@@ -532,18 +589,35 @@ impl<P: Clone> Controller<P> {
                     .unwrap_or(0);
                 return Err(EngineError::Unbound(ProcId(p as u32)));
             }
+            if self.config.time_per_step > 0 {
+                self.fire_until(self.now);
+            }
             self.collect_enabled();
             if self.enabled.is_empty() {
                 if self.advance_clock() {
                     continue;
                 }
-                let blocked = self.blocked();
-                self.finish(Outcome::Deadlock(blocked));
+                let outcome = if self.root_end.is_some() {
+                    self.completion()
+                } else {
+                    Outcome::Deadlock(self.blocked())
+                };
+                self.finish(outcome);
                 return Ok(Next::Finished);
             }
             if self.step >= self.config.max_steps {
-                self.finish(Outcome::StepLimit { steps: self.step });
+                // Once the root has returned, the run only watches what is left; cutting that
+                // short is not a livelock of the test.
+                let outcome = match self.root_end {
+                    Some(_) => Outcome::Completed,
+                    None => Outcome::StepLimit { steps: self.step },
+                };
+                self.finish(outcome);
                 return Ok(Next::Finished);
+            }
+            if self.config.race_timers && self.next_timer_due().is_some() {
+                self.enabled
+                    .push(Candidate::new(ProcId::CLOCK, OpKind::Clock));
             }
             let decision = Decision {
                 step: self.step,
@@ -571,6 +645,11 @@ impl<P: Clone> Controller<P> {
             self.step += 1;
             self.choices.push(pick);
             self.preempted.push(preempted);
+            if pick.is_clock() {
+                // The previous process keeps its place: resuming it is no switch.
+                self.advance_clock();
+                continue;
+            }
             self.last = Some(pick);
             let op = match std::mem::replace(&mut self.procs[pick.index()].state, State::Running) {
                 State::Waiting(op) => op,
@@ -581,6 +660,7 @@ impl<P: Clone> Controller<P> {
                 }
             };
             let reply = self.execute(pick, op);
+            self.now = self.now.saturating_add(self.config.time_per_step);
             // Nobody is resumed when the process exited through its own operation.
             if self.is_alive(pick) {
                 if self.outcome.is_some() {
@@ -617,18 +697,34 @@ impl<P: Clone> Controller<P> {
         }
     }
 
+    /// The deadline of the earliest pending timer, if the run may still fire it: any timer
+    /// before the root returns, then only those due within [`Config::settle`] of its end.
+    fn next_timer_due(&self) -> Option<u64> {
+        let (&(at, _), _) = self.timers.first_key_value()?;
+        match (self.root_end, self.config.settle) {
+            (Some(end), Some(settle)) if at > end.saturating_add(settle) => None,
+            _ => Some(at),
+        }
+    }
+
     /// Jump the clock to the earliest pending timer and fire every timer due then, in creation
-    /// order. Returns false when no timer is pending.
+    /// order. Returns false when no timer may fire (see [`Controller::next_timer_due`]).
     fn advance_clock(&mut self) -> bool {
-        let Some((&(at, _), _)) = self.timers.first_key_value() else {
+        let Some(at) = self.next_timer_due() else {
             return false;
         };
         if at > self.now {
             self.now = at;
             self.record(None, EventKind::Clock { to: at });
         }
+        self.fire_until(at);
+        true
+    }
+
+    /// Fire every pending timer due at or before `limit`, in deadline then creation order.
+    fn fire_until(&mut self, limit: u64) {
         while let Some(entry) = self.timers.first_entry() {
-            if entry.key().0 != at {
+            if entry.key().0 > limit {
                 break;
             }
             match entry.remove() {
@@ -659,7 +755,6 @@ impl<P: Clone> Controller<P> {
                 }
             }
         }
-        true
     }
 
     // ----- execution ----------------------------------------------------------------------
@@ -673,7 +768,7 @@ impl<P: Clone> Controller<P> {
                 self.record(me, EventKind::Start);
                 Reply::Ok
             }
-            Op::Spawn { link } => {
+            Op::Spawn { link, monitor } => {
                 let child = ProcId(self.procs.len() as u32);
                 self.procs.push(Process::new(Some(pick)));
                 self.unbound += 1;
@@ -683,7 +778,19 @@ impl<P: Clone> Controller<P> {
                 }
                 self.strategy.on_spawn(child);
                 self.record(me, EventKind::Spawn { child, link });
-                Reply::Spawned(child)
+                if monitor {
+                    let m = self.add_monitor(pick, child, DownItem::Proc(child));
+                    self.record(
+                        me,
+                        EventKind::Monitor {
+                            monitor: m,
+                            target: Dest::Proc(child),
+                        },
+                    );
+                    Reply::SpawnedMonitored(child, m)
+                } else {
+                    Reply::Spawned(child)
+                }
             }
             Op::Send { to, msg } => match self.resolve(&to) {
                 None => self.fail(pick, OpError::Badarg),
@@ -747,20 +854,35 @@ impl<P: Clone> Controller<P> {
                 self.record(me, EventKind::Sleep);
                 Reply::Ok
             }
-            Op::SendAfter { to, msg, delay } => {
+            Op::SendAfter {
+                to,
+                msg,
+                delay,
+                abs,
+            } => {
                 let timer = TimerId(self.next_timer);
                 self.next_timer += 1;
-                let key = (self.now.saturating_add(delay), self.next_seq());
-                self.timers.insert(
-                    key,
-                    Timed::Msg {
-                        timer,
-                        from: pick,
-                        to: to.clone(),
-                        msg: msg.clone(),
-                    },
-                );
-                self.timer_keys.insert(timer, key);
+                let at = if abs {
+                    delay.max(self.now)
+                } else {
+                    self.now.saturating_add(delay)
+                };
+                let delay = at - self.now;
+                // A timer to a dead pid is cancelled at once: it never fires and reads as gone.
+                let dead = matches!(to, Dest::Proc(p) if !self.is_alive(p));
+                if !dead {
+                    let key = (at, self.next_seq());
+                    self.timers.insert(
+                        key,
+                        Timed::Msg {
+                            timer,
+                            from: pick,
+                            to: to.clone(),
+                            msg: msg.clone(),
+                        },
+                    );
+                    self.timer_keys.insert(timer, key);
+                }
                 self.record(
                     me,
                     EventKind::SendAfter {
@@ -780,9 +902,29 @@ impl<P: Clone> Controller<P> {
                 self.record(me, EventKind::CancelTimer { timer, remaining });
                 Reply::Cancelled(remaining)
             }
+            Op::ReadTimer { timer } => {
+                let remaining = self.timer_keys.get(&timer).map(|key| key.0 - self.now);
+                self.record(me, EventKind::ReadTimer { timer, remaining });
+                Reply::Cancelled(remaining)
+            }
             Op::Now => {
                 self.record(me, EventKind::Now(self.now));
                 Reply::Time(self.now)
+            }
+            Op::SystemTime => {
+                self.record(me, EventKind::Now(self.now));
+                Reply::Time(self.config.epoch.saturating_add(self.now))
+            }
+            Op::Info { target } => {
+                let info = self.info(pick, target);
+                self.record(
+                    me,
+                    EventKind::Info {
+                        target,
+                        alive: info.is_some(),
+                    },
+                );
+                Reply::Info(info)
             }
             Op::Monitor { target } => {
                 let monitor = MonitorId(self.next_monitor);
@@ -799,18 +941,7 @@ impl<P: Clone> Controller<P> {
                     },
                 );
                 match resolved.filter(|t| self.is_alive(*t)) {
-                    Some(t) => {
-                        self.monitors.insert(
-                            monitor,
-                            MonitorRec {
-                                owner: pick,
-                                target: t,
-                                item,
-                            },
-                        );
-                        self.procs[pick.index()].owned.push(monitor);
-                        self.procs[t.index()].watchers.push(monitor);
-                    }
+                    Some(t) => self.insert_monitor(monitor, pick, t, item),
                     None => {
                         let down = Message::Down {
                             monitor,
@@ -870,7 +1001,11 @@ impl<P: Clone> Controller<P> {
                 self.record(me, EventKind::Alive { target, alive });
                 Reply::Bool(alive)
             }
-            Op::Signal { target, reason } => {
+            Op::Signal {
+                target,
+                reason,
+                abnormal,
+            } => {
                 self.record(
                     me,
                     EventKind::Signal {
@@ -878,7 +1013,7 @@ impl<P: Clone> Controller<P> {
                         reason: reason.clone(),
                     },
                 );
-                self.signal(pick, target, reason);
+                self.signal(pick, target, reason, abnormal);
                 Reply::Ok
             }
             Op::Exit { reason, crash } => {
@@ -972,21 +1107,26 @@ impl<P: Clone> Controller<P> {
 
     /// `exit(target, reason)` from `from`, with the BEAM's rules: `kill` cannot be trapped, a
     /// trapping target gets `{:EXIT, from, reason}`, `normal` is ignored unless sent to oneself.
-    fn signal(&mut self, from: ProcId, target: ProcId, reason: Reason<P>) {
+    fn signal(&mut self, from: ProcId, target: ProcId, reason: Reason<P>, abnormal: bool) {
         if !self.is_alive(target) {
             return;
         }
+        let how = |abnormal| Termination::Signal {
+            from,
+            link: false,
+            abnormal,
+        };
         match reason {
-            Reason::Kill => self.terminate(target, Reason::Killed, Termination::Signal),
+            Reason::Kill => self.terminate(target, Reason::Killed, how(true)),
             r if self.procs[target.index()].trap_exit => {
                 self.deliver(target, Some(from), Message::Exit { from, reason: r });
             }
             Reason::Normal => {
                 if target == from {
-                    self.terminate(target, Reason::Normal, Termination::Signal);
+                    self.terminate(target, Reason::Normal, how(false));
                 }
             }
-            r => self.terminate(target, r, Termination::Signal),
+            r => self.terminate(target, r, how(abnormal)),
         }
     }
 
@@ -999,12 +1139,14 @@ impl<P: Clone> Controller<P> {
                 continue;
             }
             match how {
-                Termination::Signal => {
+                Termination::Signal { from, link, .. } => {
                     self.record(
                         None,
                         EventKind::Died {
                             victim: v,
                             reason: reason.clone(),
+                            from,
+                            link,
                         },
                     );
                     self.kills.push(v);
@@ -1027,6 +1169,16 @@ impl<P: Clone> Controller<P> {
             for name in std::mem::take(&mut p.globals) {
                 self.globals.remove(&name);
             }
+            // Timers addressed to the pid die with it, as on the BEAM.
+            let timers = &mut self.timers;
+            self.timer_keys.retain(|_, key| {
+                let to_victim =
+                    matches!(timers.get(key), Some(Timed::Msg { to: Dest::Proc(t), .. }) if *t == v);
+                if to_victim {
+                    timers.remove(key);
+                }
+                !to_victim
+            });
             for m in owned {
                 self.drop_monitor(m);
             }
@@ -1053,7 +1205,12 @@ impl<P: Clone> Controller<P> {
                     };
                     self.deliver(l, Some(v), msg);
                 } else if !reason.is_normal() {
-                    work.push_back((l, reason.clone(), Termination::Signal));
+                    let via = Termination::Signal {
+                        from: v,
+                        link: true,
+                        abnormal: how.abnormal(),
+                    };
+                    work.push_back((l, reason.clone(), via));
                 }
             }
             for (i, child) in self.procs.iter_mut().enumerate() {
@@ -1066,11 +1223,11 @@ impl<P: Clone> Controller<P> {
                 }
             }
             if v == ProcId::ROOT {
-                let outcome = match (&reason, how) {
-                    (Reason::Normal, Termination::Own { .. }) => self.completion(),
-                    _ => Outcome::RootExit(reason.clone()),
-                };
-                self.finish(outcome);
+                match (&reason, how) {
+                    // The body returned: what is left runs on until it settles.
+                    (Reason::Normal, Termination::Own { .. }) => self.root_end = Some(self.now),
+                    _ => self.finish(Outcome::RootExit(reason.clone())),
+                }
             } else if !self.config.allow_crashes {
                 match how {
                     Termination::Own { crash: true } => self.finish(Outcome::Crash {
@@ -1080,6 +1237,15 @@ impl<P: Clone> Controller<P> {
                     Termination::External => self.finish(Outcome::Crash {
                         proc: v,
                         reason: Reason::Killed,
+                    }),
+                    Termination::Signal {
+                        from,
+                        abnormal: true,
+                        ..
+                    } if self.config.fail_on_abnormal_exit => self.finish(Outcome::Killed {
+                        proc: v,
+                        reason: reason.clone(),
+                        from,
                     }),
                     _ => {}
                 }
@@ -1149,6 +1315,62 @@ impl<P: Clone> Controller<P> {
             self.record(None, EventKind::Deliver { to, id, msg });
         }
         Some(id)
+    }
+
+    /// A new monitor of `owner` on the live process `target`.
+    fn add_monitor(&mut self, owner: ProcId, target: ProcId, item: DownItem) -> MonitorId {
+        let monitor = MonitorId(self.next_monitor);
+        self.next_monitor += 1;
+        self.insert_monitor(monitor, owner, target, item);
+        monitor
+    }
+
+    fn insert_monitor(
+        &mut self,
+        monitor: MonitorId,
+        owner: ProcId,
+        target: ProcId,
+        item: DownItem,
+    ) {
+        self.monitors.insert(
+            monitor,
+            MonitorRec {
+                owner,
+                target,
+                item,
+            },
+        );
+        self.procs[owner.index()].owned.push(monitor);
+        self.procs[target.index()].watchers.push(monitor);
+    }
+
+    /// `Process.info/2`'s view of `target`, asked by `asker`; `None` when it is dead.
+    fn info(&self, asker: ProcId, target: ProcId) -> Option<ProcInfo<P>> {
+        let p = self.procs.get(target.index()).filter(|p| p.is_alive())?;
+        let status = if target == asker {
+            InfoStatus::Running
+        } else if p.is_enabled() {
+            InfoStatus::Runnable
+        } else {
+            InfoStatus::Waiting
+        };
+        Some(ProcInfo {
+            status,
+            messages: p.mailbox.iter().map(|e| e.msg.clone()).collect(),
+            links: p.links.iter().copied().collect(),
+            monitors: p
+                .owned
+                .iter()
+                .filter_map(|m| self.monitors.get(m).map(|r| (*m, r.item.clone())))
+                .collect(),
+            monitored_by: p
+                .watchers
+                .iter()
+                .filter_map(|m| self.monitors.get(m).map(|r| r.owner))
+                .collect(),
+            name: p.name.clone(),
+            trap_exit: p.trap_exit,
+        })
     }
 
     fn drop_monitor(&mut self, m: MonitorId) {

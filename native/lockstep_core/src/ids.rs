@@ -11,6 +11,14 @@ pub struct ProcId(pub u32);
 
 impl ProcId {
     pub const ROOT: ProcId = ProcId(0);
+    /// Not a process: the virtual clock, as a choice. With racing timers a schedule step may
+    /// pick the clock instead of a process: time jumps to the earliest pending timer and every
+    /// timer due then fires. It has no process state; strategies give it a priority of its own.
+    pub const CLOCK: ProcId = ProcId(u32::MAX);
+
+    pub fn is_clock(self) -> bool {
+        self == ProcId::CLOCK
+    }
 
     pub fn index(self) -> usize {
         self.0 as usize
@@ -19,7 +27,11 @@ impl ProcId {
 
 impl fmt::Display for ProcId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "P{}", self.0)
+        if self.is_clock() {
+            f.write_str("clock")
+        } else {
+            write!(f, "P{}", self.0)
+        }
     }
 }
 

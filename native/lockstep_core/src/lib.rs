@@ -20,7 +20,9 @@ pub use controller::{
     Blocked, Buffers, Config, Controller, EngineError, Next, Outcome, ProcStatus,
 };
 pub use ids::{MonitorId, MsgId, Name, ProcId, TimerId};
-pub use op::{Dest, DownItem, Envelope, Message, Op, OpError, OpKind, Reason, Reply};
+pub use op::{
+    Dest, DownItem, Envelope, InfoStatus, Message, Op, OpError, OpKind, ProcInfo, Reason, Reply,
+};
 pub use schedule::{Schedule, ScheduleError};
 pub use strategy::{IterationInfo, Strategy, StrategyConfig};
 pub use trace::{Event, EventKind};

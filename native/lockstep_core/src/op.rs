@@ -66,9 +66,11 @@ pub struct Envelope<P> {
 pub enum Op<P> {
     /// A new process's first step: beginning to run its function.
     Start,
-    /// Reserve a child process (the embedder then binds it to a real process).
+    /// Reserve a child process (the embedder then binds it to a real process); with `monitor`,
+    /// the parent also monitors it, atomically (`spawn_monitor`, `spawn_opt` with `:monitor`).
     Spawn {
         link: bool,
+        monitor: bool,
     },
     Send {
         to: Dest,
@@ -88,15 +90,30 @@ pub enum Op<P> {
     Sleep {
         ms: u64,
     },
+    /// A timer sending `msg` to `to`: after `delay` ms, or with `abs` at virtual time `delay`
+    /// (at once if that has passed). A timer to a pid that is dead, or dies before it fires, is
+    /// cancelled, as on the BEAM; a timer to a name resolves the name when it fires.
     SendAfter {
         to: Dest,
         msg: P,
         delay: u64,
+        abs: bool,
     },
     CancelTimer {
         timer: TimerId,
     },
+    /// The milliseconds left on a timer, without cancelling it (`read_timer`).
+    ReadTimer {
+        timer: TimerId,
+    },
+    /// The virtual monotonic clock, in ms from the start of the run.
     Now,
+    /// The virtual system clock: the run's epoch plus the monotonic clock.
+    SystemTime,
+    /// What `Process.info/2` reports about `target` (see [`ProcInfo`]).
+    Info {
+        target: ProcId,
+    },
     Monitor {
         target: Dest,
     },
@@ -116,10 +133,13 @@ pub enum Op<P> {
     Alive {
         target: ProcId,
     },
-    /// `exit(target, reason)`: send an exit signal.
+    /// `exit(target, reason)`: send an exit signal. `abnormal` says whether a process killed
+    /// by it counts as ending abnormally (anything but `normal`, `shutdown`, `{shutdown, _}`;
+    /// `kill` always), which matters when every abnormal exit fails the run.
     Signal {
         target: ProcId,
         reason: Reason<P>,
+        abnormal: bool,
     },
     /// The process's own end. `crash` marks an abnormal end of its own code (an exception or an
     /// abnormal `exit/1`), which fails the run unless crashes are allowed.
@@ -176,7 +196,10 @@ pub enum OpKind {
     Sleep,
     SendAfter,
     CancelTimer,
+    ReadTimer,
     Now,
+    SystemTime,
+    Info,
     Monitor,
     Demonitor,
     Link,
@@ -193,6 +216,10 @@ pub enum OpKind {
     GlobalUnregister,
     GlobalWhereis,
     Sync,
+    /// Not an operation of a process: with racing timers, the choice to let the virtual clock
+    /// jump to the earliest pending timer and fire it while processes could still run
+    /// ([`crate::ids::ProcId::CLOCK`] makes it).
+    Clock,
 }
 
 impl OpKind {
@@ -206,7 +233,10 @@ impl OpKind {
             OpKind::Sleep => "sleep",
             OpKind::SendAfter => "send_after",
             OpKind::CancelTimer => "cancel_timer",
+            OpKind::ReadTimer => "read_timer",
             OpKind::Now => "now",
+            OpKind::SystemTime => "system_time",
+            OpKind::Info => "process_info",
             OpKind::Monitor => "monitor",
             OpKind::Demonitor => "demonitor",
             OpKind::Link => "link",
@@ -223,6 +253,7 @@ impl OpKind {
             OpKind::GlobalUnregister => "global_unregister",
             OpKind::GlobalWhereis => "global_whereis",
             OpKind::Sync => "sync",
+            OpKind::Clock => "clock",
         }
     }
 }
@@ -238,7 +269,10 @@ impl<P> Op<P> {
             Op::Sleep { .. } => OpKind::Sleep,
             Op::SendAfter { .. } => OpKind::SendAfter,
             Op::CancelTimer { .. } => OpKind::CancelTimer,
+            Op::ReadTimer { .. } => OpKind::ReadTimer,
             Op::Now => OpKind::Now,
+            Op::SystemTime => OpKind::SystemTime,
+            Op::Info { .. } => OpKind::Info,
             Op::Monitor { .. } => OpKind::Monitor,
             Op::Demonitor { .. } => OpKind::Demonitor,
             Op::Link { .. } => OpKind::Link,
@@ -274,6 +308,7 @@ impl<P> Op<P> {
             | Op::Link { target: p }
             | Op::Unlink { target: p }
             | Op::Alive { target: p }
+            | Op::Info { target: p }
             | Op::Signal { target: p, .. }
             | Op::Register { target: p, .. }
             | Op::GlobalRegister { target: p, .. } => Some(*p),
@@ -344,6 +379,32 @@ pub enum OpError {
     Noproc,
 }
 
+/// How a process stands in [`ProcInfo`], as `Process.info(pid, :status)` names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InfoStatus {
+    /// The process asking about itself.
+    Running,
+    /// At a sync point it could execute now.
+    Runnable,
+    /// Blocked in a receive (or a sleep).
+    Waiting,
+}
+
+/// What `Process.info/2` reports about a live process: `None` in [`Reply::Info`] for a dead one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProcInfo<P> {
+    pub status: InfoStatus,
+    /// The mailbox, oldest first.
+    pub messages: Vec<Message<P>>,
+    pub links: Vec<ProcId>,
+    /// Monitors the process holds: their ids and what each watches.
+    pub monitors: Vec<(MonitorId, DownItem)>,
+    /// Processes monitoring it.
+    pub monitored_by: Vec<ProcId>,
+    pub name: Option<Name>,
+    pub trap_exit: bool,
+}
+
 /// What executing an operation hands back to the process that performed it.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Reply<P> {
@@ -360,8 +421,12 @@ pub enum Reply<P> {
     Timeout,
     Time(u64),
     Timer(TimerId),
-    /// `cancel_timer`: the milliseconds that remained, or `None` if it had fired or never existed.
+    /// `cancel_timer` and `read_timer`: the milliseconds that remained, or `None` if it had fired,
+    /// was cancelled or never existed.
     Cancelled(Option<u64>),
+    /// `spawn_monitor`: the child and the monitor on it.
+    SpawnedMonitored(ProcId, MonitorId),
+    Info(Option<ProcInfo<P>>),
     Monitor(MonitorId),
     Bool(bool),
     Whereis(Option<ProcId>),

@@ -117,13 +117,44 @@ pub struct StrategySpec {
     pub text: Option<String>,
 }
 
-/// The run settings that change what a replay does.
+/// The run settings that change what a replay does. Files written before the time and exit
+/// settings existed read with their defaults (see [`crate::controller::Config`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunSettings {
     pub max_steps: u64,
     pub allow_crashes: bool,
     pub fail_on_blocked: bool,
     pub step_limit: StepLimit,
+    #[serde(default)]
+    pub fail_on_abnormal_exit: bool,
+    /// `"idle"` (timers fire when nothing else can move) or `"race"`.
+    #[serde(default)]
+    pub timers: Timers,
+    /// Virtual ms after the root returns during which timers still fire; `null`: no bound.
+    #[serde(default = "default_settle")]
+    pub settle: Option<u64>,
+    #[serde(default)]
+    pub time_per_step: u64,
+    /// The system time (ms since the Unix epoch) at virtual time 0.
+    #[serde(default = "default_clock_start")]
+    pub clock_start: u64,
+}
+
+fn default_settle() -> Option<u64> {
+    crate::controller::Config::default().settle
+}
+
+fn default_clock_start() -> u64 {
+    crate::controller::DEFAULT_EPOCH
+}
+
+/// When timers fire: only when no process can move, or as choices racing with the processes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Timers {
+    #[default]
+    Idle,
+    Race,
 }
 
 /// Whether reaching `max_steps` fails the run or ends it quietly.

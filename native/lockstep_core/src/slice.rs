@@ -46,7 +46,7 @@ pub fn failure_points<P>(trace: &[Event<P>], outcome: &Outcome<P>) -> Vec<Point>
     match outcome {
         Outcome::Completed => Vec::new(),
         Outcome::RootExit(_) => vec![Point::End(ProcId::ROOT)],
-        Outcome::Crash { proc, .. } => vec![Point::End(*proc)],
+        Outcome::Crash { proc, .. } | Outcome::Killed { proc, .. } => vec![Point::End(*proc)],
         Outcome::Deadlock(blocked) => blocked.iter().map(|b| Point::End(b.proc)).collect(),
         Outcome::LeftBlocked(blocked) => std::iter::once(Point::End(ProcId::ROOT))
             .chain(blocked.iter().map(|b| Point::End(b.proc)))

@@ -52,7 +52,17 @@ pub enum EventKind<P> {
         timer: TimerId,
         remaining: Option<u64>,
     },
+    ReadTimer {
+        timer: TimerId,
+        remaining: Option<u64>,
+    },
+    /// A clock read: the virtual monotonic time (system time reads record it too).
     Now(u64),
+    /// `Process.info/2` on `target`.
+    Info {
+        target: ProcId,
+        alive: bool,
+    },
     Monitor {
         monitor: MonitorId,
         target: Dest,
@@ -122,16 +132,20 @@ pub enum EventKind<P> {
         id: MsgId,
         msg: Message<P>,
     },
-    /// A process killed by an exit signal (not by its own code).
+    /// A process killed by an exit signal (not by its own code): one `from` sent with
+    /// `exit/2`, or, with `link`, the one `from`'s death sent through their link.
     Died {
         victim: ProcId,
         reason: Reason<P>,
+        from: ProcId,
+        link: bool,
     },
     /// A process that died outside Lockstep's control (killed by a plain VM call).
     Vanished {
         victim: ProcId,
     },
-    /// The virtual clock jumped forward because nothing was enabled.
+    /// The virtual clock jumped forward: nothing was enabled, or (racing timers) the schedule
+    /// picked the clock.
     Clock {
         to: u64,
     },

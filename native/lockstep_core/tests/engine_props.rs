@@ -104,7 +104,7 @@ fn permissive() -> Config {
     Config {
         max_steps: 400,
         allow_crashes: true,
-        fail_on_blocked: false,
+        ..Config::default()
     }
 }
 

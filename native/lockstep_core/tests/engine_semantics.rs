@@ -770,7 +770,13 @@ fn protocol_violations_are_errors_not_panics() {
     ));
     // A spawned child must be bound before the parent's next sync point.
     assert!(matches!(
-        ctl.submit(ProcId(0), Op::Spawn { link: false }),
+        ctl.submit(
+            ProcId(0),
+            Op::Spawn {
+                link: false,
+                monitor: false
+            }
+        ),
         Ok(Next::Resume(ProcId(0), Reply::Spawned(ProcId(1))))
     ));
     assert_eq!(
@@ -789,7 +795,14 @@ fn external_death_of_the_running_process_moves_the_run_on() {
     let mut ctl: Controller<u8> = Controller::new(cfg(), random().build(), info);
     ctl.bind(ProcId::ROOT).unwrap();
     ctl.start().unwrap();
-    ctl.submit(ProcId(0), Op::Spawn { link: false }).unwrap();
+    ctl.submit(
+        ProcId(0),
+        Op::Spawn {
+            link: false,
+            monitor: false,
+        },
+    )
+    .unwrap();
     ctl.bind(ProcId(1)).unwrap();
     // Root waits for a message; the child starts and then vanishes while running.
     let mut next = ctl.submit(ProcId(0), Op::Recv { timeout: None }).unwrap();
@@ -825,7 +838,10 @@ fn clock_run(buffers: Option<Buffers<u32>>, seed: u64) -> (Vec<ProcId>, Vec<bool
             ctl.bind(c).unwrap();
         }
         let op = if p == ProcId::ROOT && ctl.process_count() < 3 {
-            Op::Spawn { link: false }
+            Op::Spawn {
+                link: false,
+                monitor: false,
+            }
         } else if left[p.index()] > 0 {
             left[p.index()] -= 1;
             Op::Now

@@ -3,7 +3,7 @@
 
 use lockstep_core::schedule::{
     fingerprint, ProcessInfo, RunSettings, Schedule, ScheduleError, ShrunkFrom, StepLimit,
-    StrategySpec, TestIdentity, TraceEvent, FORMAT, VERSION,
+    StrategySpec, TestIdentity, Timers, TraceEvent, FORMAT, VERSION,
 };
 use lockstep_core::strategy::{PickError, StrategyConfig};
 use lockstep_core::{
@@ -40,6 +40,11 @@ fn sample() -> Schedule {
             allow_crashes: false,
             fail_on_blocked: true,
             step_limit: StepLimit::Stop,
+            fail_on_abnormal_exit: true,
+            timers: Timers::Race,
+            settle: None,
+            time_per_step: 2,
+            clock_start: 1_000,
         },
         steps: choices.len() as u64,
         category: "exception".into(),
@@ -113,6 +118,22 @@ fn error_of(v: Value) -> String {
     Schedule::from_json(&v.to_string())
         .expect_err("must be rejected")
         .to_string()
+}
+
+#[test]
+fn a_file_without_the_time_and_exit_settings_reads_with_their_defaults() {
+    let s = Schedule::from_json(&minimal().to_string()).expect("reads");
+    let defaults = Config::default();
+    assert!(!s.settings.fail_on_abnormal_exit);
+    assert_eq!(s.settings.timers, Timers::Idle);
+    assert_eq!(s.settings.settle, defaults.settle);
+    assert_eq!(s.settings.time_per_step, 0);
+    assert_eq!(s.settings.clock_start, defaults.epoch);
+    let mut v = minimal();
+    v["settings"]["settle"] = Value::Null;
+    v["settings"]["timers"] = json!("race");
+    let s = Schedule::from_json(&v.to_string()).expect("reads");
+    assert_eq!((s.settings.settle, s.settings.timers), (None, Timers::Race));
 }
 
 #[test]
@@ -351,7 +372,10 @@ fn drive(choices: Vec<ProcId>, child_sends: bool) -> Controller<u8> {
         }
         let i = p.index();
         let op = match (i, pc[i]) {
-            (0, 0) => Op::Spawn { link: false },
+            (0, 0) => Op::Spawn {
+                link: false,
+                monitor: false,
+            },
             (0, 1) => Op::Recv { timeout: None },
             (1, 0) if child_sends => Op::Send {
                 to: Dest::Proc(ProcId::ROOT),
@@ -517,6 +541,11 @@ fn arb_schedule() -> impl Strategy<Value = Schedule> {
                         } else {
                             StepLimit::Stop
                         },
+                        fail_on_abnormal_exit: flags.0,
+                        timers: if flags.1 { Timers::Race } else { Timers::Idle },
+                        settle: if flags.2 { Some(steps) } else { None },
+                        time_per_step: steps % 3,
+                        clock_start: iter_seed,
                     },
                     steps,
                     category,

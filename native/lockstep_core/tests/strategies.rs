@@ -567,7 +567,10 @@ fn candidates_shown(races: bool) -> Vec<Candidate> {
             name: "srv".into(),
             target: ProcId::ROOT,
         },
-        Op::Spawn { link: false },
+        Op::Spawn {
+            link: false,
+            monitor: false,
+        },
         Op::Recv { timeout: None },
     ]
     .into_iter();

@@ -119,11 +119,19 @@ impl RunState {
         use Decoded::{Op as D, Unmanaged};
         if let Ok(a) = term.decode::<Atom>() {
             return if a == atoms::spawn() {
-                Ok(D(Op::Spawn { link: false }))
+                Ok(D(Op::Spawn {
+                    link: false,
+                    monitor: false,
+                }))
             } else if a == atoms::spawn_link() {
-                Ok(D(Op::Spawn { link: true }))
+                Ok(D(Op::Spawn {
+                    link: true,
+                    monitor: false,
+                }))
             } else if a == atoms::now() {
                 Ok(D(Op::Now))
+            } else if a == atoms::system_time() {
+                Ok(D(Op::SystemTime))
             } else {
                 Err(format!("unknown operation {term:?}"))
             };
@@ -172,24 +180,39 @@ impl RunState {
                     )
                 })?,
             }
-        } else if tag == atoms::send_after() {
+        } else if tag == atoms::spawn_monitor() {
+            arity(3)?;
+            let link: bool = items[1]
+                .decode()
+                .map_err(|_| "spawn_monitor's link flag must be a boolean".to_string())?;
+            *pending = Some(self.new_ref(items[2])?);
+            Op::Spawn {
+                link,
+                monitor: true,
+            }
+        } else if tag == atoms::send_after() || tag == atoms::send_at() {
             arity(5)?;
             let Some(to) = self.decode_dest(items[1])? else {
                 return Ok(Unmanaged);
             };
-            let delay: u64 = items[3]
-                .decode()
-                .map_err(|_| format!("delay must be a non-negative integer, got {:?}", items[3]))?;
+            let delay: u64 = items[3].decode().map_err(|_| {
+                format!(
+                    "timer time must be a non-negative integer, got {:?}",
+                    items[3]
+                )
+            })?;
             *pending = Some(self.new_ref(items[4])?);
             Op::SendAfter {
                 to,
                 msg: Payload::new(items[2]),
                 delay,
+                abs: tag == atoms::send_at(),
             }
-        } else if tag == atoms::cancel_timer() {
+        } else if tag == atoms::cancel_timer() || tag == atoms::read_timer() {
             arity(2)?;
             match self.timer_ids.get(&ref_key(items[1])) {
-                Some(id) => Op::CancelTimer { timer: *id },
+                Some(id) if tag == atoms::cancel_timer() => Op::CancelTimer { timer: *id },
+                Some(id) => Op::ReadTimer { timer: *id },
                 None => return Ok(Unmanaged),
             }
         } else if tag == atoms::monitor() {
@@ -211,7 +234,11 @@ impl RunState {
                 },
                 None => return Ok(Unmanaged),
             }
-        } else if tag == atoms::link() || tag == atoms::unlink() || tag == atoms::alive() {
+        } else if tag == atoms::link()
+            || tag == atoms::unlink()
+            || tag == atoms::alive()
+            || tag == atoms::info()
+        {
             arity(2)?;
             let Some(target) = self.proc_of(items[1])? else {
                 return Ok(Unmanaged);
@@ -220,6 +247,8 @@ impl RunState {
                 Op::Link { target }
             } else if tag == atoms::unlink() {
                 Op::Unlink { target }
+            } else if tag == atoms::info() {
+                Op::Info { target }
             } else {
                 Op::Alive { target }
             }
@@ -235,9 +264,12 @@ impl RunState {
             let Some(target) = self.proc_of(items[1])? else {
                 return Ok(Unmanaged);
             };
+            let reason = reason(items[2]);
+            let abnormal = matches!(reason, Reason::Kill) || is_crash(items[2]);
             Op::Signal {
                 target,
-                reason: reason(items[2]),
+                reason,
+                abnormal,
             }
         } else if tag == atoms::exit() {
             arity(2)?;

@@ -5,8 +5,8 @@ use crate::payload::Payload;
 use crate::run::RunState;
 use lockstep_core::strategy::PickError;
 use lockstep_core::{
-    Blocked, Dest, DownItem, Event, EventKind, Message, Name, OpError, Outcome, ProcId, Reason,
-    Reply,
+    Blocked, Dest, DownItem, Event, EventKind, InfoStatus, Message, Name, OpError, Outcome, ProcId,
+    ProcInfo, Reason, Reply,
 };
 use rustler::{Atom, Encoder, Env, Term};
 
@@ -86,7 +86,11 @@ impl RunState {
     pub fn reply<'a>(&self, env: Env<'a>, r: &Reply<Payload>) -> Term<'a> {
         match r {
             Reply::Ok | Reply::Timer(_) | Reply::Monitor(_) => atoms::ok().encode(env),
-            Reply::Spawned(p) => (atoms::spawned(), p.0).encode(env),
+            Reply::Spawned(p) | Reply::SpawnedMonitored(p, _) => {
+                (atoms::spawned(), p.0).encode(env)
+            }
+            Reply::Info(None) => nil(env),
+            Reply::Info(Some(info)) => self.info(env, info),
             Reply::Msg(e) => (atoms::msg(), self.message(env, &e.msg)).encode(env),
             Reply::Batch {
                 base,
@@ -119,6 +123,47 @@ impl RunState {
             }
             Reply::Error(e) => (atoms::error(), op_error(*e)).encode(env),
         }
+    }
+
+    /// `Process.info/2`'s facts about a live process, as a map the Elixir side picks from.
+    fn info<'a>(&self, env: Env<'a>, info: &ProcInfo<Payload>) -> Term<'a> {
+        let status = match info.status {
+            InfoStatus::Running => atoms::running(),
+            InfoStatus::Runnable => atoms::runnable(),
+            InfoStatus::Waiting => atoms::waiting(),
+        };
+        let messages: Vec<Term<'a>> = info.messages.iter().map(|m| self.message(env, m)).collect();
+        let pids = |ps: &[ProcId]| -> Vec<Term<'a>> {
+            ps.iter().map(|p| self.pid_term(env, *p)).collect()
+        };
+        let monitors: Vec<Term<'a>> = info
+            .monitors
+            .iter()
+            .map(|(_, item)| {
+                let what = match item {
+                    DownItem::Proc(p) => self.pid_term(env, *p),
+                    DownItem::Name(n) => (name_atom(env, n), self.node).encode(env),
+                };
+                (atoms::process(), what).encode(env)
+            })
+            .collect();
+        let name = match &info.name {
+            Some(n) => name_atom(env, n),
+            None => Vec::<Term<'a>>::new().encode(env),
+        };
+        let pairs: [(Term<'a>, Term<'a>); 7] = [
+            (atoms::status().encode(env), status.encode(env)),
+            (atoms::messages().encode(env), messages.encode(env)),
+            (atoms::links().encode(env), pids(&info.links).encode(env)),
+            (atoms::monitors().encode(env), monitors.encode(env)),
+            (
+                atoms::monitored_by().encode(env),
+                pids(&info.monitored_by).encode(env),
+            ),
+            (atoms::registered_name().encode(env), name),
+            (atoms::trap_exit().encode(env), info.trap_exit.encode(env)),
+        ];
+        Term::map_from_pairs(env, &pairs).unwrap_or_else(|_| nil(env))
     }
 
     fn dest<'a>(&self, env: Env<'a>, d: &Dest) -> Term<'a> {
@@ -164,7 +209,12 @@ impl RunState {
                 Some(ms) => (a("cancel_timer"), *ms).encode(env),
                 None => (a("cancel_timer"), false).encode(env),
             },
+            K::ReadTimer { remaining, .. } => match remaining {
+                Some(ms) => (a("read_timer"), *ms).encode(env),
+                None => (a("read_timer"), false).encode(env),
+            },
             K::Now(t) => (a("now"), *t).encode(env),
+            K::Info { target, alive } => (a("info"), target.0, *alive).encode(env),
             K::Monitor { target, .. } => (a("monitor"), self.dest(env, target)).encode(env),
             K::Demonitor { found, .. } => (a("demonitor"), *found).encode(env),
             K::Link { target } => (a("link"), target.0).encode(env),
@@ -205,9 +255,12 @@ impl RunState {
             K::Sync { label, .. } => (a("sync"), label.load(env)).encode(env),
             K::Failed(err) => (a("failed"), op_error(*err)).encode(env),
             K::Deliver { to, msg, .. } => (a("deliver"), to.0, self.message(env, msg)).encode(env),
-            K::Died { victim, reason } => {
-                (a("died"), victim.0, self.reason(env, reason)).encode(env)
-            }
+            K::Died {
+                victim,
+                reason,
+                from,
+                link,
+            } => (a("died"), victim.0, self.reason(env, reason), from.0, *link).encode(env),
             K::Vanished { victim } => (a("vanished"), victim.0).encode(env),
             K::Clock { to } => (a("clock"), *to).encode(env),
             K::TimerFired { to, .. } => (a("timer_fired"), self.opt_proc(env, *to)).encode(env),
@@ -251,6 +304,9 @@ impl RunState {
             Outcome::Completed => nil(env),
             Outcome::RootExit(r) => self.reason(env, r),
             Outcome::Crash { proc, reason } => (proc.0, self.reason(env, reason)).encode(env),
+            Outcome::Killed { proc, reason, from } => {
+                (proc.0, self.reason(env, reason), from.0).encode(env)
+            }
             Outcome::Deadlock(bs) | Outcome::LeftBlocked(bs) => blocked(bs).encode(env),
             Outcome::StepLimit { steps } => steps.encode(env),
             Outcome::Diverged(PickError::Diverged {

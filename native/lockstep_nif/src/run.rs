@@ -138,7 +138,7 @@ impl RunState {
 
     fn bind_refs(&mut self, p: ProcId, reply: &Reply<Payload>) {
         match reply {
-            Reply::Monitor(id) => {
+            Reply::Monitor(id) | Reply::SpawnedMonitored(_, id) => {
                 if let Some(r) = self.take_pending(p) {
                     self.bind_monitor(*id, r);
                 }
@@ -239,9 +239,21 @@ fn strategy(opts: Term<'_>) -> Result<StrategyConfig, String> {
     Ok(config)
 }
 
+/// The `settle` option: virtual ms, or `:infinity` for no bound.
+fn settle_opt(opts: Term<'_>) -> Result<Option<u64>, String> {
+    match opts.map_get(atoms::settle()) {
+        Err(_) => Ok(Config::default().settle),
+        Ok(v) if v == atoms::infinity().to_term(v.get_env()) => Ok(None),
+        Ok(v) => v.decode::<u64>().map(Some).map_err(|_| {
+            format!("bad value for settle: {v:?} (a non-negative integer or :infinity)")
+        }),
+    }
+}
+
 /// A new run. `opts` is a map with the keys `strategy`, `depth`, `prefix`, `depth_min`,
 /// `depth_max`, `choices`, `seed`, `iteration`, `expected_steps`, `max_steps`, `allow_crashes`,
-/// `fail_on_blocked` (all optional).
+/// `fail_on_blocked`, `fail_on_abnormal_exit`, `race_timers`, `settle`, `time_per_step`,
+/// `epoch` (all optional; see [`Config`]).
 #[rustler::nif]
 fn run_new<'a>(
     env: Env<'a>,
@@ -258,6 +270,15 @@ fn run_new<'a>(
             max_steps: opt(opts, atoms::max_steps(), 1000u64)?,
             allow_crashes: opt(opts, atoms::allow_crashes(), false)?,
             fail_on_blocked: opt(opts, atoms::fail_on_blocked(), false)?,
+            fail_on_abnormal_exit: opt(opts, atoms::fail_on_abnormal_exit(), false)?,
+            race_timers: opt(opts, atoms::race_timers(), false)?,
+            settle: settle_opt(opts)?,
+            time_per_step: opt(opts, atoms::time_per_step(), 0u64)?,
+            epoch: opt(
+                opts,
+                atoms::epoch(),
+                lockstep_core::controller::DEFAULT_EPOCH,
+            )?,
         };
         let info = IterationInfo {
             seed: opt(opts, atoms::seed(), 0u64)?,

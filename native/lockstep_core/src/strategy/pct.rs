@@ -42,6 +42,8 @@ pub struct Pct {
     /// Priority per process id; larger runs first. Demoted processes hold values `1..depth`,
     /// undemoted ones values from `FLOOR` up.
     priority: Vec<u64>,
+    /// The clock's priority (racing timers): drawn like a process's at its first appearance.
+    clock: u64,
     /// `(step, priority)`: after step `step` the process that executed it takes `priority`.
     /// Sorted by step; steps are distinct.
     change_points: Vec<(u64, u64)>,
@@ -62,6 +64,7 @@ impl Pct {
             horizon,
             rng: seed::rng(0),
             priority: Vec::new(),
+            clock: 0,
             change_points: Vec::new(),
             next_change: 0,
         }
@@ -78,6 +81,9 @@ impl Pct {
 
     /// The current priority of `proc` (0 for a process not seen yet).
     pub fn priority(&self, proc: ProcId) -> u64 {
+        if proc.is_clock() {
+            return self.clock;
+        }
         self.priority.get(proc.index()).copied().unwrap_or(0)
     }
 
@@ -127,6 +133,7 @@ impl Strategy for Pct {
     fn begin(&mut self, info: &IterationInfo) {
         self.rng = seed::rng(info.seed);
         self.priority.clear();
+        self.clock = 0;
         self.change_points.clear();
         self.next_change = 0;
         let k = self.horizon.unwrap_or(info.expected_steps).max(1);
@@ -134,6 +141,10 @@ impl Strategy for Pct {
     }
 
     fn on_spawn(&mut self, proc: ProcId) {
+        if proc.is_clock() {
+            self.clock = FLOOR + seed::below(&mut self.rng, 1 << 62);
+            return;
+        }
         if self.priority.len() <= proc.index() {
             self.priority.resize(proc.index() + 1, 0);
         }

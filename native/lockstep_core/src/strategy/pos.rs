@@ -37,6 +37,8 @@ pub struct Pos {
     rng: SeedRng,
     /// Priority of each process's pending operation; larger runs first.
     priority: Vec<u64>,
+    /// The clock's priority (racing timers), re-drawn like a pending operation's.
+    clock: u64,
     /// The operation picked at the previous decision (executed since).
     last: Option<Candidate>,
 }
@@ -46,16 +48,24 @@ impl Pos {
         Pos {
             rng: seed::rng(0),
             priority: Vec::new(),
+            clock: 0,
             last: None,
         }
     }
 
     /// The priority of `proc`'s pending operation (0 for a process not seen yet).
     pub fn priority(&self, proc: ProcId) -> u64 {
+        if proc.is_clock() {
+            return self.clock;
+        }
         self.priority.get(proc.index()).copied().unwrap_or(0)
     }
 
     fn redraw(&mut self, proc: ProcId) {
+        if proc.is_clock() {
+            self.clock = self.rng.next_u64();
+            return;
+        }
         if self.priority.len() <= proc.index() {
             self.priority.resize(proc.index() + 1, 0);
         }
@@ -82,6 +92,7 @@ impl Strategy for Pos {
     fn begin(&mut self, info: &IterationInfo) {
         self.rng = seed::rng(info.seed);
         self.priority.clear();
+        self.clock = 0;
         self.last = None;
     }
 

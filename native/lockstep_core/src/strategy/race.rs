@@ -19,6 +19,9 @@
 //! - a **shared object**: written or read by `Sync` operations, clashing as
 //!   [`sync_conflict`] says (same table, same key or whole table).
 //!
+//! The clock's choice (racing timers) races with everything: a timer may fire into any mailbox
+//! or end any timed receive. `process_info` reads the target's mailbox and liveness.
+//!
 //! In addition an exit signal to `q` races with every pending operation of `q`: if it kills `q`,
 //! that operation never runs. Operations with no visible effect on others (`start`, `spawn`,
 //! `sleep`, `now`, `send_after`, `cancel_timer`, `demonitor`) race with nothing; a `send_after`
@@ -74,8 +77,13 @@ fn kinds(op: OpKind) -> u8 {
         | OpKind::Sleep
         | OpKind::SendAfter
         | OpKind::CancelTimer
+        | OpKind::ReadTimer
         | OpKind::Now
+        | OpKind::SystemTime
         | OpKind::Demonitor => 0,
+        OpKind::Info => MAILBOX | LIVENESS,
+        // The clock fires timers into any mailbox and ends any timed receive.
+        OpKind::Clock => MAILBOX | LIVENESS | NAME | OBJECT,
     }
 }
 
@@ -135,13 +143,17 @@ impl Candidate {
                 None,
                 None,
             ],
+            OpKind::Info => [on_target(Mailbox, false), on_target(Liveness, false), None],
             OpKind::Start
             | OpKind::Spawn
             | OpKind::Sleep
             | OpKind::SendAfter
             | OpKind::CancelTimer
+            | OpKind::ReadTimer
             | OpKind::Now
-            | OpKind::Demonitor => [None, None, None],
+            | OpKind::SystemTime
+            | OpKind::Demonitor
+            | OpKind::Clock => [None, None, None],
         }
     }
 
@@ -177,6 +189,10 @@ impl RaceProbe {
     pub(crate) fn races_with(&self, other: &Candidate) -> bool {
         if self.of.proc == other.proc {
             return false;
+        }
+        // A timer fire can reach any process's mailbox or end its receive.
+        if self.of.op == OpKind::Clock || other.op == OpKind::Clock {
+            return true;
         }
         if self.of.kills_pending_of(other) || other.kills_pending_of(&self.of) {
             return true;

@@ -30,6 +30,10 @@ pub enum Instr {
         link: bool,
         program: Vec<Instr>,
     },
+    /// `spawn_monitor`: spawn a child and monitor it in one step.
+    SpawnMonitor {
+        program: Vec<Instr>,
+    },
     Send {
         to: Target,
         tag: u64,
@@ -61,8 +65,17 @@ pub enum Instr {
         delay: u64,
         tag: u64,
     },
+    /// A timer firing at virtual time `at` (`abs: true`).
+    SendAt {
+        to: Target,
+        at: u64,
+        tag: u64,
+    },
     CancelLastTimer,
+    ReadLastTimer,
     Now,
+    SystemTime,
+    Info(Target),
     Monitor(Target),
     MonitorName(&'static str),
     DemonitorLast {
@@ -294,10 +307,13 @@ impl World {
             return recv_op(&sim.program[sim.pc - 1], 0);
         } else {
             match &reply {
-                Reply::Spawned(c) => {
+                Reply::Spawned(c) | Reply::SpawnedMonitored(c, _) => {
                     let instr = self.sims[&me].program[self.sims[&me].pc - 1].clone();
-                    if let Instr::Spawn { program, .. } = instr {
+                    if let Instr::Spawn { program, .. } | Instr::SpawnMonitor { program } = instr {
                         self.add(*c, Some(me), program);
+                    }
+                    if let Reply::SpawnedMonitored(_, m) = reply {
+                        self.sims.get_mut(&me).unwrap().last_monitor = Some(m);
                     }
                     if me == ProcId::ROOT {
                         self.root_children.push(*c);
@@ -327,7 +343,27 @@ impl World {
         };
         sim.pc += 1;
         match instr {
-            Instr::Spawn { link, .. } => Op::Spawn { link },
+            Instr::Spawn { link, .. } => Op::Spawn {
+                link,
+                monitor: false,
+            },
+            Instr::SpawnMonitor { .. } => Op::Spawn {
+                link: false,
+                monitor: true,
+            },
+            Instr::SendAt { to, at, tag } => Op::SendAfter {
+                to: Dest::Proc(self.target(me, to)),
+                msg: self.pl(me, tag),
+                delay: at,
+                abs: true,
+            },
+            Instr::ReadLastTimer => Op::ReadTimer {
+                timer: self.sims[&me].last_timer.unwrap_or(TimerId(u64::MAX)),
+            },
+            Instr::SystemTime => Op::SystemTime,
+            Instr::Info(t) => Op::Info {
+                target: self.target(me, t),
+            },
             Instr::Send { to, tag } => Op::Send {
                 to: Dest::Proc(self.target(me, to)),
                 msg: self.pl(me, tag),
@@ -342,6 +378,7 @@ impl World {
             }
             Instr::Sleep(ms) => Op::Sleep { ms },
             Instr::SendAfter { to, delay, tag } => Op::SendAfter {
+                abs: false,
                 to: Dest::Proc(self.target(me, to)),
                 msg: self.pl(me, tag),
                 delay,
@@ -373,6 +410,7 @@ impl World {
             Instr::Kill(t) => Op::Signal {
                 target: self.target(me, t),
                 reason: Reason::Kill,
+                abnormal: true,
             },
             Instr::ExitSignal { to, normal } => Op::Signal {
                 target: self.target(me, to),
@@ -385,6 +423,7 @@ impl World {
                         tag: 999,
                     })
                 },
+                abnormal: !normal,
             },
             Instr::Register(n) => Op::Register {
                 name: n.into(),
