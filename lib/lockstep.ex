@@ -72,6 +72,42 @@ defmodule Lockstep do
   end
 
   @doc """
+  Spawns a managed process and monitors it, atomically, returning `{pid, ref}`. Outside a
+  run, `Kernel.spawn_monitor/1`.
+  """
+  @spec spawn_monitor((() -> any())) :: {pid(), reference()}
+  def spawn_monitor(fun) when is_function(fun, 0) do
+    case Runtime.ctx() do
+      nil -> Kernel.spawn_monitor(fun)
+      ctx -> Runtime.spawn_monitored(ctx, fun, false)
+    end
+  end
+
+  @doc """
+  Spawns a managed process with `options`, as `Process.spawn/2` (`:erlang.spawn_opt/2`):
+  `:link` links it, `:monitor` (or `{:monitor, opts}`) monitors it and returns `{pid, ref}`.
+  Other options (`:priority`, `:fullsweep_after`, `:min_heap_size`, ...) are accepted and
+  ignored inside a run; outside a run everything goes to `:erlang.spawn_opt/2`.
+  """
+  @spec spawn_opt((() -> any()), list()) :: pid() | {pid(), reference()}
+  def spawn_opt(fun, options) when is_function(fun, 0) and is_list(options) do
+    case Runtime.ctx() do
+      nil ->
+        :erlang.spawn_opt(fun, options)
+
+      ctx ->
+        link = :link in options
+        monitor = Enum.any?(options, &(&1 == :monitor or match?({:monitor, _}, &1)))
+
+        cond do
+          monitor -> Runtime.spawn_monitored(ctx, fun, link)
+          link -> Runtime.spawn_child(ctx, fun, :spawn_link)
+          true -> Runtime.spawn_child(ctx, fun, :spawn)
+        end
+    end
+  end
+
+  @doc """
   Sends `message` to `dest` (a pid or a registered name) and returns `:ok`.
 
   Sending to a dead process silently drops the message; sending to a name nobody registered
@@ -92,6 +128,19 @@ defmodule Lockstep do
   defp plain_send(dest, message) do
     Kernel.send(dest, message)
     :ok
+  end
+
+  @doc """
+  `Process.send/3`: sends `message` to `dest` and returns `:ok`. Inside a run the options
+  (`:noconnect`, `:nosuspend`) change nothing, as every destination is on the one simulated
+  node; outside a run, `Process.send/3`.
+  """
+  @spec send(dest(), term(), [:noconnect | :nosuspend]) :: :ok | :noconnect | :nosuspend
+  def send(dest, message, options) when is_list(options) do
+    case Runtime.ctx() do
+      nil -> Process.send(dest, message, options)
+      _ctx -> __MODULE__.send(dest, message)
+    end
   end
 
   @doc """
@@ -215,14 +264,49 @@ defmodule Lockstep do
   due at that instant fires, so their recipients' steps can be interleaved.
   """
   @spec send_after(dest(), term(), non_neg_integer()) :: reference()
-  def send_after(dest, message, delay) when is_integer(delay) and delay >= 0 do
+  def send_after(dest, message, delay) when is_integer(delay) and delay >= 0,
+    do: send_after(dest, message, delay, [])
+
+  @doc """
+  `Process.send_after/4`: with `abs: true`, `time` is an absolute time of `monotonic_time/1`
+  in milliseconds (virtual inside a run) at which the message is sent; a time already passed
+  sends at once. A timer whose destination is a pid is cancelled when that process is dead or
+  exits before it fires, as on the BEAM; one to a name looks the name up when it fires.
+  """
+  @spec send_after(dest(), term(), integer(), [{:abs, boolean()}]) :: reference()
+  def send_after(dest, message, time, options) when is_integer(time) and is_list(options) do
+    timer(dest, message, time, options, fn _ref -> message end, &Process.send_after/4)
+  end
+
+  @doc """
+  `:erlang.start_timer/3,4`: like `send_after/4`, but the message is `{:timeout, ref, msg}`,
+  `ref` being the timer's reference that this returns.
+  """
+  @spec start_timer(integer(), dest(), term(), [{:abs, boolean()}]) :: reference()
+  def start_timer(time, dest, message, options \\ [])
+      when is_integer(time) and is_list(options) do
+    timer(dest, message, time, options, &{:timeout, &1, message}, fn dest, msg, time, opts ->
+      :erlang.start_timer(time, dest, msg, opts)
+    end)
+  end
+
+  defp timer(dest, message, time, options, wrap, plain) do
+    abs = Keyword.get(options, :abs, false)
+
+    unless is_boolean(abs) and Keyword.keys(options) -- [:abs] == [] and (abs or time >= 0) do
+      raise ArgumentError,
+            "expected a non-negative time (any integer with abs: true) and only the :abs " <>
+              "option, got: #{inspect(time)}, #{inspect(options)}"
+    end
+
     ref = make_ref()
+    op = if abs, do: :send_at, else: :send_after
 
     with ctx when ctx != nil <- Runtime.ctx(),
-         :ok <- Runtime.sync(ctx, {:send_after, dest, message, delay, ref}) do
+         :ok <- Runtime.sync(ctx, {op, dest, wrap.(ref), max(time, 0), ref}) do
       ref
     else
-      _plain -> Process.send_after(dest, message, delay)
+      _plain -> plain.(dest, message, time, options)
     end
   end
 
@@ -237,6 +321,38 @@ defmodule Lockstep do
       result
     else
       _plain -> Process.cancel_timer(ref)
+    end
+  end
+
+  @doc """
+  `Process.cancel_timer/2`: with `info: false` returns `:ok` instead of the time left;
+  `async: true` changes nothing inside a run (the cancel is one step), and outside a run both
+  go to `Process.cancel_timer/2`.
+  """
+  @spec cancel_timer(reference(), async: boolean(), info: boolean()) ::
+          non_neg_integer() | false | :ok
+  def cancel_timer(ref, options) when is_reference(ref) and is_list(options) do
+    case Runtime.ctx() do
+      nil ->
+        Process.cancel_timer(ref, options)
+
+      _ctx ->
+        left = cancel_timer(ref)
+        if Keyword.get(options, :info, true), do: left, else: :ok
+    end
+  end
+
+  @doc """
+  The milliseconds left on a timer, or `false` when it fired, was cancelled or never existed.
+  Outside a run (or for a timer no run created), `Process.read_timer/1`.
+  """
+  @spec read_timer(reference()) :: non_neg_integer() | false
+  def read_timer(ref) when is_reference(ref) do
+    with ctx when ctx != nil <- Runtime.ctx(),
+         result when result != :unmanaged <- Runtime.sync(ctx, {:read_timer, ref}) do
+      result
+    else
+      _plain -> Process.read_timer(ref)
     end
   end
 
@@ -270,6 +386,44 @@ defmodule Lockstep do
     case Runtime.ctx() do
       nil -> System.monotonic_time(:millisecond)
       ctx -> Runtime.sync(ctx, :now)
+    end
+  end
+
+  @doc """
+  The monotonic clock in `unit` (`:native` by default, as `System.monotonic_time/1`): inside a
+  run the virtual clock, which starts at 0 in every run and moves only as the run's timers,
+  `sleep/1` and the `:time_per_step` option make it; outside a run, `System.monotonic_time/1`.
+  """
+  @spec monotonic_time(System.time_unit()) :: integer()
+  def monotonic_time(unit \\ :native) do
+    case Runtime.ctx() do
+      nil -> System.monotonic_time(unit)
+      ctx -> System.convert_time_unit(Runtime.sync(ctx, :now), :millisecond, unit)
+    end
+  end
+
+  @doc """
+  The system clock in `unit` (default `:native`): inside a run the `:clock_start` option
+  (by default 2026-01-01T00:00:00Z) plus the virtual monotonic time, so arithmetic on
+  wall-clock time works and is the same on every run; outside a run, `System.system_time/1`.
+  """
+  @spec system_time(System.time_unit()) :: integer()
+  def system_time(unit \\ :native) do
+    case Runtime.ctx() do
+      nil -> System.system_time(unit)
+      ctx -> System.convert_time_unit(Runtime.sync(ctx, :system_time), :millisecond, unit)
+    end
+  end
+
+  @doc """
+  The operating system's clock in `unit` (default `:native`): inside a run the same as
+  `system_time/1`; outside a run, `System.os_time/1`.
+  """
+  @spec os_time(System.time_unit()) :: integer()
+  def os_time(unit \\ :native) do
+    case Runtime.ctx() do
+      nil -> System.os_time(unit)
+      _ctx -> system_time(unit)
     end
   end
 

@@ -58,7 +58,12 @@ defmodule Lockstep.ScheduleTest do
              max_steps: 1000,
              allow_crashes: false,
              fail_on_blocked: false,
-             step_limit: :fail
+             step_limit: :fail,
+             fail_on_abnormal_exit: false,
+             timers: :idle,
+             settle: 5_000,
+             time_per_step: 0,
+             clock_start: 1_767_225_600_000
            }
 
     assert s.category == :exception
@@ -95,7 +100,11 @@ defmodule Lockstep.ScheduleTest do
         trace_dir: dir,
         fail_on_blocked: true,
         max_steps: 77,
-        allow_crashes: true
+        allow_crashes: true,
+        timers: :race,
+        settle: :infinity,
+        time_per_step: 3,
+        clock_start: ~U[2020-02-02 00:00:00Z]
       )
 
     s = Schedule.load!(bug.schedule_path)
@@ -107,7 +116,12 @@ defmodule Lockstep.ScheduleTest do
              max_steps: 77,
              allow_crashes: true,
              fail_on_blocked: true,
-             step_limit: :fail
+             step_limit: :fail,
+             fail_on_abnormal_exit: false,
+             timers: :race,
+             settle: :infinity,
+             time_per_step: 3,
+             clock_start: DateTime.to_unix(~U[2020-02-02 00:00:00Z], :millisecond)
            }
 
     assert s.processes == [%{id: 0, name: nil}, %{id: 1, name: ":waiter"}]

@@ -28,6 +28,15 @@ defmodule Lockstep.Options do
     step_limit: {:fail, ":fail or :stop", {:in, [:fail, :stop]}},
     allow_crashes: {false, "a boolean", :boolean},
     fail_on_blocked: {false, "a boolean", :boolean},
+    fail_on_abnormal_exit: {false, "a boolean", :boolean},
+    timers: {:idle, ":idle or :race", {:in, [:idle, :race]}},
+    settle: {5_000, "a non-negative integer (virtual milliseconds) or :infinity", :settle},
+    time_per_step: {0, "a non-negative integer (virtual milliseconds)", :non_neg_integer},
+    clock_start: {
+      1_767_225_600_000,
+      "a non-negative integer (ms since the Unix epoch) or a DateTime",
+      :clock_start
+    },
     watchdog: {5_000, "a positive integer (milliseconds)", :pos_integer},
     max_run_time: {30_000, "a positive integer (milliseconds) or :infinity", :budget},
     trace_dir: {nil, "a path (string)", :string},
@@ -39,6 +48,43 @@ defmodule Lockstep.Options do
   ]
 
   @keys Keyword.keys(@schema)
+
+  # The options that shape what a run does, kept in a schedule file so a replay runs the same.
+  @run_settings [
+    :max_steps,
+    :allow_crashes,
+    :fail_on_blocked,
+    :step_limit,
+    :fail_on_abnormal_exit,
+    :timers,
+    :settle,
+    :time_per_step,
+    :clock_start
+  ]
+
+  @doc "The options a schedule file records and a replay restores."
+  def run_settings, do: @run_settings
+
+  @doc """
+  The engine's run options for validated settings (a map holding `run_settings/0`).
+  """
+  @spec engine_settings(map()) :: map()
+  def engine_settings(cfg) do
+    %{
+      max_steps: cfg.max_steps,
+      allow_crashes: cfg.allow_crashes,
+      fail_on_blocked: cfg.fail_on_blocked,
+      fail_on_abnormal_exit: cfg.fail_on_abnormal_exit,
+      race_timers: cfg.timers == :race,
+      settle: cfg.settle,
+      time_per_step: cfg.time_per_step,
+      epoch: clock_ms(cfg.clock_start)
+    }
+  end
+
+  @doc "A `:clock_start` value in milliseconds since the Unix epoch."
+  def clock_ms(%DateTime{} = at), do: DateTime.to_unix(at, :millisecond)
+  def clock_ms(ms) when is_integer(ms), do: ms
 
   @doc "The strategy used when none is given."
   def default_strategy, do: @schema[:strategy] |> elem(0)
@@ -133,6 +179,9 @@ defmodule Lockstep.Options do
   defp valid?(:map, v), do: is_map(v)
   defp valid?({:in, values}, v), do: v in values
   defp valid?(:budget, v), do: v == :infinity or valid?(:pos_integer, v)
+  defp valid?(:settle, v), do: v == :infinity or valid?(:non_neg_integer, v)
+  defp valid?(:clock_start, %DateTime{} = at), do: DateTime.to_unix(at, :millisecond) >= 0
+  defp valid?(:clock_start, v), do: valid?(:non_neg_integer, v)
   defp valid?(:depth_range, first..last//step), do: step == 1 and first >= 1 and first <= last
   defp valid?(:depth_range, _), do: false
   # The shape only; check_strategy_options!/2 then checks each of the strategy's options.

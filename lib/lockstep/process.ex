@@ -77,13 +77,69 @@ defmodule Lockstep.Process do
   @spec flag(atom(), term()) :: term()
   def flag(flag, value), do: Lockstep.flag(flag, value)
 
-  @doc "Sends `message` to `dest` after `time` milliseconds (virtual inside a run)."
-  @spec send_after(pid() | atom(), term(), non_neg_integer()) :: reference()
-  def send_after(dest, message, time), do: Lockstep.send_after(dest, message, time)
+  @doc """
+  Sends `message` to `dest` after `time` milliseconds (virtual inside a run); `abs: true`
+  takes `time` as a monotonic time in milliseconds. See `Lockstep.send_after/4`.
+  """
+  @spec send_after(pid() | atom(), term(), integer(), [{:abs, boolean()}]) :: reference()
+  def send_after(dest, message, time, options \\ []),
+    do: Lockstep.send_after(dest, message, time, options)
 
-  @doc "Cancels a timer; the milliseconds that remained, or `false`."
-  @spec cancel_timer(reference()) :: non_neg_integer() | false
-  def cancel_timer(ref), do: Lockstep.cancel_timer(ref)
+  @doc "Cancels a timer; the milliseconds that remained, or `false` (`:info`, `:async` as `Process`)."
+  @spec cancel_timer(reference(), keyword()) :: non_neg_integer() | false | :ok
+  def cancel_timer(ref, options \\ []), do: Lockstep.cancel_timer(ref, options)
+
+  @doc "The milliseconds left on a timer, or `false`."
+  @spec read_timer(reference()) :: non_neg_integer() | false
+  def read_timer(ref), do: Lockstep.read_timer(ref)
+
+  @doc "`Process.send/3`; see `Lockstep.send/3`."
+  @spec send(pid() | atom() | {atom(), node()}, term(), [:noconnect | :nosuspend]) ::
+          :ok | :noconnect | :nosuspend
+  def send(dest, message, options), do: Lockstep.send(dest, message, options)
+
+  @doc "`Process.spawn/2`: `:link` and `:monitor` are honoured; see `Lockstep.spawn_opt/2`."
+  @spec spawn((() -> any()), list()) :: pid() | {pid(), reference()}
+  def spawn(fun, options), do: Lockstep.spawn_opt(fun, options)
+
+  @info_keys [
+    :message_queue_len,
+    :messages,
+    :links,
+    :monitors,
+    :monitored_by,
+    :registered_name,
+    :status,
+    :trap_exit
+  ]
+
+  @doc """
+  `Process.info/2` for the keys tests ask about: `#{Enum.map_join(@info_keys, ", ", &inspect/1)}`,
+  one key (`{key, value}`) or a list of them (`[{key, value}]`); `nil` when the process is dead.
+  Inside a run it is a sync point and answers from the run: `:messages` are the messages the
+  run has delivered, `:status` is `:running` for the caller, `:runnable` for a process that
+  could take its next step now and `:waiting` for one blocked in a receive or sleep. Other keys
+  (and pids no run manages) go to `Process.info/2`, whose answers about a managed process
+  describe the VM process behind it, not the run. Outside a run, `Process.info/2`.
+  """
+  @spec info(pid(), atom() | [atom()]) :: {atom(), term()} | [{atom(), term()}] | nil
+  def info(pid, spec) when is_pid(pid) and (is_atom(spec) or is_list(spec)) do
+    keys = List.wrap(spec)
+
+    with ctx when ctx != nil <- Lockstep.Runtime.ctx(),
+         true <- Enum.all?(keys, &(&1 in @info_keys)),
+         facts when facts != :unmanaged <- Lockstep.Runtime.sync(ctx, {:info, pid}) do
+      facts && answer(facts, spec)
+    else
+      _plain -> Process.info(pid, spec)
+    end
+  end
+
+  defp answer(facts, key) when is_atom(key), do: {key, fact(facts, key)}
+  defp answer(facts, keys), do: Enum.map(keys, &{&1, fact(facts, &1)})
+
+  defp fact(facts, :message_queue_len), do: length(facts.messages)
+  defp fact(facts, key), do: Map.fetch!(facts, key)
 
   @doc "Sleeps for `timeout` milliseconds (virtual inside a run)."
   @spec sleep(timeout()) :: :ok

@@ -29,8 +29,9 @@ defmodule Lockstep.Replay do
   ## Options
 
   The run settings come from the schedule (`max_steps`, `allow_crashes`, `fail_on_blocked`,
-  `step_limit`); pass any of them to override the file, and `:watchdog` (milliseconds a
-  process may run between sync points, default 5000).
+  `step_limit`, `fail_on_abnormal_exit`, `timers`, `settle`, `time_per_step`, `clock_start`);
+  pass any of them to override the file, and `:watchdog` (milliseconds a process may run
+  between sync points, default 5000).
 
   `shrink: true` shrinks a reproduced failure (same category) before reporting it, within
   `:shrink_time` milliseconds (default 5000), as a hunt does; a smaller schedule is saved as
@@ -70,15 +71,7 @@ defmodule Lockstep.Replay do
 
   alias Lockstep.{BugFound, Options, ReplayDivergence, Report, Runner, Runtime, Schedule}
 
-  @overrides [
-    :max_steps,
-    :allow_crashes,
-    :fail_on_blocked,
-    :step_limit,
-    :watchdog,
-    :shrink,
-    :shrink_time
-  ]
+  @overrides Options.run_settings() ++ [:watchdog, :shrink, :shrink_time]
 
   @doc """
   Replays `source` (a schedule file's path or a `Lockstep.Schedule`) with `fun` as the test
@@ -111,14 +104,9 @@ defmodule Lockstep.Replay do
 
     cfg =
       Runner.config!(
-        [
-          seed: schedule.seed,
-          iterations: schedule.iteration + 1,
-          max_steps: settings.max_steps,
-          allow_crashes: settings.allow_crashes,
-          fail_on_blocked: settings.fail_on_blocked,
-          step_limit: settings.step_limit
-        ] ++ Keyword.take(opts, [:watchdog]),
+        [seed: schedule.seed, iterations: schedule.iteration + 1] ++
+          Enum.to_list(Map.take(settings, Options.run_settings())) ++
+          Keyword.take(opts, [:watchdog]),
         "Lockstep.Replay.run/3"
       )
 

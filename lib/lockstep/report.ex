@@ -136,8 +136,11 @@ defmodule Lockstep.Report do
   @spec summary(atom()) :: String.t()
   def summary(:exception), do: "the test body failed."
   def summary(:crash), do: "a process crashed."
+  def summary(:exit_signal), do: "a process was killed by an exit signal."
   def summary(:deadlock), do: "deadlock."
-  def summary(:left_blocked), do: "processes were left blocked when the test body returned."
+
+  def summary(:left_blocked),
+    do: "processes were left blocked for good after the test body returned."
   def summary(:step_limit), do: "the step limit was reached."
   def summary(:watchdog), do: "a process stopped reaching sync points."
   def summary(:diverged), do: "the replayed program diverged from its schedule."
@@ -164,11 +167,18 @@ defmodule Lockstep.Report do
     end
   end
 
+  defp detail(%{category: :exit_signal, detail: {id, reason, from}}, names) do
+    "#{alias_of(id, names)} was killed by an exit signal from #{alias_of(from, names)}: " <>
+      "#{inspect(reason, limit: 20)} (fail_on_abnormal_exit: true fails every abnormal exit)"
+  end
+
   defp detail(%{category: cat, detail: blocked}, names) when cat in [:deadlock, :left_blocked] do
     lead =
       if cat == :deadlock,
         do: "No process can move and no timer is pending. Blocked:",
-        else: "These processes were still waiting when the test body returned:"
+        else:
+          "The test body returned and the other processes ran until nothing could move; " <>
+            "these were left waiting for a message that never comes:"
 
     lines =
       Enum.map(blocked, fn {id, op, _name, mailbox, _deadline} ->
@@ -258,9 +268,10 @@ defmodule Lockstep.Report do
     {lines, _} =
       Enum.map_reduce(events, nil, fn %{step: step, time: time, proc: proc, text: text},
                                       last_step ->
-        if proc != nil and step != last_step do
+        # A step without a process is the clock's (racing timers).
+        if step != last_step and step > 0 do
           num = String.pad_leading("#{step}.", 6)
-          who = String.pad_trailing(who_is.(proc), 4)
+          who = String.pad_trailing(if(proc, do: who_is.(proc), else: "clock"), 4)
           {"#{num} #{who} #{text}#{at(time)}", step}
         else
           {"         · #{text}", last_step}
@@ -295,7 +306,11 @@ defmodule Lockstep.Report do
 
   defp event({:cancel_timer, false}, _), do: "cancels a timer (already fired or unknown)"
   defp event({:cancel_timer, ms}, _), do: "cancels a timer (#{ms} ms left)"
+  defp event({:read_timer, false}, _), do: "reads a timer (already fired or unknown)"
+  defp event({:read_timer, ms}, _), do: "reads a timer (#{ms} ms left)"
   defp event({:now, t}, _), do: "reads the clock: #{t} ms"
+  defp event({:info, t, true}, n), do: "reads Process.info of #{alias_of(t, n)}"
+  defp event({:info, t, false}, n), do: "reads Process.info of #{alias_of(t, n)} (dead)"
   defp event({:monitor, dest}, n), do: "monitors #{dest(dest, n)}"
   defp event({:demonitor, found}, _), do: "demonitors (#{if found, do: "active", else: "gone"})"
   defp event({:link, t}, n), do: "links to #{alias_of(t, n)}"
@@ -332,7 +347,15 @@ defmodule Lockstep.Report do
   defp event({:sync, label}, n), do: term(label, n)
   defp event({:failed, why}, _), do: "fails: #{why}"
   defp event({:deliver, to, msg}, n), do: "#{alias_of(to, n)} gets #{term(msg, n)}"
-  defp event({:died, v, r}, n), do: "#{alias_of(v, n)} dies: #{term(r, n)}"
+  defp event({:died, v, r, from, false}, n) when from == v,
+    do: "#{alias_of(v, n)} dies: #{term(r, n)} (exit signal to itself)"
+
+  defp event({:died, v, r, from, false}, n),
+    do: "#{alias_of(v, n)} dies: #{term(r, n)} (exit signal from #{alias_of(from, n)})"
+
+  defp event({:died, v, r, from, true}, n),
+    do: "#{alias_of(v, n)} dies: #{term(r, n)} (through its link to #{alias_of(from, n)})"
+
   defp event({:vanished, v}, n), do: "#{alias_of(v, n)} died outside Lockstep's control"
   defp event({:clock, to}, _), do: "clock jumps to #{to} ms"
   defp event({:timer_fired, nil}, _), do: "a timer fires (no recipient)"

@@ -291,16 +291,13 @@ defmodule Lockstep.Runner do
     iter_seed = Native.seed_iteration(cfg.seed, i)
     tag = make_ref()
 
-    base = %{
-      seed: iter_seed,
-      iteration: i,
-      expected_steps: 50,
-      max_steps: cfg.max_steps,
-      allow_crashes: cfg.allow_crashes,
-      fail_on_blocked: cfg.fail_on_blocked
-    }
+    base = %{seed: iter_seed, iteration: i, expected_steps: 50}
 
-    engine_opts = cfg.engine_strategy |> Map.merge(base) |> Map.merge(overrides)
+    engine_opts =
+      cfg.engine_strategy
+      |> Map.merge(Options.engine_settings(cfg))
+      |> Map.merge(base)
+      |> Map.merge(overrides)
 
     run =
       case Native.run_new(engine_opts, tag, self(), node()) do
@@ -430,7 +427,7 @@ defmodule Lockstep.Runner do
 
   defp killed?(trace, id) do
     Enum.any?(trace, fn
-      {_, _, nil, {:died, ^id, _}} -> true
+      {_, _, nil, {:died, ^id, _, _, _}} -> true
       {_, _, nil, {:vanished, ^id}} -> true
       _ -> false
     end)

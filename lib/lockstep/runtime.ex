@@ -79,15 +79,21 @@ defmodule Lockstep.Runtime do
   end
 
   @doc "Spawns a managed child: the engine reserves its id, then the VM process is bound to it."
-  def spawn_child({run, tag, _id, runner} = ctx, fun, kind) do
-    case sync(ctx, kind) do
-      {:spawned, child} ->
-        pid = :erlang.spawn(fn -> child_main({run, tag, child, runner}, fun) end)
+  def spawn_child(ctx, fun, kind), do: start_child(ctx, fun, kind)
 
-        case Native.run_bind(run, child, pid) do
-          :ok -> pid
-          {:error, why} -> raise Lockstep.Error, message: why
-        end
+  @doc "Spawns a managed child monitored by the caller, atomically: `{pid, ref}`."
+  def spawn_monitored(ctx, fun, link) do
+    ref = make_ref()
+    {start_child(ctx, fun, {:spawn_monitor, link, ref}), ref}
+  end
+
+  defp start_child({run, tag, _id, runner} = ctx, fun, op) do
+    {:spawned, child} = sync(ctx, op)
+    pid = :erlang.spawn(fn -> child_main({run, tag, child, runner}, fun) end)
+
+    case Native.run_bind(run, child, pid) do
+      :ok -> pid
+      {:error, why} -> raise Lockstep.Error, message: why
     end
   end
 

@@ -26,11 +26,15 @@ defmodule Lockstep.Schedule do
     * `seed`, `iteration`, `iter_seed` - the hunt's seed, the failing iteration (zero-based)
       and that iteration's own seed; `expected_steps` - the run-length estimate the strategy
       was given (PCT places its change points with it)
-    * `settings` - `{max_steps, allow_crashes, fail_on_blocked, step_limit}`, the run options
-      that change what a replay does
-    * `steps` - the number of steps; `category` - `"exception"`, `"crash"`, `"deadlock"`,
-      `"left_blocked"`, `"step_limit"`, `"watchdog"`; `detail` - the failure as text
-    * `choices` - the process id picked at each step (what strict replay follows)
+    * `settings` - `{max_steps, allow_crashes, fail_on_blocked, step_limit,
+      fail_on_abnormal_exit, timers, settle, time_per_step, clock_start}`, the run options that
+      change what a replay does (`settle` is `null` for `:infinity`, `clock_start` in ms since
+      the Unix epoch); files written before the last five existed read with their defaults
+    * `steps` - the number of steps; `category` - `"exception"`, `"crash"`,
+      `"exit_signal"`, `"deadlock"`, `"left_blocked"`, `"step_limit"`, `"watchdog"`; `detail` -
+      the failure as text
+    * `choices` - the process id picked at each step (what strict replay follows); with
+      `timers: :race`, `4294967295` marks a step at which the clock jumped to the next timer
     * `shrunk_from` - `null`, or `{steps, preemptions, choices}` of the schedule this one was
       shrunk from (`choices` optional)
     * `processes` - `[{id, name}]`, `name` the registered name as Elixir prints it, or `null`
@@ -71,7 +75,12 @@ defmodule Lockstep.Schedule do
               max_steps: 1000,
               allow_crashes: false,
               fail_on_blocked: false,
-              step_limit: :fail
+              step_limit: :fail,
+              fail_on_abnormal_exit: false,
+              timers: :idle,
+              settle: 5_000,
+              time_per_step: 0,
+              clock_start: 1_767_225_600_000
             },
             steps: 0,
             category: nil,
@@ -105,7 +114,12 @@ defmodule Lockstep.Schedule do
             max_steps: pos_integer(),
             allow_crashes: boolean(),
             fail_on_blocked: boolean(),
-            step_limit: :fail | :stop
+            step_limit: :fail | :stop,
+            fail_on_abnormal_exit: boolean(),
+            timers: :idle | :race,
+            settle: non_neg_integer() | :infinity,
+            time_per_step: non_neg_integer(),
+            clock_start: non_neg_integer()
           },
           steps: non_neg_integer(),
           category: atom() | String.t(),
@@ -198,10 +212,24 @@ defmodule Lockstep.Schedule do
 
   defp pick(map, keys), do: Map.new(keys, &{&1, Map.get(map, &1)})
 
+  # The file's settings (the engine filled in defaults for fields older files lack).
   defp settings(s) do
     s
-    |> pick([:max_steps, :allow_crashes, :fail_on_blocked])
-    |> Map.put(:step_limit, if(s[:step_limit] == "stop", do: :stop, else: :fail))
+    |> pick([:max_steps, :allow_crashes, :fail_on_blocked, :fail_on_abnormal_exit])
+    |> Map.merge(%{
+      step_limit: if(s[:step_limit] == "stop", do: :stop, else: :fail),
+      timers: if(s[:timers] == "race", do: :race, else: :idle),
+      settle: s[:settle] || :infinity,
+      time_per_step: s[:time_per_step],
+      clock_start: s[:clock_start]
+    })
+  end
+
+  defp settings_out(s) do
+    defaults = %__MODULE__{}.settings
+    s = Map.merge(defaults, s)
+    %{s | settle: if(s.settle == :infinity, do: nil, else: s.settle)}
+    |> Map.update!(:clock_start, &Options.clock_ms/1)
   end
 
   # The option as written, when it is a plain literal; else the structured name and params.
@@ -269,7 +297,7 @@ defmodule Lockstep.Schedule do
       iteration: s.iteration,
       iter_seed: s.iter_seed,
       expected_steps: s.expected_steps,
-      settings: Map.put_new(s.settings, :step_limit, :fail),
+      settings: settings_out(s.settings),
       steps: s.steps,
       category: s.category,
       detail: s.detail,
@@ -387,12 +415,7 @@ defmodule Lockstep.Schedule do
       iteration: f.iteration,
       iter_seed: f.iter_seed,
       expected_steps: f[:expected_steps],
-      settings: %{
-        max_steps: cfg.max_steps,
-        allow_crashes: cfg.allow_crashes,
-        fail_on_blocked: cfg.fail_on_blocked,
-        step_limit: cfg.step_limit
-      },
+      settings: Map.take(cfg, Options.run_settings()),
       steps: length(f.schedule),
       category: f.category,
       detail: printable(Lockstep.Report.detail_text(f)),

@@ -109,7 +109,7 @@ defmodule Mix.Tasks.Lockstep.DumpTrace do
         "#{s.iter_seed}, strategy #{inspect(s.strategy)}" <> expected(s.expected_steps) <> ".",
       "Settings: " <>
         Enum.map_join(
-          [:max_steps, :allow_crashes, :fail_on_blocked, :step_limit],
+          Lockstep.Options.run_settings(),
           ", ",
           &"#{&1} #{inspect(s.settings[&1])}"
         ),
