@@ -141,6 +141,7 @@ defmodule Lockstep.Report do
 
   def summary(:left_blocked),
     do: "processes were left blocked for good after the test body returned."
+
   def summary(:step_limit), do: "the step limit was reached."
   def summary(:watchdog), do: "a process stopped reaching sync points."
   def summary(:diverged), do: "the replayed program diverged from its schedule."
@@ -347,6 +348,7 @@ defmodule Lockstep.Report do
   defp event({:sync, label}, n), do: term(label, n)
   defp event({:failed, why}, _), do: "fails: #{why}"
   defp event({:deliver, to, msg}, n), do: "#{alias_of(to, n)} gets #{term(msg, n)}"
+
   defp event({:died, v, r, from, false}, n) when from == v,
     do: "#{alias_of(v, n)} dies: #{term(r, n)} (exit signal to itself)"
 

@@ -228,6 +228,7 @@ defmodule Lockstep.Schedule do
   defp settings_out(s) do
     defaults = %__MODULE__{}.settings
     s = Map.merge(defaults, s)
+
     %{s | settle: if(s.settle == :infinity, do: nil, else: s.settle)}
     |> Map.update!(:clock_start, &Options.clock_ms/1)
   end
