@@ -24,8 +24,11 @@ defmodule Lockstep do
   Messages live in the engine: `send/2`, `recv/0` and `recv_first/1` see only messages sent
   with Lockstep (plus the `:DOWN` and `:EXIT` messages Lockstep generates). A plain `receive`
   inside a managed process waits for a message that never comes; the run's watchdog reports it
-  with the process's stacktrace. Time is virtual: `now/0` starts at 0 in every run, and the clock
-  jumps to the next timer only when no process can move, so `sleep/1` costs no wall-clock time.
+  with the process's stacktrace. Time is virtual: `now/0` and `monotonic_time/1` start at 0 in
+  every run, `system_time/1` at the run's `:clock_start`, and the clock jumps to the next timer
+  only when no process can move (with `timers: :race`, also when the strategy picks the
+  clock), so `sleep/1` costs no wall-clock time. When the test body returns, the other
+  processes run on until the run settles, as they would on the BEAM.
 
   ## Differences from the BEAM
 

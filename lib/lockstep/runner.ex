@@ -37,12 +37,28 @@ defmodule Lockstep.Runner do
       ExUnit's seed and the test's name). Iteration `i` runs with a seed derived from it, so
       the same seed gives the same schedules on every machine.
     * `:max_steps` - steps allowed per run (default 1000)
-    * `:step_limit` - `:fail` (default) reports a run that reaches `:max_steps` as a failure
-      (a livelock); `:stop` ends such runs quietly and counts them
+    * `:step_limit` - `:fail` (default) reports a run that reaches `:max_steps` before the
+      test body returns as a failure (a livelock); `:stop` ends such runs quietly and counts
+      them. Reaching it after the body returned only ends the run.
     * `:allow_crashes` - when false (default), a managed process whose own code raises or exits
       abnormally fails the run; set it for code that crashes on purpose
-    * `:fail_on_blocked` - fail when the test body returns while other processes are still
-      blocked in a receive with no timeout (default false)
+    * `:fail_on_abnormal_exit` - also fail when a process is killed by an exit signal with an
+      abnormal reason (anything but `:normal`, `:shutdown`, `{:shutdown, _}`; `:kill` counts),
+      as Concuerror does by default (default false)
+    * `:fail_on_blocked` - fail when, once the run has settled after the test body returned,
+      processes are left blocked for good in a receive with no timeout (default false)
+    * `:settle` - virtual milliseconds after the test body returns during which timers still
+      fire (default 5000, or `:infinity`): the other processes run on until each has exited or
+      waits with nothing due to wake it within that time
+    * `:timers` - `:idle` (default): a timer or receive timeout fires only when no process can
+      move; `:race`: the strategy may also let the clock jump to the next timer while
+      processes could still run, so a timeout can beat a ready process (timeout-versus-reply
+      races); the clock's steps are recorded in the schedule
+    * `:time_per_step` - virtual milliseconds the clock advances with every step (default 0),
+      for code that needs to see time pass while it runs (TTLs, rate-limit windows, leases)
+    * `:clock_start` - the system time at the start of every run, in milliseconds since the
+      Unix epoch or as a `DateTime` (default 2026-01-01T00:00:00Z): what
+      `Lockstep.system_time/1` counts from
     * `:watchdog` - milliseconds of wall-clock time a running process may take to reach its
       next sync point before the run fails with its stacktrace (default 5000)
     * `:max_run_time` - wall-clock budget for the whole hunt in milliseconds (default 30000, or
@@ -61,11 +77,16 @@ defmodule Lockstep.Runner do
   ## What fails an iteration
 
   An exception or failed assertion in the function; a managed process that crashes (see
-  `:allow_crashes`); a deadlock (every process blocked in a receive, no timer pending); the step
-  limit (see `:step_limit`); a process that stops reaching sync points (see `:watchdog`).
-  Managed processes still alive when the function returns are stopped, and the next iteration
-  starts only once they are gone: no process of one iteration, and no ETS table one of them
-  owned, survives into the next.
+  `:allow_crashes`, `:fail_on_abnormal_exit`), also after the function returned; a deadlock
+  (every process blocked in a receive, no timer pending, before the function returned); the
+  step limit (see `:step_limit`); a process that stops reaching sync points (see
+  `:watchdog`); processes left blocked for good (see `:fail_on_blocked`).
+
+  When the function returns, its process exits as any process does (its links get the exit
+  signal, its names are freed) and the others run on until the run settles (see `:settle`).
+  Managed processes still alive then are stopped, and the next iteration starts only once they
+  are gone: no process of one iteration, and no ETS table one of them owned, survives into the
+  next.
 
   ## Shrinking
 
