@@ -23,9 +23,9 @@ defmodule Lockstep.Agent do
 
   ## Differences from `Agent`
 
-  Those of `Lockstep.GenServer` (the client API must be this module's; no `sys` debugging; a
-  late reply after a timeout stays in the caller's mailbox). The default timeouts are 5000 ms
-  of virtual time inside a run.
+  Those of `Lockstep.GenServer` (the client API must be this module's, `:sys` requests go
+  through `Lockstep.Sys`; a late reply after a timeout stays in the caller's mailbox). The
+  default timeouts are 5000 ms of virtual time inside a run.
   """
 
   alias Lockstep.GenServer, as: Server
@@ -158,7 +158,19 @@ defmodule Lockstep.Agent do
     use GenServer
 
     @impl true
-    def init(fun), do: {:ok, run(fun, [])}
+    def init(fun) do
+      # As Agent.Server does: the process is known by the function it was started with.
+      Process.put(:"$initial_call", initial_call(fun))
+      {:ok, run(fun, [])}
+    end
+
+    defp initial_call({module, fun, args}), do: {module, fun, length(args)}
+
+    defp initial_call(fun) do
+      {:module, module} = Function.info(fun, :module)
+      {:name, name} = Function.info(fun, :name)
+      {module, name, 0}
+    end
 
     @impl true
     def handle_call({:get, fun}, _from, state), do: {:reply, run(fun, [state]), state}

@@ -35,8 +35,13 @@ defmodule Lockstep.DynamicSupervisor do
       OTP uses the order of its map of children, which is the same up to 32 children; beyond
       that OTP's order follows the pids' hashes, which a run cannot reproduce.
     * Nothing is logged (no child-terminated or shutdown-error reports).
-    * Only the `{:terminate, reason}` sys request is served (so `:sys.get_state/1` and code
-      upgrades do not work); an unknown call stops the supervisor with `{:bad_call, request}`.
+    * System messages are those `Lockstep.Sys` sends (`get_state`, `replace_state`,
+      `get_status`, `suspend`, `resume`, `terminate`); the state they show is a
+      `%DynamicSupervisor{}` built from Lockstep's own (restart times in virtual seconds; for
+      a `Lockstep.Task.Supervisor`, `mod` and `args` are Lockstep's), and `replace_state`
+      takes one back. Code upgrades and the `:sys` debug facilities are answered
+      `{:error, {:unknown_system_msg, request}}`.
+    * An unknown call stops the supervisor with `{:bad_call, request}`.
   """
 
   alias Lockstep.DynamicSupervisor.Server

@@ -70,10 +70,12 @@ defmodule Lockstep.GenServer do
       it (one started before the run) goes through `:gen` directly, with a wall-clock
       timeout; that wait is not a sync point.
     * `:hibernate` (and the `:hibernate_after` option) are accepted and do nothing; `:debug`
-      and `:spawn_opt` are ignored; there is no `sys` debugging, `format_status/2` or error
-      logging of crashes (the run's report shows them).
-    * Only the `{:terminate, reason}` system message is understood (it is how `stop/3` works);
-      other system messages are answered with `{:error, {:unknown_system_msg, message}}`.
+      and `:spawn_opt` are ignored; crashes are not logged (the run's report shows them).
+    * System messages: `get_state`, `replace_state`, `get_status` (through the module's
+      `format_status/1,2`), `suspend`, `resume` and `terminate` are served as gen_server
+      serves them, and must be sent with `Lockstep.Sys` (a plain `:sys` call on a managed
+      server fails at once, see there); the `:sys` debug facilities and `change_code` are
+      answered `{:error, {:unknown_system_msg, message}}`.
     * A late reply, arriving after the caller timed out, stays in the caller's mailbox as
       `{reference, reply}` (process aliases are not simulated), as it did before OTP 24.
     * A run simulates one node: `{name, node}` for another node is never found inside a run,
@@ -215,7 +217,7 @@ defmodule Lockstep.GenServer do
 
   defp init_it(starter, parent, name, mod, arg) do
     Process.put(:"$initial_call", {mod, :init, 1})
-    server = %{parent: parent, mod: mod}
+    server = %{parent: parent, mod: mod, name: name}
 
     case run_init(mod, arg) do
       {:ok, {:ok, state}} ->
@@ -268,24 +270,23 @@ defmodule Lockstep.GenServer do
 
   defp loop(server, state, :hibernate), do: loop(server, state, :infinity)
 
-  defp loop(server, state, :infinity), do: decode(Lockstep.recv(), server, state)
+  defp loop(server, state, :infinity), do: decode(Lockstep.recv(), server, state, :infinity)
 
   defp loop(server, state, time) do
     case Lockstep.recv(time) do
-      {:ok, msg} -> decode(msg, server, state)
-      :timeout -> decode(:timeout, server, state)
+      {:ok, msg} -> decode(msg, server, state, time)
+      :timeout -> decode(:timeout, server, state, time)
     end
   end
 
-  defp decode({:system, from, {:terminate, reason}} = msg, server, state) do
-    Gen.reply(from, :ok)
-    terminate(:exit, reason, [], server, msg, state)
+  # System messages are served as gen_server serves them (Lockstep.Sys); the server then goes
+  # back to waiting with the same timeout, which starts again.
+  defp decode({:system, from, request}, server, state, time) do
+    misc = {server, state, time}
+    Lockstep.Sys.handle_system_msg(request, from, server.parent, {__MODULE__, :gen_server}, misc)
   end
 
-  defp decode({:system, from, request}, server, state) do
-    Gen.reply(from, {:error, {:unknown_system_msg, request}})
-    loop(server, state, :infinity)
-  end
+  defp decode(msg, server, state, _time), do: decode(msg, server, state)
 
   defp decode({:EXIT, parent, reason} = msg, %{parent: parent} = server, state) do
     terminate(:exit, reason, [], server, msg, state)
@@ -372,6 +373,30 @@ defmodule Lockstep.GenServer do
 
     class, reason ->
       {:EXIT, class, reason, __STACKTRACE__}
+  end
+
+  # ----- system messages (see Lockstep.Sys) ----------------------------------------------
+
+  @doc false
+  def system_continue(_parent, {server, state, time}), do: loop(server, state, time)
+
+  @doc false
+  def system_terminate(reason, _parent, {server, state, _time}),
+    do: terminate(:exit, reason, [], server, nil, state)
+
+  @doc false
+  def system_get_state({_server, state, _time}), do: {:ok, state}
+
+  @doc false
+  def system_replace_state(fun, {server, state, time}) do
+    state = fun.(state)
+    {:ok, state, {server, state, time}}
+  end
+
+  @doc false
+  def system_format_status([pdict, sys_state, parent, debug, {server, state, _time}]) do
+    name = Lockstep.Sys.status_name(server.name)
+    Lockstep.Sys.gen_server_status([pdict, sys_state, parent, debug], name, server.mod, state)
   end
 
   # ----- terminating ---------------------------------------------------------------------

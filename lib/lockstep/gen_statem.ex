@@ -52,10 +52,13 @@ defmodule Lockstep.GenStatem do
 
     * The client side must go through Lockstep (see `Lockstep.GenServer`): a plain
       `:gen_statem.call/3` to a managed process from inside a run never gets its reply.
-    * No `sys` debugging, `format_status`, logging of crashes, `enter_loop`,
-      `start_monitor`, `send_request`/`wait_response`; `:debug`, `:hibernate_after` and
-      `:spawn_opt` options are ignored. Only the `{:terminate, reason}` system message is
-      understood.
+    * No logging of crashes, `enter_loop`, `start_monitor`, `send_request`/`wait_response`;
+      `:debug`, `:hibernate_after` and `:spawn_opt` options are ignored.
+    * System messages are those of `Lockstep.Sys`, sent with it: `get_state` and
+      `replace_state` (on `{state, data}`), `get_status` (modules, time-outs, postponed
+      events, through the module's `format_status/1,2`), `suspend`, `resume`, `terminate`;
+      the `:sys` debug facilities and `change_code` are answered
+      `{:error, {:unknown_system_msg, request}}`.
     * Timers are `Lockstep.send_after/3` timers: a timer set with `{:abs, true}` for a time
       already past fires when every process waits (not at once).
     * A late reply after a call timed out stays in the caller's mailbox as
@@ -191,7 +194,7 @@ defmodule Lockstep.GenStatem do
 
   defp init_it(starter, parent, name, mod, args) do
     Process.put(:"$initial_call", {mod, :init, 1})
-    p = %{parent: parent, modules: [mod], callback_mode: nil, state_enter: false}
+    p = %{parent: parent, name: name, modules: [mod], callback_mode: nil, state_enter: false}
 
     result =
       try do
@@ -304,13 +307,8 @@ defmodule Lockstep.GenStatem do
             loop_event(p, s, {:info, msg}, [])
         end
 
-      {:system, from, {:terminate, reason}} ->
-        Gen.reply(from, :ok)
-        terminate(:exit, reason, [], p, s, [])
-
       {:system, from, request} ->
-        Gen.reply(from, {:error, {:unknown_system_msg, request}})
-        loop_receive(p, s)
+        Lockstep.Sys.handle_system_msg(request, from, p.parent, {__MODULE__, :gen_statem}, {p, s})
 
       {:EXIT, parent, reason} when parent == p.parent ->
         terminate(:exit, reason, [], p, s, [])
@@ -659,6 +657,29 @@ defmodule Lockstep.GenStatem do
   end
 
   defp loop_done(p, s, [event | events]), do: loop_event(p, s, event, events)
+
+  # ----- system messages (see Lockstep.Sys) ----------------------------------------------
+
+  @doc false
+  def system_continue(_parent, {p, s}), do: loop_receive(p, s)
+
+  @doc false
+  def system_terminate(reason, _parent, {p, s}), do: terminate(:exit, reason, [], p, s, [])
+
+  @doc false
+  def system_get_state({_p, s}), do: {:ok, s.state_data}
+
+  @doc false
+  def system_replace_state(fun, {p, s}) do
+    state_data = fun.(s.state_data)
+    {:ok, state_data, {p, %{s | state_data: state_data}}}
+  end
+
+  @doc false
+  def system_format_status([pdict, sys_state, parent, debug, {p, s}]) do
+    name = Lockstep.Sys.status_name(p.name)
+    Lockstep.Sys.gen_statem_status([pdict, sys_state, parent, debug], name, p.modules, s)
+  end
 
   # ----- terminating ---------------------------------------------------------------------
 

@@ -35,7 +35,13 @@ defmodule Lockstep.Runtime do
 
   defp await do
     receive do
-      {:"$lockstep_wake", reply} -> reply
+      {:"$lockstep_wake", reply} ->
+        reply
+
+      {:system, from, request} ->
+        # A plain :sys call reached this process outside the run: fail it (Lockstep.Sys).
+        Lockstep.Sys.unmanaged_system_msg(from, request)
+        await()
     end
   end
 

@@ -44,10 +44,14 @@ defmodule Lockstep.Supervisor do
     * `:simple_one_for_one` is not supported (use `Lockstep.DynamicSupervisor`): init fails
       with `{:supervisor_data, {:invalid_strategy, :simple_one_for_one}}`.
     * Nothing is logged: no progress, child-terminated or shutdown-error reports.
-    * Of the sys protocol only `{:terminate, reason}` (what `stop/3` sends) is served; other
-      sys requests are answered `{:error, {:unknown_system_msg, request}}`, so
-      `:sys.get_state/1` and code upgrades do not work. An unknown call stops the supervisor
-      with `{:bad_call, request}` (OTP's supervisor crashes with a function clause error).
+    * System messages are those `Lockstep.Sys` sends (`get_state`, `replace_state`,
+      `get_status`, `suspend`, `resume`, `terminate`). The state they show is OTP's
+      `supervisor` record built from Lockstep's own (restart times in virtual seconds), and
+      `replace_state` takes such a record back; code upgrades (`change_code`) and the `:sys`
+      debug facilities are answered `{:error, {:unknown_system_msg, request}}`. A suspended
+      supervisor neither answers calls nor restarts children until it is resumed, as in OTP.
+    * An unknown call stops the supervisor with `{:bad_call, request}` (OTP's supervisor
+      crashes with a function clause error).
     * Names are those of `Lockstep.GenServer`: atoms, `{:global, term}` in the run's own name
       space (`Lockstep.Global`), `{:via, module, term}`.
   """

@@ -29,7 +29,7 @@ defmodule Lockstep.DynamicSupervisor.Server do
         case init_state(flags, parent) do
           {:ok, state} ->
             Gen.init_ack(starter, {:ok, self()})
-            loop(state)
+            loop(Map.merge(state, %{name: name, module: mod, args: Proc.init_args(init)}))
 
           {:error, reason} ->
             Proc.init_stop(starter, name, {:supervisor_data, reason})
@@ -102,10 +102,13 @@ defmodule Lockstep.DynamicSupervisor.Server do
         end
 
       {:system, from, request} ->
-        case Proc.system(from, request) do
-          {:terminate, reason} -> stop(state, reason)
-          :continue -> loop(state)
-        end
+        Lockstep.Sys.handle_system_msg(
+          request,
+          from,
+          state.parent,
+          {__MODULE__, :gen_server},
+          state
+        )
 
       _unexpected ->
         loop(state)
@@ -118,6 +121,80 @@ defmodule Lockstep.DynamicSupervisor.Server do
   defp stop(state, reason) do
     terminate_children(state.children)
     exit(reason)
+  end
+
+  # ----- system messages (see Lockstep.Sys) ----------------------------------------------
+
+  @doc false
+  def system_continue(_parent, state), do: loop(state)
+
+  @doc false
+  def system_terminate(reason, _parent, state), do: stop(state, reason)
+
+  @doc false
+  def system_get_state(state), do: {:ok, otp_state(state)}
+
+  @doc false
+  def system_replace_state(fun, state) do
+    new = fun.(otp_state(state))
+    {:ok, new, from_otp_state(new, state)}
+  end
+
+  @doc false
+  def system_format_status([pdict, sys_state, parent, debug, state]) do
+    Lockstep.Sys.supervisor_status(
+      [pdict, sys_state, parent, debug],
+      Lockstep.Sys.status_name(state.name),
+      otp_state(state),
+      state.module
+    )
+  end
+
+  # The state as Elixir's DynamicSupervisor keeps it.
+  defp otp_state(state) do
+    struct(DynamicSupervisor,
+      args: state.args,
+      extra_arguments: state.extra_arguments,
+      mod: state.module,
+      name: state.name || {self(), state.module},
+      strategy: :one_for_one,
+      max_children: state.max_children,
+      max_restarts: state.intensity,
+      max_seconds: state.period,
+      children: state.children,
+      restarts: state.restarts
+    )
+  end
+
+  defp from_otp_state(otp, state) do
+    case otp do
+      %{
+        __struct__: DynamicSupervisor,
+        args: args,
+        extra_arguments: extra,
+        mod: module,
+        max_children: max_children,
+        max_restarts: intensity,
+        max_seconds: period,
+        children: children,
+        restarts: restarts
+      }
+      when is_map(children) and is_list(extra) ->
+        %{
+          state
+          | args: args,
+            extra_arguments: extra,
+            module: module,
+            max_children: max_children,
+            intensity: intensity,
+            period: period,
+            children: children,
+            restarts: restarts
+        }
+
+      _ ->
+        :erlang.error({:bad_supervisor_state, otp})
+    end
   end
 
   # ----- calls ---------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 defmodule Lockstep.Supervisor.Proc do
   # What Lockstep's supervisors share beyond `Lockstep.Gen` (which starts them and stops them):
-  # the `:name` option and child specs, the init callback and its failures, the sys requests
-  # they serve, the restart intensity on the virtual clock and the orderly shutdown of one
-  # child. Every step goes through Lockstep primitives, so each is a sync point of the run.
+  # the `:name` option and child specs, the init callback and its failures, the restart
+  # intensity on the virtual clock and the orderly shutdown of one child. Every step goes
+  # through Lockstep primitives, so each is a sync point of the run.
   @moduledoc false
 
   alias Lockstep.Gen
@@ -63,6 +63,9 @@ defmodule Lockstep.Supervisor.Proc do
   @spec call_init(pid(), Gen.name() | nil, {:module, module(), term()} | {:static, term()}) ::
           {module(), term()}
   def call_init(starter, name, init) do
+    # As proc_lib records it for a supervisor started by `supervisor` or DynamicSupervisor.
+    Process.put(:"$initial_call", {:supervisor, init_module(init), 1})
+
     case init do
       {:module, mod, arg} -> {mod, mod.init(arg)}
       {:static, result} -> {Supervisor.Default, result}
@@ -87,6 +90,17 @@ defmodule Lockstep.Supervisor.Proc do
       :erlang.raise(kind, payload, stack)
   end
 
+  @doc """
+  The arguments of the init callback as OTP's supervisors keep them in their state: `arg` for
+  `{:module, mod, arg}`, the init result for `{:static, result}`.
+  """
+  @spec init_args({:module, module(), term()} | {:static, term()}) :: term()
+  def init_args({:module, _mod, arg}), do: arg
+  def init_args({:static, result}), do: result
+
+  defp init_module({:module, mod, _arg}), do: mod
+  defp init_module({:static, _result}), do: Supervisor.Default
+
   @doc "Ends an init that returned `:ignore`: releases the name and tells the starter."
   @spec init_ignored(pid(), Gen.name() | nil) :: :ok
   def init_ignored(starter, name) do
@@ -110,22 +124,6 @@ defmodule Lockstep.Supervisor.Proc do
   def exit_reason(:exit, reason, _stack), do: reason
   def exit_reason(:error, reason, stack), do: {reason, stack}
   def exit_reason(:throw, value, stack), do: {{:nocatch, value}, stack}
-
-  @doc """
-  Answers a sys request received as `{:system, from, request}`. Returns `{:terminate, reason}`
-  when the request asks the process to stop (it has been answered `:ok`); other requests are
-  answered `{:error, {:unknown_system_msg, request}}`, and `:continue` is returned.
-  """
-  @spec system(Gen.from(), term()) :: {:terminate, term()} | :continue
-  def system(from, {:terminate, reason}) do
-    Gen.reply(from, :ok)
-    {:terminate, reason}
-  end
-
-  def system(from, request) do
-    Gen.reply(from, {:error, {:unknown_system_msg, request}})
-    :continue
-  end
 
   @doc """
   Records a restart at the current virtual time and says whether the intensity allows it:

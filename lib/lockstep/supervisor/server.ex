@@ -26,13 +26,14 @@ defmodule Lockstep.Supervisor.Server do
     Lockstep.flag(:trap_exit, true)
 
     {mod, result} = Proc.call_init(starter, name, init)
-    init_state(mod, result, starter, parent, name)
+    init_state(mod, result, starter, parent, name, Proc.init_args(init))
   end
 
-  defp init_state(mod, result, starter, parent, name) do
+  defp init_state(mod, result, starter, parent, name, args) do
     case result do
       {:ok, {flags, specs}} ->
         with {:ok, state} <- init_flags(flags, parent, name),
+             state = Map.merge(state, %{module: mod, args: args}),
              {:ok, children} <- check_specs(specs, state.auto_shutdown) do
           case start_children(children) do
             {:ok, children} ->
@@ -303,10 +304,13 @@ defmodule Lockstep.Supervisor.Server do
         state |> child_exited(pid, reason) |> continue()
 
       {:system, from, request} ->
-        case Proc.system(from, request) do
-          {:terminate, reason} -> stop(state, reason)
-          :continue -> loop(state)
-        end
+        Lockstep.Sys.handle_system_msg(
+          request,
+          from,
+          state.parent,
+          {__MODULE__, :gen_server},
+          state
+        )
 
       _unexpected ->
         loop(state)
@@ -330,6 +334,92 @@ defmodule Lockstep.Supervisor.Server do
   defp stop(state, reason) do
     _ = terminate_children(state.children)
     exit(reason)
+  end
+
+  # ----- system messages (see Lockstep.Sys) ----------------------------------------------
+
+  @doc false
+  def system_continue(_parent, state), do: loop(state)
+
+  @doc false
+  def system_terminate(reason, _parent, state), do: stop(state, reason)
+
+  @doc false
+  def system_get_state(state), do: {:ok, otp_state(state)}
+
+  @doc false
+  def system_replace_state(fun, state) do
+    new = fun.(otp_state(state))
+    {:ok, new, from_otp_state(new, state)}
+  end
+
+  @doc false
+  def system_format_status([pdict, sys_state, parent, debug, state]) do
+    Lockstep.Sys.supervisor_status(
+      [pdict, sys_state, parent, debug],
+      Lockstep.Sys.status_name(state.name),
+      otp_state(state),
+      state.module
+    )
+  end
+
+  # The state as OTP's supervisor keeps it: its #state{} record, with #child{} records.
+  defp otp_state(state) do
+    {ids, db} = state.children
+
+    children =
+      Map.new(db, fn {id, c} ->
+        {id,
+         {:child, c.pid, id, c.start, c.restart, c.significant, c.shutdown, c.type, c.modules}}
+      end)
+
+    {:state, state.name || {self(), state.module}, state.strategy, {ids, children}, :undefined,
+     state.intensity, state.period, state.restarts, 0, state.auto_shutdown, state.module,
+     state.args}
+  end
+
+  defp from_otp_state(otp, state) do
+    with {:state, _name, strategy, {ids, children}, _dynamics, intensity, period, restarts, _,
+          auto_shutdown, module, args}
+         when is_list(ids) and is_map(children) <- otp,
+         {:ok, db} <- from_child_records(Map.to_list(children), %{}) do
+      %{
+        state
+        | strategy: strategy,
+          children: {ids, db},
+          intensity: intensity,
+          period: period,
+          restarts: restarts,
+          auto_shutdown: auto_shutdown,
+          module: module,
+          args: args
+      }
+    else
+      _ -> :erlang.error({:bad_supervisor_state, otp})
+    end
+  end
+
+  defp from_child_records([], db), do: {:ok, db}
+
+  defp from_child_records([{id, child} | rest], db) do
+    case child do
+      {:child, pid, ^id, start, restart, significant, shutdown, type, modules} ->
+        c = %{
+          id: id,
+          start: start,
+          restart: restart,
+          significant: significant,
+          shutdown: shutdown,
+          type: type,
+          modules: modules,
+          pid: pid
+        }
+
+        from_child_records(rest, Map.put(db, id, c))
+
+      _ ->
+        :error
+    end
   end
 
   # ----- calls ---------------------------------------------------------------------------
