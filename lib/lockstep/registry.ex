@@ -434,7 +434,7 @@ defmodule Lockstep.Registry do
         else
           step(registry, {:meta, key}, false, {:registry, :meta, registry, key})
 
-          case safe_lookup(registry, key) do
+          case safe_lookup(Lockstep.ETS.resolve(ctx, registry), key) do
             [{^key, value}] ->
               {:ok, value}
 
@@ -455,16 +455,16 @@ defmodule Lockstep.Registry do
   @spec put_meta(registry(), atom() | tuple(), term()) :: :ok
   def put_meta(registry, key, value)
       when is_atom(registry) and (is_atom(key) or is_tuple(key)) do
-    write_meta(registry, key, :put_meta, &Registry.put_meta(&1, key, value), fn ->
-      :ets.insert(registry, {key, value})
+    write_meta(registry, key, :put_meta, &Registry.put_meta(&1, key, value), fn table ->
+      :ets.insert(table, {key, value})
     end)
   end
 
   @doc "Removes registry metadata under `key`, as `Registry.delete_meta/2`. Returns `:ok`."
   @spec delete_meta(registry(), atom() | tuple()) :: :ok
   def delete_meta(registry, key) when is_atom(registry) and (is_atom(key) or is_tuple(key)) do
-    write_meta(registry, key, :delete_meta, &Registry.delete_meta(&1, key), fn ->
-      :ets.delete(registry, key)
+    write_meta(registry, key, :delete_meta, &Registry.delete_meta(&1, key), fn table ->
+      :ets.delete(table, key)
     end)
   end
 
@@ -480,7 +480,7 @@ defmodule Lockstep.Registry do
           step(registry, {:meta, key}, true, {:registry, op, registry, key})
 
           try do
-            write.()
+            write.(Lockstep.ETS.resolve(ctx, registry))
             :ok
           rescue
             ArgumentError -> raise ArgumentError, "unknown registry: #{inspect(registry)}"
@@ -581,7 +581,7 @@ defmodule Lockstep.Registry do
   # schedule, not by when the VM got round to deleting a dead registry's tables.
   defp info(ctx, registry) do
     SharedState.settle(ctx)
-    :ets.lookup_element(registry, @info, 2)
+    :ets.lookup_element(Lockstep.ETS.resolve(ctx, registry), @info, 2)
   rescue
     ArgumentError -> :unknown
   end
