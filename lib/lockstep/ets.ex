@@ -45,12 +45,48 @@ defmodule Lockstep.ETS do
   other, each operation a sync point; they do not belong to the run, so what a run writes into
   them stays after it.
 
+  ## Names belong to the run
+
+  Inside a run, `new/2` with `:named_table` does not take a name of the whole VM: the table is
+  created without one and the name goes into the run's own names, as `Lockstep.register/2`
+  names processes for the run only. Every function of this module that takes a table looks a
+  name up there first (once the operation's turn has come, so it finds the table that has the
+  name at that step of the schedule). So, as in OTP:
+
+    * `new/2` returns the name; creating a name the run already gave raises the
+      `ArgumentError` that `:ets.new/2` raises;
+    * `whereis/1` returns the table's identifier, `info/2` gives the name for `:name` and
+      `true` for `:named_table`, and the table answers to its name and to its identifier;
+    * `rename/2` moves the name (raising as OTP does when the new one is taken), `delete/1`
+      frees it, and so does the end of the table's owner; a heir inherits it with the table.
+
+  Two runs at once (two `async: true` ctests, two `Lockstep.Runner.run/2` in parallel tasks)
+  can each create a table of the same name, and so each can start a `Lockstep.Registry` of the
+  same name. A name the run has not given stands for the VM table of that name, if there is
+  one (the application's, say); a name the run gave hides it from the run.
+
+  The names are kept in one public table for all runs, keyed by the iteration's tag (part of
+  the context every process of the iteration carries, new in each iteration), owned by a
+  process of its own that the first run to name a table starts and that nothing is linked to,
+  so it outlives that run. Once an iteration's processes are gone the runner removes its names
+  (`Lockstep.SharedState.on_cleanup/2`), as it deletes its tables. The alternatives are worse:
+  a process dictionary is not seen by the other processes of the run, a persistent term would
+  make each such iteration pay a garbage collection of every process when erased, a generated
+  atom per table would never be freed, and the engine would need changing for state that only
+  this module reads. Looking a name up costs one read of that table, less than the operation
+  it precedes; scheduling still depends only on names (see above), so runs stay deterministic.
+
   ## Differences from OTP
 
+    * A name given inside a run is known only to this module, in the run's processes: `:ets`
+      called directly, a process outside the run, and `:ets.all/0` see a table without a name
+      (`:ets.info(table, :named_table)` is `false`), and a table of the same name can exist
+      in the VM or in another run at the same time.
     * When an owner is killed by an exit signal (a link, `Lockstep.exit/2`), the VM performs
       the heir transfer itself: the table does reach the heir, but the `:"ETS-TRANSFER"`
-      message is a plain VM message that `Lockstep.recv/0` does not see. Likewise for a heir
-      set by a former owner before a `give_away/3`.
+      message is a plain VM message that `Lockstep.recv/0` does not see (and it names a
+      table named in the run by its identifier). Likewise for a heir set by a former owner
+      before a `give_away/3`.
     * `foldl/3` and `foldr/3` are one sync point, taken before the fold starts; the fold
       itself is the plain `:ets` fold.
   """
