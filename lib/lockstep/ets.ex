@@ -45,12 +45,48 @@ defmodule Lockstep.ETS do
   other, each operation a sync point; they do not belong to the run, so what a run writes into
   them stays after it.
 
+  ## Names belong to the run
+
+  Inside a run, `new/2` with `:named_table` does not take a name of the whole VM: the table is
+  created without one and the name goes into the run's own names, as `Lockstep.register/2`
+  names processes for the run only. Every function of this module that takes a table looks a
+  name up there first (once the operation's turn has come, so it finds the table that has the
+  name at that step of the schedule). So, as in OTP:
+
+    * `new/2` returns the name; creating a name the run already gave raises the
+      `ArgumentError` that `:ets.new/2` raises;
+    * `whereis/1` returns the table's identifier, `info/2` gives the name for `:name` and
+      `true` for `:named_table`, and the table answers to its name and to its identifier;
+    * `rename/2` moves the name (raising as OTP does when the new one is taken), `delete/1`
+      frees it, and so does the end of the table's owner; a heir inherits it with the table.
+
+  Two runs at once (two `async: true` ctests, two `Lockstep.Runner.run/2` in parallel tasks)
+  can each create a table of the same name, and so each can start a `Lockstep.Registry` of the
+  same name. A name the run has not given stands for the VM table of that name, if there is
+  one (the application's, say); a name the run gave hides it from the run.
+
+  The names are kept in one public table for all runs, keyed by the iteration's tag (part of
+  the context every process of the iteration carries, new in each iteration), owned by a
+  process of its own that the first run to name a table starts and that nothing is linked to,
+  so it outlives that run. Once an iteration's processes are gone the runner removes its names
+  (`Lockstep.SharedState.on_cleanup/2`), as it deletes its tables. The alternatives are worse:
+  a process dictionary is not seen by the other processes of the run, a persistent term would
+  make each such iteration pay a garbage collection of every process when erased, a generated
+  atom per table would never be freed, and the engine would need changing for state that only
+  this module reads. Looking a name up costs one read of that table, less than the operation
+  it precedes; scheduling still depends only on names (see above), so runs stay deterministic.
+
   ## Differences from OTP
 
+    * A name given inside a run is known only to this module, in the run's processes: `:ets`
+      called directly, a process outside the run, and `:ets.all/0` see a table without a name
+      (`:ets.info(table, :named_table)` is `false`), and a table of the same name can exist
+      in the VM or in another run at the same time.
     * When an owner is killed by an exit signal (a link, `Lockstep.exit/2`), the VM performs
       the heir transfer itself: the table does reach the heir, but the `:"ETS-TRANSFER"`
-      message is a plain VM message that `Lockstep.recv/0` does not see. Likewise for a heir
-      set by a former owner before a `give_away/3`.
+      message is a plain VM message that `Lockstep.recv/0` does not see (and it names a
+      table named in the run by its identifier). Likewise for a heir set by a former owner
+      before a `give_away/3`.
     * `foldl/3` and `foldr/3` are one sync point, taken before the fold starts; the fold
       itself is the plain `:ets` fold.
   """
@@ -58,6 +94,7 @@ defmodule Lockstep.ETS do
   alias Lockstep.{Runtime, SharedState}
 
   @uses_key :"$lockstep_ets_used"
+  @names :"$lockstep_ets_names"
   @heirs_key :"$lockstep_ets_heirs"
 
   @typedoc "A table: its name or its identifier."
@@ -75,25 +112,93 @@ defmodule Lockstep.ETS do
       ctx ->
         heir = check_heir!(ctx, options)
         touch(ctx, {:ets, name}, nil, true, {:ets, :new, name})
-        table = :ets.new(name, options)
-        remember_heir(table, heir)
-        table
+
+        if named_option?(options) do
+          new_named(ctx, name, options, heir)
+        else
+          table = :ets.new(name, options)
+          remember_heir(table, heir)
+          table
+        end
     end
   end
+
+  # A named table of the run: a table without a VM name, under `name` in the run's names.
+  defp new_named(ctx, name, options, heir) do
+    unnamed = for option <- options, option != :named_table, do: option
+
+    tid =
+      try do
+        :ets.new(name, unnamed)
+      catch
+        :error, reason ->
+          :erlang.raise(:error, reason, as_called(__STACKTRACE__, [name, options]))
+      end
+
+    case claim(ctx, name, tid) do
+      :ok ->
+        remember_heir(tid, heir)
+        name
+
+      :taken ->
+        :ets.delete(tid)
+
+        badarg(
+          {:ets, :new, [name, options],
+           [error_info: %{cause: :already_exists, module: :erl_stdlib_errors}]}
+        )
+    end
+  end
+
+  defp named_option?([:named_table | _]), do: true
+  defp named_option?([_ | rest]), do: named_option?(rest)
+  defp named_option?(_), do: false
 
   @doc "Deletes a whole table, as `:ets.delete/1`."
   @spec delete(table()) :: true
   def delete(table) do
-    whole(table, true, :delete)
-    forget_heir(table)
-    :ets.delete(table)
+    case Runtime.ctx() do
+      nil ->
+        forget_heir(table)
+        :ets.delete(table)
+
+      ctx ->
+        tid = whole(table, true, :delete)
+        name = run_name(ctx, tid)
+        forget_heir(tid)
+        result = real(table, tid, &:ets.delete/1)
+        if name != nil, do: unmap(ctx, name)
+        result
+    end
   end
 
   @doc "Renames a named table, as `:ets.rename/2`."
   @spec rename(table(), atom()) :: atom()
   def rename(table, name) do
-    whole(table, true, :rename)
-    :ets.rename(table, name)
+    case Runtime.ctx() do
+      nil ->
+        :ets.rename(table, name)
+
+      ctx ->
+        tid = whole(table, true, :rename)
+
+        case run_name(ctx, tid) do
+          nil -> real(table, tid, &:ets.rename(&1, name))
+          old -> rename_in_run(ctx, table, tid, old, name)
+        end
+    end
+  end
+
+  # As for a VM-named table, the new name must be free (in the run's names) and an atom.
+  defp rename_in_run(ctx, table, tid, old, name) do
+    if is_atom(name) and lookup_name(ctx, name) != nil do
+      badarg({:ets, :rename, [table, name], [error_info: %{module: :erl_stdlib_errors}]})
+    end
+
+    real(table, tid, &:ets.rename(&1, name))
+    unmap(ctx, old)
+    :ok = claim(ctx, name, tid)
+    name
   end
 
   @doc """
@@ -110,8 +215,9 @@ defmodule Lockstep.ETS do
       ctx ->
         check_managed!(ctx, pid, "give_away/3")
         touch(ctx, identity(table), nil, true, {:ets, :give_away, table})
-        true = :ets.give_away(table, pid, gift)
-        Lockstep.send(pid, {:"ETS-TRANSFER", table, self(), gift})
+        tid = resolve(ctx, table)
+        true = real(table, tid, &:ets.give_away(&1, pid, gift))
+        Lockstep.send(pid, {:"ETS-TRANSFER", transfer_id(ctx, tid), self(), gift})
         true
     end
   end
@@ -127,9 +233,10 @@ defmodule Lockstep.ETS do
         opts_list = List.wrap(opts)
         heir = check_heir!(ctx, opts_list)
         touch(ctx, identity(table), nil, true, {:ets, :setopts, table})
-        result = :ets.setopts(table, opts)
-        if Enum.any?(opts_list, &match?({:heir, _, _}, &1)), do: remember_heir(table, heir)
-        if {:heir, :none} in opts_list, do: forget_heir(table)
+        tid = resolve(ctx, table)
+        result = real(table, tid, &:ets.setopts(&1, opts))
+        if Enum.any?(opts_list, &match?({:heir, _, _}, &1)), do: remember_heir(tid, heir)
+        if {:heir, :none} in opts_list, do: forget_heir(tid)
         result
     end
   end
@@ -139,85 +246,85 @@ defmodule Lockstep.ETS do
   @doc "Inserts one object or a list of objects, as `:ets.insert/2`."
   @spec insert(table(), tuple() | [tuple()]) :: true
   def insert(table, objects) do
-    objects(table, objects, :insert)
-    :ets.insert(table, objects)
+    tid = objects(table, objects, :insert)
+    real(table, tid, &:ets.insert(&1, objects))
   end
 
   @doc "Inserts unless a key is already present, as `:ets.insert_new/2`."
   @spec insert_new(table(), tuple() | [tuple()]) :: boolean()
   def insert_new(table, objects) do
-    objects(table, objects, :insert_new)
-    :ets.insert_new(table, objects)
+    tid = objects(table, objects, :insert_new)
+    real(table, tid, &:ets.insert_new(&1, objects))
   end
 
   @doc "Deletes the objects with `key`, as `:ets.delete/2`."
   @spec delete(table(), term()) :: true
   def delete(table, key) do
-    keyed(table, key, true, :delete)
-    :ets.delete(table, key)
+    tid = keyed(table, key, true, :delete)
+    real(table, tid, &:ets.delete(&1, key))
   end
 
   @doc "Deletes one exact object, as `:ets.delete_object/2`."
   @spec delete_object(table(), tuple()) :: true
   def delete_object(table, object) do
-    objects(table, object, :delete_object)
-    :ets.delete_object(table, object)
+    tid = objects(table, object, :delete_object)
+    real(table, tid, &:ets.delete_object(&1, object))
   end
 
   @doc "Deletes every object, as `:ets.delete_all_objects/1`."
   @spec delete_all_objects(table()) :: true
   def delete_all_objects(table) do
-    whole(table, true, :delete_all_objects)
-    :ets.delete_all_objects(table)
+    tid = whole(table, true, :delete_all_objects)
+    real(table, tid, &:ets.delete_all_objects(&1))
   end
 
   @doc "Removes and returns the objects with `key`, as `:ets.take/2`."
   @spec take(table(), term()) :: [tuple()]
   def take(table, key) do
-    keyed(table, key, true, :take)
-    :ets.take(table, key)
+    tid = keyed(table, key, true, :take)
+    real(table, tid, &:ets.take(&1, key))
   end
 
   @doc "Updates counters in the object with `key`, as `:ets.update_counter/3`."
   @spec update_counter(table(), term(), term()) :: integer() | [integer()]
   def update_counter(table, key, op) do
-    keyed(table, key, true, :update_counter)
-    :ets.update_counter(table, key, op)
+    tid = keyed(table, key, true, :update_counter)
+    real(table, tid, &:ets.update_counter(&1, key, op))
   end
 
   @doc "Like `update_counter/3`, inserting `default` first if `key` is absent."
   @spec update_counter(table(), term(), term(), tuple()) :: integer() | [integer()]
   def update_counter(table, key, op, default) do
-    keyed(table, key, true, :update_counter)
-    :ets.update_counter(table, key, op, default)
+    tid = keyed(table, key, true, :update_counter)
+    real(table, tid, &:ets.update_counter(&1, key, op, default))
   end
 
   @doc "Replaces elements of the object with `key`, as `:ets.update_element/3`."
   @spec update_element(table(), term(), tuple() | [tuple()]) :: boolean()
   def update_element(table, key, element_spec) do
-    keyed(table, key, true, :update_element)
-    :ets.update_element(table, key, element_spec)
+    tid = keyed(table, key, true, :update_element)
+    real(table, tid, &:ets.update_element(&1, key, element_spec))
   end
 
   @doc "Deletes the objects matching `pattern`, as `:ets.match_delete/2`."
   @spec match_delete(table(), term()) :: true
   def match_delete(table, pattern) do
-    whole(table, true, :match_delete)
-    :ets.match_delete(table, pattern)
+    tid = whole(table, true, :match_delete)
+    real(table, tid, &:ets.match_delete(&1, pattern))
   end
 
   @doc "Deletes the objects a match specification selects, as `:ets.select_delete/2`."
   @spec select_delete(table(), :ets.match_spec()) :: non_neg_integer()
   def select_delete(table, spec) do
-    whole(table, true, :select_delete)
-    :ets.select_delete(table, spec)
+    tid = whole(table, true, :select_delete)
+    real(table, tid, &:ets.select_delete(&1, spec))
   end
 
   @doc "Replaces the objects a match specification selects, as `:ets.select_replace/2`."
   @spec select_replace(table(), :ets.match_spec()) :: non_neg_integer()
   def select_replace(table, spec) do
-    whole(table, true, :select_replace)
-    :ets.select_replace(table, spec)
+    tid = whole(table, true, :select_replace)
+    real(table, tid, &:ets.select_replace(&1, spec))
   end
 
   # ----- reads ---------------------------------------------------------------------------------
@@ -225,85 +332,85 @@ defmodule Lockstep.ETS do
   @doc "The objects with `key`, as `:ets.lookup/2`."
   @spec lookup(table(), term()) :: [tuple()]
   def lookup(table, key) do
-    keyed(table, key, false, :lookup)
-    :ets.lookup(table, key)
+    tid = keyed(table, key, false, :lookup)
+    real(table, tid, &:ets.lookup(&1, key))
   end
 
   @doc "Element `pos` of the object(s) with `key`, as `:ets.lookup_element/3`."
   @spec lookup_element(table(), term(), pos_integer()) :: term()
   def lookup_element(table, key, pos) do
-    keyed(table, key, false, :lookup_element)
-    :ets.lookup_element(table, key, pos)
+    tid = keyed(table, key, false, :lookup_element)
+    real(table, tid, &:ets.lookup_element(&1, key, pos))
   end
 
   @doc "Whether an object with `key` exists, as `:ets.member/2`."
   @spec member(table(), term()) :: boolean()
   def member(table, key) do
-    keyed(table, key, false, :member)
-    :ets.member(table, key)
+    tid = keyed(table, key, false, :member)
+    real(table, tid, &:ets.member(&1, key))
   end
 
   @doc "All objects, as `:ets.tab2list/1`."
   @spec tab2list(table()) :: [tuple()]
   def tab2list(table) do
-    whole(table, false, :tab2list)
-    :ets.tab2list(table)
+    tid = whole(table, false, :tab2list)
+    real(table, tid, &:ets.tab2list(&1))
   end
 
   @doc "The first key, as `:ets.first/1`."
   @spec first(table()) :: term()
   def first(table) do
-    whole(table, false, :first)
-    :ets.first(table)
+    tid = whole(table, false, :first)
+    real(table, tid, &:ets.first(&1))
   end
 
   @doc "The key after `key`, as `:ets.next/2`."
   @spec next(table(), term()) :: term()
   def next(table, key) do
-    whole(table, false, :next)
-    :ets.next(table, key)
+    tid = whole(table, false, :next)
+    real(table, tid, &:ets.next(&1, key))
   end
 
   @doc "The last key, as `:ets.last/1`."
   @spec last(table()) :: term()
   def last(table) do
-    whole(table, false, :last)
-    :ets.last(table)
+    tid = whole(table, false, :last)
+    real(table, tid, &:ets.last(&1))
   end
 
   @doc "The key before `key`, as `:ets.prev/2`."
   @spec prev(table(), term()) :: term()
   def prev(table, key) do
-    whole(table, false, :prev)
-    :ets.prev(table, key)
+    tid = whole(table, false, :prev)
+    real(table, tid, &:ets.prev(&1, key))
   end
 
   @doc "Folds over the table, as `:ets.foldl/3` (one sync point before the fold)."
   @spec foldl((tuple(), acc -> acc), acc, table()) :: acc when acc: term()
   def foldl(fun, acc, table) do
-    whole(table, false, :foldl)
-    :ets.foldl(fun, acc, table)
+    tid = whole(table, false, :foldl)
+    real(table, tid, &:ets.foldl(fun, acc, &1))
   end
 
   @doc "Folds over the table, as `:ets.foldr/3` (one sync point before the fold)."
   @spec foldr((tuple(), acc -> acc), acc, table()) :: acc when acc: term()
   def foldr(fun, acc, table) do
-    whole(table, false, :foldr)
-    :ets.foldr(fun, acc, table)
+    tid = whole(table, false, :foldr)
+    real(table, tid, &:ets.foldr(fun, acc, &1))
   end
 
   @doc "Matches `pattern`, as `:ets.match/2`."
   @spec match(table(), term()) :: [list()]
   def match(table, pattern) do
-    whole(table, false, :match)
-    :ets.match(table, pattern)
+    tid = whole(table, false, :match)
+    real(table, tid, &:ets.match(&1, pattern))
   end
 
   @doc "Matches `pattern` in chunks of `limit`, as `:ets.match/3`."
   @spec match(table(), term(), pos_integer()) :: {[list()], term()} | :"$end_of_table"
   def match(table, pattern, limit) do
-    whole(table, false, :match)
-    :ets.match(table, pattern, limit)
+    tid = whole(table, false, :match)
+    real(table, tid, &:ets.match(&1, pattern, limit))
   end
 
   @doc "Continues a chunked match, as `:ets.match/1`."
@@ -316,15 +423,15 @@ defmodule Lockstep.ETS do
   @doc "The objects matching `pattern`, as `:ets.match_object/2`."
   @spec match_object(table(), term()) :: [tuple()]
   def match_object(table, pattern) do
-    whole(table, false, :match_object)
-    :ets.match_object(table, pattern)
+    tid = whole(table, false, :match_object)
+    real(table, tid, &:ets.match_object(&1, pattern))
   end
 
   @doc "Matching objects in chunks of `limit`, as `:ets.match_object/3`."
   @spec match_object(table(), term(), pos_integer()) :: {[tuple()], term()} | :"$end_of_table"
   def match_object(table, pattern, limit) do
-    whole(table, false, :match_object)
-    :ets.match_object(table, pattern, limit)
+    tid = whole(table, false, :match_object)
+    real(table, tid, &:ets.match_object(&1, pattern, limit))
   end
 
   @doc "Continues a chunked `match_object/3`, as `:ets.match_object/1`."
@@ -337,15 +444,15 @@ defmodule Lockstep.ETS do
   @doc "Selects with a match specification, as `:ets.select/2`."
   @spec select(table(), :ets.match_spec()) :: [term()]
   def select(table, spec) do
-    whole(table, false, :select)
-    :ets.select(table, spec)
+    tid = whole(table, false, :select)
+    real(table, tid, &:ets.select(&1, spec))
   end
 
   @doc "Selects in chunks of `limit`, as `:ets.select/3`."
   @spec select(table(), :ets.match_spec(), pos_integer()) :: {[term()], term()} | :"$end_of_table"
   def select(table, spec, limit) do
-    whole(table, false, :select)
-    :ets.select(table, spec, limit)
+    tid = whole(table, false, :select)
+    real(table, tid, &:ets.select(&1, spec, limit))
   end
 
   @doc "Continues a chunked select, as `:ets.select/1`."
@@ -358,55 +465,94 @@ defmodule Lockstep.ETS do
   @doc "Selects in reverse order, as `:ets.select_reverse/2`."
   @spec select_reverse(table(), :ets.match_spec()) :: [term()]
   def select_reverse(table, spec) do
-    whole(table, false, :select_reverse)
-    :ets.select_reverse(table, spec)
+    tid = whole(table, false, :select_reverse)
+    real(table, tid, &:ets.select_reverse(&1, spec))
   end
 
   @doc "Counts the objects a match specification accepts, as `:ets.select_count/2`."
   @spec select_count(table(), :ets.match_spec()) :: non_neg_integer()
   def select_count(table, spec) do
-    whole(table, false, :select_count)
-    :ets.select_count(table, spec)
+    tid = whole(table, false, :select_count)
+    real(table, tid, &:ets.select_count(&1, spec))
   end
 
-  @doc "Information about a table, as `:ets.info/1`."
+  @doc """
+  Information about a table, as `:ets.info/1`. A table named inside a run says
+  `named_table: true`.
+  """
   @spec info(table()) :: [tuple()] | :undefined
   def info(table) do
-    whole(table, false, :info)
-    :ets.info(table)
+    tid = whole(table, false, :info)
+
+    case real(table, tid, &:ets.info(&1)) do
+      items when is_list(items) ->
+        if run_named?(tid),
+          do: List.keyreplace(items, :named_table, 0, {:named_table, true}),
+          else: items
+
+      other ->
+        other
+    end
   end
 
-  @doc "One item of information about a table, as `:ets.info/2`."
+  @doc """
+  One item of information about a table, as `:ets.info/2`. For a table named inside a run,
+  `:name` is the name it was given (or renamed to) and `:named_table` is `true`.
+  """
   @spec info(table(), atom()) :: term()
   def info(table, item) do
-    whole(table, false, :info)
-    :ets.info(table, item)
+    tid = whole(table, false, :info)
+
+    case real(table, tid, &:ets.info(&1, item)) do
+      false when item == :named_table -> run_named?(tid)
+      result -> result
+    end
   end
 
-  @doc "The identifier of a named table, or `:undefined`, as `:ets.whereis/1`."
+  @doc """
+  The identifier of a named table, or `:undefined`, as `:ets.whereis/1`. Inside a run, a name
+  the run gave a table stands for that table.
+  """
   @spec whereis(atom()) :: :ets.tid() | :undefined
   def whereis(name) do
     case Runtime.ctx() do
-      nil -> :ok
-      ctx -> touch(ctx, {:ets, name}, nil, false, {:ets, :whereis, name})
-    end
+      nil ->
+        :ets.whereis(name)
 
-    :ets.whereis(name)
+      ctx ->
+        touch(ctx, {:ets, name}, nil, false, {:ets, :whereis, name})
+
+        case resolve(ctx, name) do
+          ^name -> :ets.whereis(name)
+          tid -> tid
+        end
+    end
   end
 
   # ----- sync points ---------------------------------------------------------------------------
 
+  # Each returns the table to perform the real operation on: inside a run, the one `table`
+  # stands for once the operation's turn has come (see `resolve/2`).
+
   defp keyed(table, key, write, op) do
     case Runtime.ctx() do
-      nil -> :ok
-      ctx -> touch(ctx, identity(table), {:key, key}, write, {:ets, op, table, key})
+      nil ->
+        table
+
+      ctx ->
+        touch(ctx, identity(table), {:key, key}, write, {:ets, op, table, key})
+        resolve(ctx, table)
     end
   end
 
   defp whole(table, write, op) do
     case Runtime.ctx() do
-      nil -> :ok
-      ctx -> touch(ctx, identity(table), nil, write, {:ets, op, table})
+      nil ->
+        table
+
+      ctx ->
+        touch(ctx, identity(table), nil, write, {:ets, op, table})
+        resolve(ctx, table)
     end
   end
 
@@ -415,13 +561,15 @@ defmodule Lockstep.ETS do
   defp objects(table, objects, op) do
     case Runtime.ctx() do
       nil ->
-        :ok
+        table
 
       ctx ->
-        case key_of(table, objects) do
+        case key_of(resolve(ctx, table), objects) do
           {:key, key} -> touch(ctx, identity(table), {:key, key}, true, {:ets, op, table, key})
           :whole -> touch(ctx, identity(table), nil, true, {:ets, op, table})
         end
+
+        resolve(ctx, table)
     end
   end
 
@@ -463,6 +611,152 @@ defmodule Lockstep.ETS do
   end
 
   defp key_of(_table, _objects), do: :whole
+
+  # ----- the run's table names -----------------------------------------------------------------
+
+  @doc false
+  # The table that `table` stands for in the run of `ctx`: the run's table when `table` is a
+  # name the run gave a live table, otherwise `table` itself (an identifier, or the VM name of
+  # a table created outside the run, or nothing, which the real call then rejects).
+  @spec resolve(Runtime.ctx() | nil, term()) :: term()
+  def resolve(nil, table), do: table
+
+  def resolve(ctx, table) when is_atom(table) do
+    case lookup_name(ctx, table) do
+      nil -> table
+      tid -> tid
+    end
+  end
+
+  def resolve(_ctx, table), do: table
+
+  # The live table the run knows as `name`, or nil. An entry whose table is gone (its owner
+  # was killed, say) names nothing: the name is free again, as in the VM.
+  defp lookup_name(ctx, name) do
+    case :ets.lookup(@names, {space(ctx), name}) do
+      [{_, tid}] -> if :ets.info(tid, :id) != :undefined, do: tid
+      [] -> nil
+    end
+  rescue
+    # No run has named a table yet.
+    ArgumentError -> nil
+  end
+
+  # The name under which the run knows table `tid`, or nil when it is not a table the run
+  # named (an unnamed table, or one named outside the run).
+  defp run_name(ctx, tid) when is_reference(tid) do
+    name = safe_info(tid, :name)
+    if is_atom(name) and lookup_name(ctx, name) == tid, do: name
+  end
+
+  defp run_name(_ctx, _table), do: nil
+
+  defp run_named?(tid) do
+    case Runtime.ctx() do
+      nil -> false
+      ctx -> run_name(ctx, tid) != nil
+    end
+  end
+
+  # Whose names a table's name is looked up among: the iteration's (its tag is new in every
+  # iteration, and shared by all of the iteration's processes).
+  defp space({_run, tag, _id, _runner}), do: tag
+
+  # Gives `tid` the name `name` in the run, unless a live table has it.
+  defp claim(ctx, name, tid) do
+    ensure_names()
+    space = space(ctx)
+
+    if :ets.insert_new(@names, {{space}, :cleanup}) do
+      SharedState.on_cleanup(ctx, fn -> forget_space(space) end)
+    end
+
+    cond do
+      :ets.insert_new(@names, {{space, name}, tid}) -> :ok
+      lookup_name(ctx, name) == nil -> :ets.insert(@names, {{space, name}, tid}) && :ok
+      true -> :taken
+    end
+  end
+
+  defp unmap(ctx, name) do
+    :ets.delete(@names, {space(ctx), name})
+  rescue
+    ArgumentError -> true
+  end
+
+  defp forget_space(space) do
+    :ets.match_delete(@names, {{space, :_}, :_})
+    :ets.delete(@names, {space})
+  end
+
+  # The names of every run live in one public table, created the first time a run names a
+  # table, and owned by a process of its own that nothing links to, so that it outlives the
+  # runs (and the test) that happened to create it.
+  defp ensure_names do
+    if :ets.whereis(@names) == :undefined do
+      caller = self()
+      ref = make_ref()
+
+      {_pid, monitor} =
+        :erlang.spawn_monitor(fn ->
+          :erlang.group_leader(:erlang.whereis(:init), self())
+
+          created =
+            try do
+              :ets.new(@names, [:set, :public, :named_table, read_concurrency: true])
+            rescue
+              # Another run created it first.
+              ArgumentError -> false
+            end
+
+          send(caller, {ref, :ready})
+          if created, do: Process.sleep(:infinity)
+        end)
+
+      receive do
+        {^ref, :ready} -> Process.demonitor(monitor, [:flush])
+        {:DOWN, ^monitor, :process, _, reason} -> exit({:lockstep_ets_names, reason})
+      end
+    end
+
+    :ok
+  end
+
+  # The table as the `{:"ETS-TRANSFER", table, from, gift}` message names it: a named table
+  # by its name, any other by its identifier.
+  defp transfer_id(ctx, tid) do
+    cond do
+      name = run_name(ctx, tid) -> name
+      safe_info(tid, :named_table) == true -> safe_info(tid, :name)
+      true -> tid
+    end
+  end
+
+  # Performs the real operation on `tid`, the table that `table` stands for. An exception is
+  # raised as if the operation had been given `table`, so that it reads as OTP's.
+  defp real(table, table, fun), do: fun.(table)
+
+  defp real(table, tid, fun) do
+    fun.(tid)
+  catch
+    :error, reason ->
+      args = fn args -> Enum.map(args, &if(&1 === tid, do: table, else: &1)) end
+      :erlang.raise(:error, reason, as_called(__STACKTRACE__, args))
+  end
+
+  # The stacktrace with the arguments of its innermost `:ets` call replaced (by `args`, or by
+  # `args.(original)`).
+  defp as_called([{:ets, fun, original, info} | rest], args) when is_list(original) do
+    new = if is_function(args, 1), do: args.(original), else: args
+    [{:ets, fun, new, info} | rest]
+  end
+
+  defp as_called(stack, _args), do: stack
+
+  defp badarg(frame) do
+    {:current_stacktrace, [_ | callers]} = Process.info(self(), :current_stacktrace)
+    :erlang.raise(:error, :badarg, [frame | callers])
+  end
 
   # A table's identity for scheduling: its name, which is the same in every run (a table
   # identifier is not). A table that does not exist is identified by what the caller passed;
@@ -558,21 +852,29 @@ defmodule Lockstep.ETS do
     case {heir, known} do
       {:none, _} ->
         touch(ctx, id, nil, true, {:ets, :owner_exit, name})
-        :ets.delete(table)
+        drop(ctx, table)
 
       {pid, {pid, data}} when is_pid(pid) ->
         touch(ctx, id, nil, true, {:ets, :heir_transfer, name})
 
         if Process.alive?(pid) do
+          transfer = transfer_id(ctx, table)
           :ets.give_away(table, pid, data)
-          Lockstep.send(pid, {:"ETS-TRANSFER", table, self(), data})
+          Lockstep.send(pid, {:"ETS-TRANSFER", transfer, self(), data})
         else
-          :ets.delete(table)
+          drop(ctx, table)
         end
 
       _set_elsewhere ->
         # A heir this process did not set through Lockstep.ETS: the VM hands the table over.
         :ok
     end
+  end
+
+  # Deletes a released table, and its name in the run if it had one.
+  defp drop(ctx, table) do
+    name = run_name(ctx, table)
+    :ets.delete(table)
+    if name != nil, do: unmap(ctx, name)
   end
 end

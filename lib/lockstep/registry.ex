@@ -17,7 +17,9 @@ defmodule Lockstep.Registry do
 
   `start_link/1` spawns a managed registry process linked to the caller and registered under
   the registry's name; it owns the registry's tables, so the registry and everything in it is
-  gone when the iteration ends. As in `Registry`:
+  gone when the iteration ends. Its name and its table's name are the run's own (see
+  `Lockstep.ETS`), so two runs at once, two `async: true` ctests say, can each start a
+  registry of the same name. As in `Registry`:
 
     * the registering process is the owner of its entries; registering links it to the
       registry process, which traps exits and removes the entries of an owner that dies.
@@ -29,17 +31,26 @@ defmodule Lockstep.Registry do
       sending its owners the `:shutdown` exit signal they get from a `Registry` partition
       that its supervisor shuts down;
     * `{:via, Lockstep.Registry, {registry, key}}` (or `{registry, key, value}`) names a
-      process through `register_name/2`, `whereis_name/1`, `unregister_name/1` and `send/2`.
+      process through `register_name/2`, `whereis_name/1`, `unregister_name/1` and `send/2`;
+    * `select/2` and `count_select/2` take match specifications on `{key, pid, value}` and
+      raise `ArgumentError` on any other shape; `unregister_match/4` removes only the
+      caller's matching entries, and the listeners hear `:unregister` (and the caller is
+      unlinked, if it holds no other key) only when none of its entries is left under the
+      key, even when it held none to begin with.
 
   The trace records each step with a label naming the registry and the key:
   `{:registry, :insert_new, MyApp.Rooms, "lobby"}`, `{:registry, :lookup, MyApp.Rooms, "lobby"}`,
-  `{:registry, :owner_down, MyApp.Rooms, pid}`; links, unlinks, liveness checks and listener
-  messages are the ordinary `Lockstep` steps.
+  `{:registry, :owner_down, MyApp.Rooms, pid}`. `select/2` and `count_select/2` read the whole
+  registry (`{:registry, :select, MyApp.Rooms}`); `count_match/4` reads one key and
+  `unregister_match/4` writes it, then the caller's own index
+  (`{:registry, :unregister_owner, MyApp.Rooms, "lobby"}`). Links, unlinks, liveness checks and
+  listener messages are the ordinary `Lockstep` steps.
 
   ## Differences from `Registry`
 
     * `:partitions` and `:compressed` are accepted and ignored: a run has one partition, so
-      `lookup/2` on a duplicate registry lists entries in registration order.
+      `lookup/2` on a duplicate registry lists entries in registration order, and `select/2`
+      lists them in the order a `Registry` of one partition does.
     * `register/3` returns `{:ok, registry_pid}`: the registry process is its own partition.
     * Reading the registry's configuration is part of each operation's first step rather
       than a step of its own.
@@ -161,8 +172,11 @@ defmodule Lockstep.Registry do
 
     if registered do
       table = Lockstep.ETS.new(name, [:set, :public, :named_table, read_concurrency: true])
-      keys = Lockstep.ETS.new(name, [keys_type(kind), :public])
-      pids = Lockstep.ETS.new(name, [:duplicate_bag, :public])
+      # The options of a `Registry` partition's tables, which `select/2` lists in the same
+      # order then.
+      concurrency = [read_concurrency: true, write_concurrency: true]
+      keys = Lockstep.ETS.new(name, [keys_type(kind), :public | concurrency])
+      pids = Lockstep.ETS.new(name, [:duplicate_bag, :public | concurrency])
       info = {__MODULE__, kind, keys, pids, self(), config.listeners}
       Lockstep.ETS.insert(table, [{@info, info} | config.meta])
       Lockstep.send(parent, {ref, {:ok, self()}})
@@ -293,14 +307,60 @@ defmodule Lockstep.Registry do
       :ets.select_delete(keys, [{{:_, {me, :_}}, [key_guard(key)], [true]}])
       step(registry, {:pid, me}, true, {:registry, :unregister_owner, registry, key})
 
-      :ets.select_delete(pids, [
-        {{me, :_, :_}, [{:"=:=", {:element, 2, :"$_"}, {:const, key}}], [true]}
-      ])
+      delete_owner_entries(pids, me, key)
 
       unless :ets.member(pids, me), do: Lockstep.unlink(server)
       for listener <- listeners, do: Lockstep.send(listener, {:unregister, registry, key, me})
       :ok
     end)
+  end
+
+  @doc """
+  Removes the caller's entries under `key` whose value matches `pattern` and `guards`, as
+  `Registry.unregister_match/4`. Returns `:ok`. As in `Registry`, the listeners hear of it
+  (and the caller is unlinked from the registry if it holds no other key) only when no entry
+  of the caller is left under `key`.
+  """
+  @spec unregister_match(registry(), term(), term(), list()) :: :ok
+  def unregister_match(registry, key, pattern, guards \\ []) when is_list(guards) do
+    with_registry(registry, &Registry.unregister_match(&1, key, pattern, guards), fn info ->
+      {_, _kind, keys, pids, server, listeners} = info
+      me = self()
+      step(registry, {:key, key}, true, {:registry, :unregister_match, registry, key})
+      total = :ets.select_count(keys, [{{:_, {me, :_}}, [key_guard(key)], [true]}])
+
+      deleted =
+        :ets.select_delete(keys, [{{:_, {me, pattern}}, [key_guard(key) | guards], [true]}])
+
+      case deleted do
+        ^total ->
+          step(registry, {:pid, me}, true, {:registry, :unregister_owner, registry, key})
+          delete_owner_entries(pids, me, key)
+          unless :ets.member(pids, me), do: Lockstep.unlink(server)
+
+          for listener <- listeners,
+              do: Lockstep.send(listener, {:unregister, registry, key, me})
+
+        0 ->
+          :ok
+
+        _some ->
+          # The caller's index keeps one entry per registration left under `key`, now the
+          # most recent ones, as `Registry` rewrites them.
+          step(registry, {:pid, me}, true, {:registry, :unregister_owner, registry, key})
+          delete_owner_entries(pids, me, key)
+          left = for _ <- 1..(total - deleted), do: {me, key, :erlang.unique_integer()}
+          :ets.insert(pids, left)
+      end
+
+      :ok
+    end)
+  end
+
+  defp delete_owner_entries(pids, owner, key) do
+    :ets.select_delete(pids, [
+      {{owner, :_, :_}, [{:"=:=", {:element, 2, :"$_"}, {:const, key}}], [true]}
+    ])
   end
 
   # ----- reading -------------------------------------------------------------------------------
@@ -390,6 +450,66 @@ defmodule Lockstep.Registry do
   end
 
   @doc """
+  How many entries under `key` have a value that matches `pattern` and `guards`, as
+  `Registry.count_match/4`.
+  """
+  @spec count_match(registry(), term(), term(), list()) :: non_neg_integer()
+  def count_match(registry, key, pattern, guards \\ [])
+      when is_atom(registry) and is_list(guards) do
+    with_registry(registry, &Registry.count_match(&1, key, pattern, guards), fn info ->
+      {_, _kind, keys, _pids, _server, _} = info
+      step(registry, {:key, key}, false, {:registry, :count_match, registry, key})
+      :ets.select_count(keys, [{{:_, {:_, pattern}}, [key_guard(key) | guards], [true]}])
+    end)
+  end
+
+  @doc """
+  What the match specification `spec` selects from all entries, as `Registry.select/2`: each
+  clause is `{{key, pid, value}, guards, body}`, anything else raises `ArgumentError`.
+  """
+  @spec select(registry(), [{tuple(), list(), list()}]) :: [term()]
+  def select(registry, spec) when is_atom(registry) and is_list(spec) do
+    # As in `Registry`, a bad specification is reported before an unknown registry.
+    entry_spec = if Runtime.ctx(), do: entry_spec(spec, {:select, 2})
+
+    with_registry(registry, &Registry.select(&1, spec), fn info ->
+      {_, _kind, keys, _pids, _server, _} = info
+      step(registry, nil, false, {:registry, :select, registry})
+      :ets.select(keys, entry_spec)
+    end)
+  end
+
+  @doc """
+  How many entries the match specification `spec` accepts, as `Registry.count_select/2`
+  (`spec` as for `select/2`).
+  """
+  @spec count_select(registry(), [{tuple(), list(), list()}]) :: non_neg_integer()
+  def count_select(registry, spec) when is_atom(registry) and is_list(spec) do
+    entry_spec = if Runtime.ctx(), do: entry_spec(spec, {:count_select, 2})
+
+    with_registry(registry, &Registry.count_select(&1, spec), fn info ->
+      {_, _kind, keys, _pids, _server, _} = info
+      step(registry, nil, false, {:registry, :count_select, registry})
+      :ets.select_count(keys, entry_spec)
+    end)
+  end
+
+  # A `Registry` match specification on `{key, pid, value}` as one on the entries as they are
+  # stored, `{key, {pid, value}}`.
+  defp entry_spec(spec, {fun, arity}) do
+    for clause <- spec do
+      case clause do
+        {{key, pid, value}, guards, body} ->
+          {{key, {pid, value}}, guards, body}
+
+        _ ->
+          raise ArgumentError,
+                "invalid match specification in Registry.#{fun}/#{arity}: #{inspect(spec)}"
+      end
+    end
+  end
+
+  @doc """
   Replaces the value the caller registered under a unique `key` with `callback.(old)`, as
   `Registry.update_value/3`. Returns `{new, old}`, or `:error` when the caller does not hold
   the key.
@@ -434,7 +554,7 @@ defmodule Lockstep.Registry do
         else
           step(registry, {:meta, key}, false, {:registry, :meta, registry, key})
 
-          case safe_lookup(registry, key) do
+          case safe_lookup(Lockstep.ETS.resolve(ctx, registry), key) do
             [{^key, value}] ->
               {:ok, value}
 
@@ -455,16 +575,16 @@ defmodule Lockstep.Registry do
   @spec put_meta(registry(), atom() | tuple(), term()) :: :ok
   def put_meta(registry, key, value)
       when is_atom(registry) and (is_atom(key) or is_tuple(key)) do
-    write_meta(registry, key, :put_meta, &Registry.put_meta(&1, key, value), fn ->
-      :ets.insert(registry, {key, value})
+    write_meta(registry, key, :put_meta, &Registry.put_meta(&1, key, value), fn table ->
+      :ets.insert(table, {key, value})
     end)
   end
 
   @doc "Removes registry metadata under `key`, as `Registry.delete_meta/2`. Returns `:ok`."
   @spec delete_meta(registry(), atom() | tuple()) :: :ok
   def delete_meta(registry, key) when is_atom(registry) and (is_atom(key) or is_tuple(key)) do
-    write_meta(registry, key, :delete_meta, &Registry.delete_meta(&1, key), fn ->
-      :ets.delete(registry, key)
+    write_meta(registry, key, :delete_meta, &Registry.delete_meta(&1, key), fn table ->
+      :ets.delete(table, key)
     end)
   end
 
@@ -480,7 +600,7 @@ defmodule Lockstep.Registry do
           step(registry, {:meta, key}, true, {:registry, op, registry, key})
 
           try do
-            write.()
+            write.(Lockstep.ETS.resolve(ctx, registry))
             :ok
           rescue
             ArgumentError -> raise ArgumentError, "unknown registry: #{inspect(registry)}"
@@ -581,7 +701,7 @@ defmodule Lockstep.Registry do
   # schedule, not by when the VM got round to deleting a dead registry's tables.
   defp info(ctx, registry) do
     SharedState.settle(ctx)
-    :ets.lookup_element(registry, @info, 2)
+    :ets.lookup_element(Lockstep.ETS.resolve(ctx, registry), @info, 2)
   rescue
     ArgumentError -> :unknown
   end

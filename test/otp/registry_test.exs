@@ -212,6 +212,118 @@ defmodule Lockstep.RegistryTest do
     {down.(reg_ref), down.(owner_ref), attempt(fn -> LR.lookup(name, :k) end)}
   end
 
+  # select, count_select, count_match and unregister_match, with a listener that reports what
+  # it hears.
+  defp match_scenario(kind) do
+    name = Module.concat(Lockstep.RegistryTest, "Match#{kind}")
+    listener_name = Module.concat(name, Listener)
+    me = self()
+
+    listener =
+      Lockstep.spawn(fn ->
+        forward = fn forward ->
+          Lockstep.send(me, {:heard, Lockstep.recv()})
+          forward.(forward)
+        end
+
+        forward.(forward)
+      end)
+
+    Lockstep.register(listener, listener_name)
+    {:ok, reg} = LR.start_link(keys: kind, name: name, listeners: [listener_name])
+
+    other =
+      Lockstep.spawn(fn ->
+        {:ok, _} = LR.register(name, :theirs, 9)
+        if kind == :duplicate, do: {:ok, _} = LR.register(name, :topic, 9)
+        Lockstep.send(me, :registered)
+        :stop = Lockstep.recv()
+      end)
+
+    :registered = Lockstep.recv_first(&(&1 == :registered))
+    n = &norm(&1, %{me => :me, reg => :registry, other => :other})
+
+    registrations =
+      case kind do
+        :unique -> [a: 1, b: 2, topic: 3, tuple: {:t, 4}]
+        :duplicate -> [topic: 1, topic: 2, topic: 3, topic: 2, solo: :x, tuple: {:t, 4}]
+      end
+
+    for {key, value} <- registrations, do: {:ok, _} = LR.register(name, key, value)
+
+    everything = [{{:"$1", :"$2", :"$3"}, [], [{{:"$1", :"$2", :"$3"}}]}]
+    heard = fn -> n.(hear(listener)) end
+
+    result = [
+      heard.(),
+      n.(LR.select(name, everything)),
+      n.(LR.select(name, [{{:"$1", :_, :"$2"}, [{:is_integer, :"$2"}], [{{:"$2", :"$1"}}]}])),
+      n.(LR.select(name, [{{:_, :"$1", :_}, [{:"=/=", :"$1", me}], [:"$_"]}])),
+      n.(LR.select(name, [{{:topic, :_, :_}, [], [:"$$"]}])),
+      LR.select(name, []),
+      attempt(fn -> LR.select(name, [{:bad, [], []}]) end),
+      attempt(fn -> LR.select(Lockstep.RegistryTest.Nowhere, [{:bad, [], []}]) end),
+      attempt(fn -> LR.select(Lockstep.RegistryTest.Nowhere, everything) end),
+      LR.count_select(name, everything),
+      LR.count_select(name, [{{:_, :_, :"$1"}, [{:is_integer, :"$1"}], [true]}]),
+      attempt(fn -> LR.count_select(name, [{:bad}]) end),
+      LR.count_match(name, :topic, :_),
+      LR.count_match(name, :topic, 2),
+      LR.count_match(name, :topic, :"$1", [{:>, :"$1", 1}]),
+      LR.count_match(name, :tuple, {:t, :"$1"}, [{:==, :"$1", 4}]),
+      LR.count_match(name, :missing, :_),
+      LR.count_match(name, :theirs, :_),
+      attempt(fn -> LR.count_match(name, :topic, :"$1", [{:bogus_guard, :"$1"}]) end),
+      attempt(fn -> LR.count_match(Lockstep.RegistryTest.Nowhere, :topic, :_) end),
+      # Some of the caller's entries under :topic (in a duplicate registry): no listener hears.
+      LR.unregister_match(name, :topic, 2),
+      n.(LR.lookup(name, :topic)),
+      LR.keys(name, me),
+      heard.(),
+      LR.unregister_match(name, :topic, :"$1", [{:<, :"$1", 2}]),
+      n.(LR.lookup(name, :topic)),
+      LR.keys(name, me),
+      # None of them: nothing changes.
+      LR.unregister_match(name, :topic, :nothing_matches),
+      LR.keys(name, me),
+      heard.(),
+      # All of them: the listener hears.
+      LR.unregister_match(name, :topic, :_),
+      n.(LR.lookup(name, :topic)),
+      LR.keys(name, me),
+      heard.(),
+      # A key the caller never held, and another process's key: as Registry, the listener hears.
+      LR.unregister_match(name, :missing, :_),
+      LR.unregister_match(name, :theirs, :_),
+      n.(LR.lookup(name, :theirs)),
+      heard.(),
+      LR.unregister_match(name, :tuple, {:t, :"$1"}, [{:>, :"$1", 3}]),
+      LR.lookup(name, :tuple),
+      attempt(fn -> LR.unregister_match(name, :a, :"$1", [{:bogus_guard, :"$1"}]) end),
+      attempt(fn -> LR.unregister_match(Lockstep.RegistryTest.Nowhere, :a, :_) end),
+      LR.keys(name, me),
+      LR.count(name),
+      n.(LR.select(name, everything))
+    ]
+
+    Lockstep.send(other, :stop)
+    stop_outside_run(reg)
+    result
+  end
+
+  # What the listener reported so far, in order.
+  defp hear(listener) do
+    Lockstep.send(listener, :marker)
+    hear_until_marker([])
+  end
+
+  defp hear_until_marker(acc) do
+    case Lockstep.recv_first(&match?({:heard, _}, &1)) do
+      {:heard, :marker} -> Enum.reverse(acc)
+      {:heard, event} -> hear_until_marker([event | acc])
+    end
+  end
+
   # Compares element by element, so that a difference names its position in the scenario.
   defp assert_same(actual, expected) do
     assert length(actual) == length(expected)
@@ -235,6 +347,88 @@ defmodule Lockstep.RegistryTest do
     expected = duplicate_scenario()
     assert_same(inside(&duplicate_scenario/0), expected)
     assert Enum.at(expected, 3) == [{:other, :theirs}, {:me, 1}, {:me, 2}]
+  end
+
+  test "differential: select, count_select, count_match, unregister_match (unique keys)" do
+    expected = match_scenario(:unique)
+    assert_same(inside(fn -> match_scenario(:unique) end), expected)
+
+    assert Enum.at(expected, 1) |> Enum.sort() ==
+             Enum.sort([
+               {:a, :me, 1},
+               {:b, :me, 2},
+               {:theirs, :other, 9},
+               {:topic, :me, 3},
+               {:tuple, :me, {:t, 4}}
+             ])
+
+    assert {:raised, ArgumentError, "invalid match specification in Registry.select/2: " <> _} =
+             Enum.at(expected, 7)
+
+    assert Enum.at(expected, 33) == [
+             {:unregister, Lockstep.RegistryTest.Matchunique, :topic, :me}
+           ]
+  end
+
+  test "differential: select, count_select, count_match, unregister_match (duplicate keys)" do
+    expected = match_scenario(:duplicate)
+    assert_same(inside(fn -> match_scenario(:duplicate) end), expected)
+    # Partial removals leave the rest, and the listener hears only the last.
+    assert Enum.at(expected, 21) == [{:other, 9}, {:me, 1}, {:me, 3}]
+    assert Enum.at(expected, 22) == [:topic, :topic, :tuple, :solo]
+    assert Enum.at(expected, 23) == []
+    assert Enum.at(expected, 25) == [{:other, 9}, {:me, 3}]
+  end
+
+  test "select, count_match and unregister_match are labelled steps" do
+    bug =
+      bug(
+        fn ->
+          name = Lockstep.RegistryTest.MatchTraced
+          {:ok, _} = LR.start_link(keys: :duplicate, name: name)
+          {:ok, _} = LR.register(name, "room", 1)
+          LR.select(name, [{{:_, :_, :_}, [], [true]}])
+          LR.count_select(name, [{{:_, :_, :_}, [], [true]}])
+          LR.count_match(name, "room", :_)
+          LR.unregister_match(name, "room", 1)
+          raise "stop"
+        end,
+        iterations: 1
+      )
+
+    labels = for {_, _, 0, {:sync, {:registry, _, _, _} = label}} <- bug.trace, do: label
+    labels = labels ++ for {_, _, 0, {:sync, {:registry, _, _} = label}} <- bug.trace, do: label
+    name = Lockstep.RegistryTest.MatchTraced
+
+    for label <- [
+          {:registry, :select, name},
+          {:registry, :count_select, name},
+          {:registry, :count_match, name, "room"},
+          {:registry, :unregister_match, name, "room"},
+          {:registry, :unregister_owner, name, "room"}
+        ] do
+      assert label in labels
+    end
+  end
+
+  test "a lookup racing an unregister_match sees the entry or not, both explored" do
+    seen =
+      Lockstep.TestHelpers.inside_each(
+        fn ->
+          name = Lockstep.RegistryTest.MatchRace
+          {:ok, _} = LR.start_link(keys: :duplicate, name: name)
+          me = self()
+          {:ok, _} = LR.register(name, :k, 1)
+          Lockstep.spawn(fn -> Lockstep.send(me, {:count, LR.count_match(name, :k, :_)}) end)
+          LR.unregister_match(name, :k, 1)
+          {:count, count} = Lockstep.recv()
+          count
+        end,
+        iterations: 60,
+        seed: 2
+      )
+
+    assert Enum.sort(Enum.uniq(seen)) == [0, 1]
   end
 
   @tag :capture_log
