@@ -607,6 +607,41 @@ defmodule Lockstep do
   def replay(fun, source, opts) when is_function(fun, 0) and is_list(opts),
     do: Lockstep.Replay.run(fun, source, opts)
 
+  @doc """
+  Puts already compiled modules under control for the hunts that follow: each module is
+  rewritten from its `debug_info` (see `Lockstep.Instrument`) and loaded in place of the
+  original, until `uninstrument/1`. Prints, for each module, what could not be put under
+  control. Raises `ArgumentError` naming a module that cannot be rewritten (no `debug_info`,
+  not on the code path, part of Lockstep); the modules before it stay instrumented.
+
+      Lockstep.instrument([SomeDep.Worker, :some_erlang_mod])
+      Lockstep.Runner.run(fn -> ... end)
+      Lockstep.uninstrument([SomeDep.Worker, :some_erlang_mod])
+  """
+  @spec instrument([module()]) :: :ok
+  def instrument(modules) when is_list(modules) do
+    Enum.each(modules, fn module ->
+      case Lockstep.Instrument.module(module) do
+        {:ok, notes} ->
+          Enum.each(notes, &IO.puts(:stderr, "Lockstep: " <> Lockstep.Instrument.format_note(&1)))
+
+        {:error, why} ->
+          raise ArgumentError, "Lockstep.instrument/1: " <> why
+      end
+    end)
+  end
+
+  @doc "Puts back the originals of modules `instrument/1` rewrote."
+  @spec uninstrument([module()]) :: :ok
+  def uninstrument(modules) when is_list(modules) do
+    Enum.each(modules, fn module ->
+      case Lockstep.Instrument.restore(module) do
+        :ok -> :ok
+        {:error, why} -> raise ArgumentError, "Lockstep.uninstrument/1: " <> why
+      end
+    end)
+  end
+
   @doc "Whether the calling process is managed by a Lockstep run."
   @spec managed?() :: boolean()
   def managed?, do: Runtime.ctx() != nil

@@ -49,11 +49,15 @@ defmodule Lockstep.Test do
   @doc false
   defmacro __using__(opts) do
     {async, opts} = Keyword.pop(opts, :async, false)
+    {instrument, opts} = Keyword.pop(opts, :instrument, false)
 
     quote do
       unless Module.has_attribute?(__MODULE__, :ex_unit_tests) do
         use ExUnit.Case, async: unquote(async)
       end
+
+      @lockstep_instrument unquote(instrument)
+      if @lockstep_instrument, do: @after_compile(Lockstep.Instrument)
 
       import Lockstep.Test, only: [ctest: 2, ctest: 3]
 
