@@ -103,7 +103,7 @@ defmodule Lockstep.Instrument do
   def __after_compile__(env, bytecode) do
     case beam(bytecode) do
       {:ok, module, new, notes} ->
-        :code.load_binary(module, String.to_charlist(env.file), new)
+        :ok = load(module, new, String.to_charlist(env.file))
 
         for note <- notes do
           IO.warn("Lockstep: " <> format_note(note), [

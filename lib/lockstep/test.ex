@@ -57,7 +57,19 @@ defmodule Lockstep.Test do
       end
 
       @lockstep_instrument unquote(instrument)
-      if @lockstep_instrument, do: @after_compile(Lockstep.Instrument)
+
+      # `mix test` compiles test files without debug_info; the rewriter reads the module's.
+      # The module is rewritten before ExUnit's own callback hands it to the runner, which
+      # may start an async module at once: so the rewrite goes first.
+      if @lockstep_instrument do
+        @compile :debug_info
+        lockstep_after = Module.delete_attribute(__MODULE__, :after_compile) || []
+        @after_compile Lockstep.Instrument
+        Enum.each(
+          Enum.reverse(lockstep_after),
+          &Module.put_attribute(__MODULE__, :after_compile, &1)
+        )
+      end
 
       import Lockstep.Test, only: [ctest: 2, ctest: 3]
 
