@@ -56,7 +56,35 @@ defmodule Mix.Tasks.Lockstep.Demo do
       end
 
     n = Enum.count(found, & &1)
-    Mix.shell().info("\n#{n} of #{length(entries)} bugs found and reported.")
+    unmodified = if only == [], do: unmodified(seed, iterations, strategy), else: []
+    total = length(entries) + length(unmodified)
+    Mix.shell().info("\n#{n + Enum.count(unmodified, & &1)} of #{total} bugs found and reported.")
+  end
+
+  # An ordinary library, unedited: instrumented at load time, then hunted like the corpus.
+  defp unmodified(seed, iterations, strategy) do
+    lib = Unmodified.RateLimiter
+
+    Mix.shell().info([
+      :bright,
+      "\n== An unmodified library: #{inspect(lib)} (plain :atomics and System.monotonic_time)",
+      :reset
+    ])
+
+    Lockstep.instrument([lib])
+
+    entry = %{
+      name: :unmodified_rate_limiter,
+      module: Unmodified.RateLimiter.Hunt,
+      title: "read-then-add on :atomics lets one request too many through",
+      instrument: [lib]
+    }
+
+    try do
+      [hunt(entry, seed: seed, iterations: iterations, strategy: strategy)]
+    after
+      Lockstep.uninstrument([lib])
+    end
   end
 
   @strategies ~w(pct fair_pct pos idpct random)
@@ -82,9 +110,9 @@ defmodule Mix.Tasks.Lockstep.Demo do
 
   defp list(all), do: Enum.map_join(all, ", ", &Atom.to_string(&1.name))
 
-  defp hunt(%{name: name, module: mod, title: title}, opts) do
+  defp hunt(%{name: name, module: mod, title: title} = entry, opts) do
     shell = Mix.shell()
-    shell.info([:bright, "\n== #{name}: #{title}", :reset])
+    unless entry[:instrument], do: shell.info([:bright, "\n== #{name}: #{title}", :reset])
     started = System.monotonic_time(:millisecond)
 
     try do
@@ -100,20 +128,28 @@ defmodule Mix.Tasks.Lockstep.Demo do
         if bug.schedule_path do
           path = Path.relative_to_cwd(bug.schedule_path)
 
+          instrument =
+            case entry[:instrument] do
+              nil -> ""
+              mods -> "Lockstep.instrument(#{inspect(mods)}); "
+            end
+
           shell.info([
             :bright,
             "\nReplay this schedule: mix run -e " <>
-              "'Lockstep.replay(&#{inspect(mod)}.run/0, \"#{path}\")'",
+              "'#{instrument}Lockstep.replay(&#{inspect(mod)}.run/0, \"#{path}\")'",
             :reset
           ])
         end
 
-        shell.info([
-          :bright,
-          "Hunt again: mix lockstep.demo --only #{name} --seed #{opts[:seed]} " <>
-            "--strategy #{strategy_name(opts[:strategy])} --iterations #{opts[:iterations]}",
-          :reset
-        ])
+        unless entry[:instrument] do
+          shell.info([
+            :bright,
+            "Hunt again: mix lockstep.demo --only #{name} --seed #{opts[:seed]} " <>
+              "--strategy #{strategy_name(opts[:strategy])} --iterations #{opts[:iterations]}",
+            :reset
+          ])
+        end
 
         true
     end
