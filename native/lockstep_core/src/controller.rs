@@ -408,7 +408,8 @@ impl<P: Clone> Controller<P> {
     }
 
     /// The process died outside the controller's control (its VM process went down). Returns the
-    /// next process to wake if it was the running one.
+    /// next process to wake if the running process died with it (it was the one, or linked to
+    /// it).
     pub fn external_exit(&mut self, proc: ProcId) -> Result<Option<Next<P>>, EngineError> {
         let p = self.proc_ref(proc)?;
         if self.outcome.is_some() {
@@ -417,10 +418,11 @@ impl<P: Clone> Controller<P> {
         match &p.state {
             State::Exited(_) | State::Waiting(Op::Exit { .. }) | State::Unbound => Ok(None),
             State::Running | State::Waiting(_) => {
-                let was_running = self.running == Some(proc);
+                // The running process may die too: it is `proc`, or linked to it. Either way
+                // nobody is left to submit the next operation, so the engine picks one.
+                let had_running = self.running.is_some();
                 self.terminate(proc, Reason::Killed, Termination::External);
-                if was_running {
-                    self.running = None;
+                if had_running && self.running.is_none() {
                     self.schedule().map(Some)
                 } else {
                     Ok(None)

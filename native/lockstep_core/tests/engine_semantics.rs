@@ -818,6 +818,65 @@ fn external_death_of_the_running_process_moves_the_run_on() {
     );
 }
 
+/// A process killed behind the engine's back takes a linked process with it; when that one was
+/// the running process, the run must go on with the others rather than wait for a process that
+/// is gone (with `allow_crashes`, so neither death ends the run).
+#[test]
+fn external_death_that_kills_the_running_process_through_a_link_moves_the_run_on() {
+    let info = IterationInfo {
+        seed: 0,
+        iteration: 0,
+        expected_steps: 10,
+    };
+    let config = Config {
+        allow_crashes: true,
+        ..cfg()
+    };
+    // P0 starts, spawns P1 and waits for a message; P1 starts, spawns P2 linked, P2 starts
+    // and waits in a receive; P1 sends P0 a message and runs on. Then P0 takes it and exits.
+    let choices = [0, 0, 1, 1, 2, 1, 0, 0].map(ProcId).to_vec();
+    let mut ctl: Controller<u8> =
+        Controller::new(config, StrategyConfig::Replay { choices }.build(), info);
+    ctl.bind(ProcId::ROOT).unwrap();
+    ctl.start().unwrap();
+    let spawn = |link| Op::Spawn {
+        link,
+        monitor: false,
+    };
+    ctl.submit(ProcId(0), spawn(false)).unwrap();
+    ctl.bind(ProcId(1)).unwrap();
+    let next = ctl.submit(ProcId(0), Op::Recv { timeout: None }).unwrap();
+    assert_eq!(next, Next::Resume(ProcId(1), Reply::Ok));
+    ctl.submit(ProcId(1), spawn(true)).unwrap();
+    ctl.bind(ProcId(2)).unwrap();
+    let send = Op::Send {
+        to: Dest::Proc(ProcId(0)),
+        msg: 7,
+    };
+    assert_eq!(
+        ctl.submit(ProcId(1), send).unwrap(),
+        Next::Resume(ProcId(2), Reply::Ok)
+    );
+    let next = ctl.submit(ProcId(2), Op::Recv { timeout: None }).unwrap();
+    assert_eq!(next, Next::Resume(ProcId(1), Reply::Ok));
+    assert_eq!(ctl.running(), Some(ProcId(1)));
+    // P2 vanishes; its link kills the running P1, and P0, which has its message, runs next.
+    let next = ctl.external_exit(ProcId(2)).unwrap();
+    assert!(
+        matches!(next, Some(Next::Resume(ProcId(0), Reply::Msg(_)))),
+        "{next:?}"
+    );
+    assert_eq!(ctl.take_kills(), vec![ProcId(1)]);
+    assert!(!ctl.is_alive(ProcId(1)) && !ctl.is_alive(ProcId(2)));
+    assert_eq!(ctl.outcome(), None);
+    let exit = Op::Exit {
+        reason: Reason::Normal,
+        crash: false,
+    };
+    assert_eq!(ctl.submit(ProcId(0), exit).unwrap(), Next::Finished);
+    assert_eq!(ctl.outcome(), Some(&Outcome::Completed));
+}
+
 /// A run driven straight through the controller: two processes each reading the clock `n`
 /// times, under `strategy`; returns the choices and preemption flags.
 fn clock_run(buffers: Option<Buffers<u32>>, seed: u64) -> (Vec<ProcId>, Vec<bool>, Buffers<u32>) {
