@@ -38,7 +38,9 @@ defmodule Lockstep.Checker do
     * `{:file, path}`.
 
   Values may be `nil`, booleans, atoms, integers (64-bit), strings, lists, tuples (checked as
-  lists) and maps. Floats, pids, references and funs are not supported.
+  lists) and maps. Floats, pids, references and funs are not supported. Values may nest at most
+  100 levels deep (each list, tuple or map is a level); a deeper one is `{:invalid, message}`,
+  never a crash.
 
   ## Options
 

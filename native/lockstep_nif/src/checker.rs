@@ -11,18 +11,21 @@
 //! where `explanation` is a map with `:text`, `:partition`, `:failing`, `:total_ops` and (when asked
 //! for) `:html`.
 
-use crate::terms::{atom_text, decode_list, list_items, map_items, utf8_binary};
+use crate::terms::{atom_text, decode_list, list_items, map_items, show, utf8_binary};
 use lockstep_core::checker::history::pair_events;
 use lockstep_core::checker::models::encode_operations;
 use lockstep_core::checker::models::external::{ExternalOutput, MemoModel, StepQuestion};
 use lockstep_core::checker::parse::parse_history;
 use lockstep_core::checker::report::{render_html, Explanation, OpView};
+use lockstep_core::checker::value::{too_deep, MAX_DEPTH};
 use lockstep_core::checker::{
     check_causal_events, check_events, check_operations, check_paths, check_sequential,
     check_sequential_events, CausalModel, CheckError, CheckOptions, ConsistencyVerdict, Event,
     EventKind, FailMode, Format, InfoMode, ModelKind, Value, Verdict,
 };
+use rustler::types::map::MapIterator;
 use rustler::types::tuple::{get_tuple, make_tuple};
+use rustler::types::ListIterator;
 use rustler::{Atom, Encoder, Env, NifResult, ResourceArc, Term, TermType};
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
@@ -46,8 +49,68 @@ const SUPPORTED: &str =
 // ---------------------------------------------------------------------------------------------
 // Terms to values
 
-fn value_of(term: Term<'_>) -> Result<Value, String> {
-    match term.get_type() {
+/// A compound term being converted: its items still to read and the values read so far.
+/// At most `MAX_DEPTH` are open at once, so their size does not matter.
+#[allow(clippy::large_enum_variant)]
+enum Open<'a> {
+    /// A list or a tuple (both become lists).
+    Seq {
+        items: std::vec::IntoIter<Term<'a>>,
+        done: Vec<Value>,
+    },
+    List {
+        items: ListIterator<'a>,
+        done: Vec<Value>,
+    },
+    /// A map: its pairs, the value of the pair whose key is being read, the entries so far.
+    Map {
+        items: MapIterator<'a>,
+        value: Option<Term<'a>>,
+        key: Option<Value>,
+        done: Vec<(Value, Value)>,
+    },
+}
+
+impl<'a> Open<'a> {
+    /// The next item to convert, or `None` when all are done.
+    fn next_item(&mut self) -> Option<Term<'a>> {
+        match self {
+            Open::Seq { items, .. } => items.next(),
+            Open::List { items, .. } => items.next(),
+            Open::Map { items, value, .. } => match value.take() {
+                Some(v) => Some(v),
+                None => items.next().map(|(k, v)| {
+                    *value = Some(v);
+                    k
+                }),
+            },
+        }
+    }
+
+    fn push(&mut self, v: Value) {
+        match self {
+            Open::Seq { done, .. } | Open::List { done, .. } => done.push(v),
+            Open::Map { key, done, .. } => match key.take() {
+                Some(k) => done.push((k, v)),
+                None => *key = Some(v),
+            },
+        }
+    }
+
+    fn finish(self) -> Value {
+        match self {
+            Open::Seq { done, .. } | Open::List { done, .. } => Value::List(done),
+            Open::Map { mut done, .. } => {
+                done.sort();
+                Value::Map(done)
+            }
+        }
+    }
+}
+
+/// A scalar term's value, or the compound term opened for reading its items.
+fn scalar_or_open(term: Term<'_>) -> Result<Result<Value, Open<'_>>, String> {
+    Ok(match term.get_type() {
         TermType::Atom => {
             let name = atom_text(term)?;
             Ok(match name.as_str() {
@@ -57,32 +120,81 @@ fn value_of(term: Term<'_>) -> Result<Value, String> {
                 _ => Value::Keyword(name),
             })
         }
-        TermType::Integer => term
-            .decode::<i64>()
-            .map(Value::Int)
-            .map_err(|_| format!("the integer {term:?} does not fit in 64 bits")),
-        TermType::Binary => utf8_binary(term).map(Value::Str),
-        TermType::List => list_items(term)?
-            .map(value_of)
-            .collect::<Result<_, _>>()
-            .map(Value::List),
-        TermType::Tuple => {
-            let items = get_tuple(term).map_err(|_| format!("unreadable tuple {term:?}"))?;
-            items
-                .into_iter()
-                .map(value_of)
-                .collect::<Result<_, _>>()
-                .map(Value::List)
+        TermType::Integer => Ok(term.decode::<i64>().map(Value::Int).map_err(|_| {
+            format!(
+                "the integer {term} does not fit in 64 bits",
+                term = show(term)
+            )
+        })?),
+        TermType::Binary => Ok(utf8_binary(term).map(Value::Str)?),
+        TermType::List => Err(Open::List {
+            items: list_items(term)?,
+            done: Vec::new(),
+        }),
+        TermType::Tuple => Err(Open::Seq {
+            items: get_tuple(term)
+                .map_err(|_| format!("unreadable tuple {term}", term = show(term)))?
+                .into_iter(),
+            done: Vec::new(),
+        }),
+        TermType::Map => Err(Open::Map {
+            items: map_items(term)?,
+            value: None,
+            key: None,
+            done: Vec::new(),
+        }),
+        _ => {
+            return Err(format!(
+                "unsupported term {term}: {SUPPORTED}",
+                term = show(term)
+            ))
         }
-        TermType::Map => {
-            let mut entries = Vec::new();
-            for (k, v) in map_items(term)? {
-                entries.push((value_of(k)?, value_of(v)?));
+    })
+}
+
+/// A term as a checker value. Iterative, with at most [`MAX_DEPTH`] terms open at once: a
+/// term nested deeper is refused with an error naming the limit, whatever its size.
+fn value_of(term: Term<'_>) -> Result<Value, String> {
+    let mut open: Vec<Open<'_>> = Vec::new();
+    let mut next = term;
+    loop {
+        let mut value = match scalar_or_open(next)? {
+            Ok(v) => v,
+            Err(compound) => {
+                if open.len() >= MAX_DEPTH {
+                    return Err(too_deep());
+                }
+                open.push(compound);
+                // An empty compound is finished at once, below.
+                match open.last_mut().and_then(Open::next_item) {
+                    Some(item) => {
+                        next = item;
+                        continue;
+                    }
+                    None => match open.pop() {
+                        Some(o) => o.finish(),
+                        None => return Err(too_deep()),
+                    },
+                }
             }
-            entries.sort();
-            Ok(Value::Map(entries))
+        };
+        // Hand the finished value to the innermost open term; close terms that are done.
+        loop {
+            let Some(top) = open.last_mut() else {
+                return Ok(value);
+            };
+            top.push(value);
+            match top.next_item() {
+                Some(item) => {
+                    next = item;
+                    break;
+                }
+                None => match open.pop() {
+                    Some(o) => value = o.finish(),
+                    None => return Err(too_deep()),
+                },
+            }
         }
-        _ => Err(format!("unsupported term {term:?}: {SUPPORTED}")),
     }
 }
 
@@ -118,7 +230,10 @@ fn name_of(term: Term<'_>, what: &str) -> Result<String, String> {
     } else if let Ok(s) = term.decode::<String>() {
         Ok(s)
     } else {
-        Err(format!("{what} must be an atom or a string, got {term:?}"))
+        Err(format!(
+            "{what} must be an atom or a string, got {term}",
+            term = show(term)
+        ))
     }
 }
 
@@ -134,7 +249,8 @@ fn event_of(term: Term<'_>, index: usize) -> Result<Event, String> {
     let at = |m: String| format!("event {}: {m}", index + 1);
     if !term.is_map() {
         return Err(at(format!(
-            "expected a map with :process, :type, :f and :value, got {term:?}"
+            "expected a map with :process, :type, :f and :value, got {term}",
+            term = show(term)
         )));
     }
     let process = get(term, atoms::process())
@@ -149,7 +265,8 @@ fn event_of(term: Term<'_>, index: usize) -> Result<Event, String> {
         Ok("info") => EventKind::Info,
         _ => {
             return Err(at(format!(
-                ":type must be :invoke, :ok, :fail or :info, got {kind_term:?}"
+                ":type must be :invoke, :ok, :fail or :info, got {kind_term}",
+                kind_term = show(kind_term)
             )))
         }
     };
@@ -170,7 +287,8 @@ fn event_of(term: Term<'_>, index: usize) -> Result<Event, String> {
 }
 
 fn events_of(term: Term<'_>) -> Result<Vec<Event>, String> {
-    let items = list_items(term).map_err(|_| format!("events must be a list, got {term:?}"))?;
+    let items = list_items(term)
+        .map_err(|_| format!("events must be a list, got {term}", term = show(term)))?;
     items.enumerate().map(|(i, t)| event_of(t, i)).collect()
 }
 
@@ -213,15 +331,21 @@ fn optional_u64(t: Term<'_>, name: &str) -> Result<Option<u64>, String> {
     if atom_is(t, "nil") {
         Ok(None)
     } else {
-        t.decode::<u64>()
-            .map(Some)
-            .map_err(|_| format!(":{name} must be nil or a non-negative integer, got {t:?}"))
+        t.decode::<u64>().map(Some).map_err(|_| {
+            format!(
+                ":{name} must be nil or a non-negative integer, got {t}",
+                t = show(t)
+            )
+        })
     }
 }
 
 fn options_of(term: Term<'_>) -> Result<BridgeOptions, String> {
     if !term.is_map() {
-        return Err(format!("options must be a map, got {term:?}"));
+        return Err(format!(
+            "options must be a map, got {term}",
+            term = show(term)
+        ));
     }
     let model_term = opt(term, atoms::model(), "model")?;
     // External models do not name a built-in one; any kind serves as a placeholder then.
@@ -625,7 +749,10 @@ fn checker_external_answer<'a>(
                 _ => {
                     return (
                         atoms::error(),
-                        format!("an answer must be {{:ok, next_state}} or :error, got {ans:?}"),
+                        format!(
+                            "an answer must be {{:ok, next_state}} or :error, got {ans}",
+                            ans = show(ans)
+                        ),
                     )
                         .encode(env)
                 }

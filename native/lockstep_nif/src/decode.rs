@@ -4,6 +4,7 @@
 use crate::atoms;
 use crate::payload::Payload;
 use crate::run::RunState;
+use crate::terms::show;
 use lockstep_core::{Dest, MonitorId, Name, Op, ProcId, Reason, TimerId};
 use rustler::types::tuple::get_tuple;
 use rustler::{Atom, Env, LocalPid, Term};
@@ -31,7 +32,7 @@ pub fn ref_key(term: Term<'_>) -> Vec<u8> {
 fn name(term: Term<'_>) -> Result<Name, String> {
     let atom: Atom = term
         .decode()
-        .map_err(|_| format!("expected an atom name, got {term:?}"))?;
+        .map_err(|_| format!("expected an atom name, got {term}", term = show(term)))?;
     atom.to_term(term.get_env())
         .atom_to_string()
         .map(Name::from)
@@ -42,9 +43,12 @@ fn timeout(term: Term<'_>) -> Result<Option<u64>, String> {
     if term == atoms::infinity().to_term(term.get_env()) {
         return Ok(None);
     }
-    term.decode::<u64>()
-        .map(Some)
-        .map_err(|_| format!("timeout must be a non-negative integer or :infinity, got {term:?}"))
+    term.decode::<u64>().map(Some).map_err(|_| {
+        format!(
+            "timeout must be a non-negative integer or :infinity, got {term}",
+            term = show(term)
+        )
+    })
 }
 
 pub fn reason(term: Term<'_>) -> Reason<Payload> {
@@ -82,7 +86,7 @@ impl RunState {
     fn proc_of(&self, term: Term<'_>) -> Result<Option<ProcId>, String> {
         let pid: LocalPid = term
             .decode()
-            .map_err(|_| format!("expected a local pid, got {term:?}"))?;
+            .map_err(|_| format!("expected a local pid, got {term}", term = show(term)))?;
         Ok(self.by_pid.get(&pid).copied())
     }
 
@@ -104,7 +108,8 @@ impl RunState {
             return Err(format!("remote node {node:?} is not simulated in this run"));
         }
         Err(format!(
-            "expected a pid, a registered name or {{name, node}}, got {term:?}"
+            "expected a pid, a registered name or {{name, node}}, got {term}",
+            term = show(term)
         ))
     }
 
@@ -133,19 +138,20 @@ impl RunState {
             } else if a == atoms::system_time() {
                 Ok(D(Op::SystemTime))
             } else {
-                Err(format!("unknown operation {term:?}"))
+                Err(format!("unknown operation {term}", term = show(term)))
             };
         }
-        let items = get_tuple(term).map_err(|_| format!("malformed operation {term:?}"))?;
+        let items = get_tuple(term)
+            .map_err(|_| format!("malformed operation {term}", term = show(term)))?;
         let tag: Atom = items
             .first()
             .and_then(|t| t.decode().ok())
-            .ok_or_else(|| format!("malformed operation {term:?}"))?;
+            .ok_or_else(|| format!("malformed operation {term}", term = show(term)))?;
         let arity = |n: usize| -> Result<(), String> {
             if items.len() == n {
                 Ok(())
             } else {
-                Err(format!("malformed operation {term:?}"))
+                Err(format!("malformed operation {term}", term = show(term)))
             }
         };
         let op = if tag == atoms::send() {
@@ -175,8 +181,8 @@ impl RunState {
             Op::Sleep {
                 ms: items[1].decode().map_err(|_| {
                     format!(
-                        "sleep time must be a non-negative integer, got {:?}",
-                        items[1]
+                        "sleep time must be a non-negative integer, got {}",
+                        show(items[1])
                     )
                 })?,
             }
@@ -197,8 +203,8 @@ impl RunState {
             };
             let delay: u64 = items[3].decode().map_err(|_| {
                 format!(
-                    "timer time must be a non-negative integer, got {:?}",
-                    items[3]
+                    "timer time must be a non-negative integer, got {}",
+                    show(items[3])
                 )
             })?;
             *pending = Some(self.new_ref(items[4])?);
@@ -325,8 +331,8 @@ impl RunState {
             let object = if items[1].is_number() {
                 items[1].decode::<u64>().map_err(|_| {
                     format!(
-                        "sync object must be an integer in 0..2^64-1 or a non-numeric term, got {:?}",
-                        items[1]
+                        "sync object must be an integer in 0..2^64-1 or a non-numeric term, got {}",
+                        show(items[1])
                     )
                 })?
             } else {
@@ -340,7 +346,7 @@ impl RunState {
                 label: Payload::new(items[3]),
             }
         } else {
-            return Err(format!("unknown operation {term:?}"));
+            return Err(format!("unknown operation {term}", term = show(term)));
         };
         let _ = env;
         Ok(D(op))
@@ -364,7 +370,10 @@ impl RunState {
 
     fn new_ref(&self, term: Term<'_>) -> Result<PendingRef, String> {
         if !term.is_ref() {
-            return Err(format!("expected a reference, got {term:?}"));
+            return Err(format!(
+                "expected a reference, got {term}",
+                term = show(term)
+            ));
         }
         Ok(PendingRef {
             key: ref_key(term),

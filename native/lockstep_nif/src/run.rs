@@ -8,6 +8,7 @@
 use crate::atoms;
 use crate::decode::{Decoded, PendingRef};
 use crate::payload::Payload;
+use crate::terms::show;
 use lockstep_core::strategy::StrategyConfig;
 use lockstep_core::{
     Buffers, Config, Controller, IterationInfo, MonitorId, Name, Next, ProcId, Reply, TimerId,
@@ -185,7 +186,7 @@ fn opt<'a, T: rustler::Decoder<'a>>(opts: Term<'a>, key: Atom, default: T) -> Re
     match opts.map_get(key) {
         Ok(v) => v
             .decode()
-            .map_err(|_| format!("bad value for {key:?}: {v:?}")),
+            .map_err(|_| format!("bad value for {key:?}: {v}", v = show(v))),
         Err(_) => Ok(default),
     }
 }
@@ -196,7 +197,12 @@ fn choices_opt(opts: Term<'_>) -> Result<Vec<ProcId>, String> {
     match opts.map_get(atoms::choices()) {
         Ok(v) => crate::terms::decode_list::<u32>(v)
             .map(|ids| ids.into_iter().map(ProcId).collect())
-            .ok_or_else(|| format!("bad value for choices: {v:?} (a list of process ids)")),
+            .ok_or_else(|| {
+                format!(
+                    "bad value for choices: {v} (a list of process ids)",
+                    v = show(v)
+                )
+            }),
         Err(_) => Ok(Vec::new()),
     }
 }
@@ -230,8 +236,9 @@ fn strategy(opts: Term<'_>) -> Result<StrategyConfig, String> {
         },
         _ => {
             return Err(format!(
-                "unknown strategy {s:?} \
-                 (expected :random, :pct, :fair_pct, :pos, :idpct, :replay or :guided)"
+                "unknown strategy {s} \
+                 (expected :random, :pct, :fair_pct, :pos, :idpct, :replay or :guided)",
+                s = show(s)
             ))
         }
     };
@@ -245,7 +252,10 @@ fn settle_opt(opts: Term<'_>) -> Result<Option<u64>, String> {
         Err(_) => Ok(Config::default().settle),
         Ok(v) if v == atoms::infinity().to_term(v.get_env()) => Ok(None),
         Ok(v) => v.decode::<u64>().map(Some).map_err(|_| {
-            format!("bad value for settle: {v:?} (a non-negative integer or :infinity)")
+            format!(
+                "bad value for settle: {v} (a non-negative integer or :infinity)",
+                v = show(v)
+            )
         }),
     }
 }
@@ -264,7 +274,10 @@ fn run_new<'a>(
 ) -> NifResult<Term<'a>> {
     let build = || -> Result<RunState, String> {
         if !opts.is_map() {
-            return Err(format!("options must be a map, got {opts:?}"));
+            return Err(format!(
+                "options must be a map, got {opts}",
+                opts = show(opts)
+            ));
         }
         let config = Config {
             max_steps: opt(opts, atoms::max_steps(), 1000u64)?,
@@ -503,7 +516,10 @@ fn run_unreaped<'a>(env: Env<'a>, run: ResourceArc<RunResource>, ended_only: Ter
     let Ok(ended_only) = ended_only.decode::<bool>() else {
         return err(
             env,
-            format!("ended_only must be a boolean, got {ended_only:?}"),
+            format!(
+                "ended_only must be a boolean, got {ended_only}",
+                ended_only = show(ended_only)
+            ),
         );
     };
     match lock(&run) {

@@ -6,7 +6,7 @@
 //! keys are atoms when the atom already exists and binaries otherwise, so reading a file never
 //! creates atoms.
 
-use crate::terms::{atom_text, list_items, map_items, utf8_binary};
+use crate::terms::{atom_text, list_items, map_items, show, utf8_binary};
 use lockstep_core::schedule::Schedule;
 use rustler::{Atom, Encoder, Env, Term, TermType};
 use serde_json::{Map, Number, Value};
@@ -38,13 +38,16 @@ fn json_of(term: Term<'_>, depth: usize) -> Result<Value, String> {
             } else if let Ok(i) = term.decode::<i64>() {
                 Ok(Value::Number(i.into()))
             } else {
-                Err(format!("the integer {term:?} does not fit in 64 bits"))
+                Err(format!(
+                    "the integer {term} does not fit in 64 bits",
+                    term = show(term)
+                ))
             }
         }
         TermType::Float => {
             let f: f64 = term
                 .decode()
-                .map_err(|_| format!("unreadable float {term:?}"))?;
+                .map_err(|_| format!("unreadable float {term}", term = show(term)))?;
             Number::from_f64(f)
                 .map(Value::Number)
                 .ok_or_else(|| format!("the float {f} has no JSON form"))
@@ -59,7 +62,12 @@ fn json_of(term: Term<'_>, depth: usize) -> Result<Value, String> {
             for (k, v) in map_items(term)? {
                 let key = match json_of(k, depth + 1)? {
                     Value::String(s) => s,
-                    _ => return Err(format!("map keys must be atoms or strings, got {k:?}")),
+                    _ => {
+                        return Err(format!(
+                            "map keys must be atoms or strings, got {k}",
+                            k = show(k)
+                        ))
+                    }
                 };
                 let value = json_of(v, depth + 1).map_err(|e| format!("{key}: {e}"))?;
                 obj.insert(key, value);
@@ -67,7 +75,8 @@ fn json_of(term: Term<'_>, depth: usize) -> Result<Value, String> {
             Ok(Value::Object(obj))
         }
         _ => Err(format!(
-            "{term:?} has no JSON form (use nil, booleans, atoms, numbers, strings, lists, maps)"
+            "{term} has no JSON form (use nil, booleans, atoms, numbers, strings, lists, maps)",
+            term = show(term)
         )),
     }
 }
@@ -113,9 +122,12 @@ fn error<'a>(env: Env<'a>, msg: impl std::fmt::Display) -> Term<'a> {
 }
 
 fn text_of(term: Term<'_>) -> Result<String, String> {
-    let bin = term
-        .decode_as_binary()
-        .map_err(|_| format!("expected the file's contents as a binary, got {term:?}"))?;
+    let bin = term.decode_as_binary().map_err(|_| {
+        format!(
+            "expected the file's contents as a binary, got {term}",
+            term = show(term)
+        )
+    })?;
     String::from_utf8(bin.as_slice().to_vec()).map_err(|e| {
         format!(
             "not JSON: the text is not UTF-8 (byte {})",
@@ -129,7 +141,7 @@ fn text_of(term: Term<'_>) -> Result<String, String> {
 #[rustler::nif(schedule = "DirtyCpu")]
 fn schedule_encode<'a>(env: Env<'a>, map: Term<'a>) -> Term<'a> {
     if !map.is_map() {
-        return error(env, format!("expected a map, got {map:?}"));
+        return error(env, format!("expected a map, got {map}", map = show(map)));
     }
     let written = json_of(map, 0)
         .and_then(|v| Schedule::from_value(v).map_err(|e| e.to_string()))

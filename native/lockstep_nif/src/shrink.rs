@@ -5,7 +5,7 @@
 
 use crate::atoms;
 use crate::run::{lock, RunResource};
-use crate::terms::decode_list;
+use crate::terms::{decode_list, show};
 use lockstep_core::shrink::{Shrinker, Size};
 use lockstep_core::slice::{causal_slice, failure_points, Point};
 use lockstep_core::ProcId;
@@ -35,13 +35,21 @@ fn err<'a>(env: Env<'a>, msg: impl std::fmt::Display) -> Term<'a> {
 fn choices_of(t: Term<'_>) -> Result<Vec<ProcId>, String> {
     decode_list::<u32>(t)
         .map(|v| v.into_iter().map(ProcId).collect())
-        .ok_or_else(|| format!("choices must be a list of process ids (integers >= 0), got {t:?}"))
+        .ok_or_else(|| {
+            format!(
+                "choices must be a list of process ids (integers >= 0), got {t}",
+                t = show(t)
+            )
+        })
 }
 
 /// Preemption step numbers (1-based, each at most `steps`) as per-step flags.
 fn flags_of(t: Term<'_>, steps: usize) -> Result<Vec<bool>, String> {
     let list: Vec<u64> = decode_list(t).ok_or_else(|| {
-        format!("preemptions must be a list of step numbers (integers >= 1), got {t:?}")
+        format!(
+            "preemptions must be a list of step numbers (integers >= 1), got {t}",
+            t = show(t)
+        )
     })?;
     let mut flags = vec![false; steps];
     for s in list {
@@ -108,7 +116,10 @@ fn run_slice<'a>(env: Env<'a>, run: ResourceArc<RunResource>, from: Term<'a>) ->
                 None => {
                     return err(
                         env,
-                        format!("slice from nil, a step number or a list of them, got {from:?}"),
+                        format!(
+                            "slice from nil, a step number or a list of them, got {from}",
+                            from = show(from)
+                        ),
                     )
                 }
             },
@@ -184,7 +195,10 @@ fn shrink_feedback<'a>(
     let Ok(same) = same_failure.decode::<bool>() else {
         return err(
             env,
-            format!("same_failure must be a boolean, got {same_failure:?}"),
+            format!(
+                "same_failure must be a boolean, got {same_failure}",
+                same_failure = show(same_failure)
+            ),
         );
     };
     let decoded = choices_of(choices).and_then(|c| {

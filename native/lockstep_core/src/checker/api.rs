@@ -98,9 +98,20 @@ where
     Ok(check_operations(&model, &ops, &opts.linearizability))
 }
 
+/// Refuses an initial value nested deeper than the checkers accept.
+fn check_initial(opts: &CheckOptions) -> Result<(), CheckError> {
+    match &opts.initial {
+        Some(v) => v.check_depth().map_err(|m| CheckError::Options {
+            message: format!("the initial value: {m}"),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Builds the model named in `opts` and evaluates `$body` with it bound to `$m`.
 macro_rules! with_model {
     ($opts:expr, $m:ident => $body:expr) => {{
+        check_initial($opts)?;
         let initial = $opts.initial.clone().unwrap_or(Value::Nil);
         match $opts.model {
             ModelKind::Register => {
@@ -178,6 +189,7 @@ pub fn check_causal_events(
     opts: &CheckOptions,
     model: CausalModel,
 ) -> Result<ConsistencyVerdict, CheckError> {
+    check_initial(opts)?;
     let raw = pair_events(events, &opts.history)?;
     let ops = causal_ops(&raw)?;
     check_causal(&ops, model, &opts.initial.clone().unwrap_or(Value::Nil))

@@ -145,6 +145,12 @@ pub fn pair_events(
     let mut ops: Vec<Option<RawOperation>> = Vec::new();
     let mut pending: BTreeMap<u64, usize> = BTreeMap::new();
     for (i, ev) in events.iter().enumerate() {
+        for v in std::iter::once(&ev.value).chain(ev.key.as_ref()) {
+            v.check_depth().map_err(|message| CheckError::History {
+                event: i + 1,
+                message,
+            })?;
+        }
         match ev.kind {
             EventKind::Invoke => {
                 if pending.contains_key(&ev.process) {

@@ -8,6 +8,14 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+/// The deepest nesting a checker accepts: a scalar is at depth 0, `[1]` at depth 1, and every
+/// list or map around a value adds one. Everything that works on values (comparison, hashing,
+/// printing, dropping) recurses through them, so the bound keeps those on a small, fixed
+/// stack: a dirty scheduler's 320 KB stack holds values at this depth with room to spare (see
+/// the test `values_at_the_depth_limit_fit_a_dirty_scheduler_stack`). Readers refuse anything
+/// deeper with an error that names the limit.
+pub const MAX_DEPTH: usize = 100;
+
 /// A datum observed or supplied by a client.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -47,6 +55,44 @@ impl Value {
     pub fn is_nil(&self) -> bool {
         matches!(self, Value::Nil)
     }
+
+    /// How deeply lists and maps nest in this value (0 for a scalar), computed without
+    /// recursion; stops counting once past `limit` (and returns a number above it).
+    pub fn depth_up_to(&self, limit: usize) -> usize {
+        let mut deepest = 0;
+        let mut stack: Vec<(&Value, usize)> = vec![(self, 0)];
+        while let Some((v, d)) = stack.pop() {
+            deepest = deepest.max(d);
+            if deepest > limit {
+                break;
+            }
+            match v {
+                Value::List(items) => stack.extend(items.iter().map(|i| (i, d + 1))),
+                Value::Map(entries) => {
+                    for (k, x) in entries {
+                        stack.push((k, d + 1));
+                        stack.push((x, d + 1));
+                    }
+                }
+                _ => {}
+            }
+        }
+        deepest
+    }
+
+    /// Checks that the value nests no deeper than [`MAX_DEPTH`]; the error says so.
+    pub fn check_depth(&self) -> Result<(), String> {
+        if self.depth_up_to(MAX_DEPTH) > MAX_DEPTH {
+            Err(too_deep())
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// The message for a value nested deeper than [`MAX_DEPTH`].
+pub fn too_deep() -> String {
+    format!("value nested deeper than {MAX_DEPTH} levels (each list, tuple or map is a level)")
 }
 
 impl fmt::Display for Value {

@@ -10,7 +10,40 @@
 use crate::checker::error::CheckError;
 use crate::checker::value::Value;
 
-pub const MAX_DEPTH: usize = 200;
+/// The op map around a history value is a level of its own.
+pub const MAX_DEPTH: usize = crate::checker::value::MAX_DEPTH + 1;
+
+/// A collection being read, or a prefix waiting for the form it applies to.
+enum Pending {
+    Coll {
+        kind: Kind,
+        close: u8,
+        /// Where it was opened, for "unclosed" errors.
+        line: usize,
+        items: Vec<Value>,
+    },
+    /// `#_`: the next form is read and dropped.
+    Discard,
+    /// `#tag`: the next form is kept, the tag dropped.
+    Tag,
+}
+
+enum Kind {
+    Map,
+    List,
+    Set,
+}
+
+impl Pending {
+    fn coll(kind: Kind, close: u8, line: usize) -> Pending {
+        Pending::Coll {
+            kind,
+            close,
+            line,
+            items: Vec::new(),
+        }
+    }
+}
 
 pub struct Reader<'a> {
     src: &'a [u8],
@@ -84,7 +117,7 @@ impl<'a> Reader<'a> {
         if !self.skip_ws() {
             return Ok(None);
         }
-        self.read(0).map(Some)
+        self.read().map(Some)
     }
 
     fn token(&mut self) -> &'a str {
@@ -98,21 +131,105 @@ impl<'a> Reader<'a> {
         std::str::from_utf8(&self.src[start..self.pos]).unwrap_or("")
     }
 
-    fn read(&mut self, depth: usize) -> Result<Value, CheckError> {
-        if depth > MAX_DEPTH {
-            return Err(self.err(format!("nesting deeper than {MAX_DEPTH}")));
-        }
-        if !self.skip_ws() {
-            return Err(self.err("unexpected end of input"));
-        }
-        let Some(b) = self.peek() else {
-            return Err(self.err("unexpected end of input"));
-        };
-        match b {
-            b'{' => {
+    /// Reads one form. Iterative: collections being read and pending `#_`/`#tag` prefixes
+    /// are kept on an explicit stack of at most [`MAX_DEPTH`] entries, so no input, however
+    /// deeply nested, can exhaust the thread's stack.
+    fn read(&mut self) -> Result<Value, CheckError> {
+        let mut stack: Vec<Pending> = Vec::new();
+        loop {
+            if !self.skip_ws() {
+                return Err(match stack.last() {
+                    Some(Pending::Coll { close, line, .. }) => CheckError::parse(
+                        *line,
+                        format!("unclosed collection (expected '{}')", *close as char),
+                    ),
+                    _ => self.err("unexpected end of input"),
+                });
+            }
+            let Some(b) = self.peek() else {
+                return Err(self.err("unexpected end of input"));
+            };
+            let closes = matches!(stack.last(), Some(Pending::Coll { close, .. }) if *close == b);
+            let mut value = if closes {
                 self.bump();
-                let items = self.read_seq(b'}', depth)?;
-                if items.len() % 2 != 0 {
+                match stack.pop() {
+                    Some(Pending::Coll { kind, items, .. }) => self.finish(kind, items)?,
+                    _ => return Err(self.err("unexpected end of a collection")),
+                }
+            } else {
+                let opened = match b {
+                    b'{' => Some(Pending::coll(Kind::Map, b'}', self.line)),
+                    b'[' => Some(Pending::coll(Kind::List, b']', self.line)),
+                    b'(' => Some(Pending::coll(Kind::List, b')', self.line)),
+                    b'#' => {
+                        self.bump();
+                        match self.peek() {
+                            Some(b'{') => Some(Pending::coll(Kind::Set, b'}', self.line)),
+                            Some(b'_') => Some(Pending::Discard),
+                            _ => {
+                                if self.token().is_empty() {
+                                    return Err(self.err(
+                                        "'#' must start a set, a discard or a tagged literal",
+                                    ));
+                                }
+                                Some(Pending::Tag)
+                            }
+                        }
+                    }
+                    _ => None,
+                };
+                if let Some(p) = opened {
+                    if stack.len() >= MAX_DEPTH {
+                        return Err(self.err(format!(
+                            "nesting deeper than {MAX_DEPTH} levels (a history value may nest {} levels)",
+                            MAX_DEPTH - 1
+                        )));
+                    }
+                    if !matches!(p, Pending::Tag) {
+                        self.bump();
+                    }
+                    stack.push(p);
+                    continue;
+                }
+                self.scalar(b)?
+            };
+            // Hand the form to what is waiting for it.
+            loop {
+                match stack.pop() {
+                    None => return Ok(value),
+                    Some(Pending::Tag) => {}
+                    // The discarded form is dropped; the next one takes its place.
+                    Some(Pending::Discard) => break,
+                    Some(Pending::Coll {
+                        kind,
+                        close,
+                        line,
+                        mut items,
+                    }) => {
+                        items.push(std::mem::replace(&mut value, Value::Nil));
+                        stack.push(Pending::Coll {
+                            kind,
+                            close,
+                            line,
+                            items,
+                        });
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    fn finish(&self, kind: Kind, mut items: Vec<Value>) -> Result<Value, CheckError> {
+        Ok(match kind {
+            Kind::List => Value::List(items),
+            Kind::Set => {
+                items.sort();
+                items.dedup();
+                Value::List(items)
+            }
+            Kind::Map => {
+                if !items.len().is_multiple_of(2) {
                     return Err(self.err("map literal with an odd number of forms"));
                 }
                 let mut it = items.into_iter();
@@ -120,46 +237,18 @@ impl<'a> Reader<'a> {
                 while let (Some(k), Some(v)) = (it.next(), it.next()) {
                     entries.push((k, v));
                 }
-                Ok(Value::Map(entries))
+                Value::Map(entries)
             }
-            b'[' => {
-                self.bump();
-                Ok(Value::List(self.read_seq(b']', depth)?))
-            }
-            b'(' => {
-                self.bump();
-                Ok(Value::List(self.read_seq(b')', depth)?))
-            }
+        })
+    }
+
+    /// A form that is not a collection, starting with `b`.
+    fn scalar(&mut self, b: u8) -> Result<Value, CheckError> {
+        match b {
             b'}' | b']' | b')' => Err(self.err(format!("unexpected '{}'", b as char))),
             b'"' => {
                 self.bump();
                 self.read_string()
-            }
-            b'#' => {
-                self.bump();
-                match self.peek() {
-                    Some(b'{') => {
-                        self.bump();
-                        let mut items = self.read_seq(b'}', depth)?;
-                        items.sort();
-                        items.dedup();
-                        Ok(Value::List(items))
-                    }
-                    Some(b'_') => {
-                        self.bump();
-                        self.read(depth + 1)?;
-                        self.read(depth)
-                    }
-                    _ => {
-                        let tag = self.token();
-                        if tag.is_empty() {
-                            return Err(
-                                self.err("'#' must start a set, a discard or a tagged literal")
-                            );
-                        }
-                        self.read(depth + 1)
-                    }
-                }
             }
             b'\\' => {
                 self.bump();
@@ -217,29 +306,6 @@ impl<'a> Reader<'a> {
             });
         }
         Ok(Value::Keyword(tok.to_string()))
-    }
-
-    fn read_seq(&mut self, close: u8, depth: usize) -> Result<Vec<Value>, CheckError> {
-        let open_line = self.line;
-        let mut items = Vec::new();
-        loop {
-            if !self.skip_ws() {
-                return Err(CheckError::parse(
-                    open_line,
-                    format!("unclosed collection (expected '{}')", close as char),
-                ));
-            }
-            if self.peek() == Some(close) {
-                self.bump();
-                return Ok(items);
-            }
-            if self.src.get(self.pos..self.pos + 2) == Some(b"#_") {
-                self.pos += 2;
-                self.read(depth + 1)?;
-                continue;
-            }
-            items.push(self.read(depth + 1)?);
-        }
     }
 
     fn read_string(&mut self) -> Result<Value, CheckError> {
