@@ -37,7 +37,10 @@ defmodule Lockstep.Options do
       "a non-negative integer (ms since the Unix epoch) or a DateTime",
       :clock_start
     },
-    watchdog: {5_000, "a positive integer (milliseconds)", :pos_integer},
+    # Shorter than GenServer.call's default timeout (5000 ms), so that a process stuck in a
+    # plain call is reported, with its stack, before the call times out.
+    watchdog: {2_000, "a positive integer (milliseconds)", :pos_integer},
+    escapes: {:fail, ":fail or :warn", {:in, [:fail, :warn]}},
     max_run_time: {30_000, "a positive integer (milliseconds) or :infinity", :budget},
     trace_dir: {nil, "a path (string)", :string},
     verbose: {false, "a boolean", :boolean},

@@ -12,6 +12,7 @@ defmodule Lockstep.Report do
     names = names(f.processes)
 
     ([headline(f), "", indent(detail(f, names)), ""] ++
+       escapes(f, names) ++
        shrunk(f[:shrink]) ++
        [
          "Schedule (#{f.steps} steps, #{preemptions(f)}#{length(f.processes)} processes):",
@@ -38,6 +39,35 @@ defmodule Lockstep.Report do
   @doc "The failure's detail as text (the exception, the blocked processes, ...)."
   @spec detail_text(map()) :: String.t()
   def detail_text(f), do: detail(f, names(f.processes))
+
+  @doc "An escape (a note of `Lockstep.Escape`) as text, `processes` being `[{id, pid, name}]`."
+  @spec escape_text(map(), [tuple()]) :: String.t()
+  def escape_text(note, processes), do: escape(note, names(processes), processes)
+
+  defp escape(note, names, processes) do
+    pids = Map.new(processes, fn {id, pid, _} -> {pid, id} end)
+    Lockstep.Escape.describe(note, &alias_of(&1, names), &term(&1, names), pids)
+  end
+
+  # Escapes noted besides the failure being reported.
+  defp escapes(f, names) do
+    case f[:escapes] do
+      notes when is_list(notes) and notes != [] ->
+        [
+          "Besides, these interactions bypassed Lockstep (escapes), and no schedule explores them:"
+          | Enum.map(
+              notes,
+              &("  " <>
+                  Lockstep.Escape.line(&1, fn id -> alias_of(id, names) end, fn t ->
+                    term(t, names)
+                  end))
+            )
+        ] ++ [""]
+
+      _ ->
+        []
+    end
+  end
 
   @doc """
   The run's events rendered for people: `[%{step, time, proc, kind, text}]`, `kind` being the
@@ -144,6 +174,7 @@ defmodule Lockstep.Report do
 
   def summary(:step_limit), do: "the step limit was reached."
   def summary(:watchdog), do: "a process stopped reaching sync points."
+  def summary(:escape), do: "an interaction bypassed Lockstep (an escape)."
   def summary(:diverged), do: "the replayed program diverged from its schedule."
   def summary(:aborted), do: "the run was stopped."
   def summary(other), do: "#{other}."
@@ -173,13 +204,20 @@ defmodule Lockstep.Report do
       "#{inspect(reason, limit: 20)} (fail_on_abnormal_exit: true fails every abnormal exit)"
   end
 
-  defp detail(%{category: cat, detail: blocked}, names) when cat in [:deadlock, :left_blocked] do
+  defp detail(%{category: cat, detail: blocked} = f, names)
+       when cat in [:deadlock, :left_blocked] do
     lead =
       if cat == :deadlock,
         do: "No process can move and no timer is pending. Blocked:",
         else:
           "The test body returned and the other processes ran until nothing could move; " <>
             "these were left waiting for a message that never comes:"
+
+    vm = Map.get(f, :vm_mailboxes) || %{}
+    # Plain messages a blocked process found (and took) when it parked were noted as escapes.
+    noted =
+      Enum.group_by(f[:escapes] || [], & &1.process, & &1.message)
+      |> Map.take(Enum.map(blocked, &elem(&1, 0)))
 
     lines =
       Enum.map(blocked, fn {id, op, _name, mailbox, _deadline} ->
@@ -189,10 +227,32 @@ defmodule Lockstep.Report do
             msgs -> "mailbox: " <> Enum.map_join(msgs, ", ", &term(&1, names))
           end
 
+        box =
+          case Enum.uniq(Map.get(noted, id, []) ++ Map.get(vm, id, [])) do
+            [] ->
+              box
+
+            plain ->
+              box <>
+                "; in its VM mailbox, bypassing Lockstep: " <>
+                Enum.map_join(plain, ", ", &term(&1, names))
+          end
+
         "  #{alias_of(id, names)} waits in #{op} (#{box})"
       end)
 
-    Enum.join([lead | lines], "\n")
+    hint =
+      if map_size(noted) > 0 or Enum.any?(vm, fn {_, msgs} -> msgs != [] end) do
+        [
+          "A message in a VM mailbox was sent around Lockstep (plain send/2, " <>
+            "Process.send_after/3, a process outside the run): the engine never delivers it. " <>
+            "Instrument the module that sends it or use the Lockstep wrapper."
+        ]
+      else
+        []
+      end
+
+    Enum.join([lead | lines] ++ hint, "\n")
   end
 
   defp detail(%{category: :step_limit, detail: steps}, _names) do
@@ -200,16 +260,72 @@ defmodule Lockstep.Report do
       "test that needs a larger :max_steps; step_limit: :stop ends such runs quietly)."
   end
 
-  defp detail(%{category: :watchdog, detail: {id, pid, ms, stack}}, names) do
+  defp detail(%{category: :watchdog, detail: {id, pid, ms, stack}} = f, names) do
     where =
       case stack do
         [] -> "  (no stacktrace available)"
         stack -> Exception.format_stacktrace(stack) |> String.trim_trailing()
       end
 
-    "#{alias_of(id, names)} (#{inspect(pid)}) ran for more than #{ms} ms without reaching a " <>
-      "Lockstep sync point. This is usually a plain `receive`, a GenServer.call or another " <>
-      "blocking call Lockstep does not control; route it through Lockstep. Its stack:\n" <> where
+    who =
+      if id, do: "#{alias_of(id, names)} (#{inspect(pid)})", else: "A process (#{inspect(pid)})"
+
+    at = location(stack)
+
+    doing =
+      case f[:stuck] do
+        %{status: :waiting, current_function: {:gen, fun, _}} when fun in [:do_call, :call] ->
+          "is blocked in a plain GenServer.call (or another :gen call)#{at}: its reply will " <>
+            "not come through Lockstep. Call through Lockstep.GenServer.call/2,3 (or " <>
+            "Lockstep.GenStatem, Lockstep.Agent), or instrument the module. "
+
+        %{status: :waiting, current_function: {mod, :sleep, 1}} when mod in [Process, :timer] ->
+          "sleeps in a plain Process.sleep/1 (wall-clock time)#{at}. Use Lockstep.sleep/1 " <>
+            "(virtual time), or instrument the module. "
+
+        %{status: :waiting} ->
+          "is blocked in a plain `receive`#{at}, which waits for a VM message Lockstep does " <>
+            "not schedule. Use Lockstep.recv/0,1 or Lockstep.recv_first/1,2, or instrument the " <>
+            "module. "
+
+        %{status: status} ->
+          "is #{status} without reaching a sync point#{at} (a long computation or a loop " <>
+            "that makes no Lockstep call). "
+
+        nil ->
+          "is a plain `receive`, a GenServer.call or another blocking call Lockstep does " <>
+            "not control; route it through Lockstep (instrument the module or use the " <>
+            "Lockstep wrapper). "
+      end
+
+    vm =
+      case f[:stuck] do
+        %{messages: 0} ->
+          "Its VM mailbox is empty. "
+
+        %{messages: n, strays: strays} ->
+          "Its VM mailbox holds #{n} message(s), bypassing Lockstep: " <>
+            Enum.map_join(strays, ", ", &term(&1, names)) <> ". "
+
+        _ ->
+          ""
+      end
+
+    "#{who} ran for more than #{ms} ms (watchdog) without reaching a Lockstep sync point: " <>
+      "it " <> doing <> vm <> "Its stack:\n" <> where
+  end
+
+  defp detail(%{category: :escape, detail: note} = f, names) when is_map(note) do
+    text = escape(note, names, f.processes)
+
+    case f[:stalled] do
+      %{category: category} = stalled ->
+        stalled = Map.put(stalled, :escapes, [note | f[:escapes] || []])
+        text <> "\nMeanwhile the run came to a stop (#{category}):\n" <> detail(stalled, names)
+
+      nil ->
+        text
+    end
   end
 
   defp detail(%{category: :diverged, detail: {:diverged, step, expected, enabled}}, names) do
@@ -395,6 +511,18 @@ defmodule Lockstep.Report do
 
     if String.length(text) > 100, do: String.slice(text, 0, 97) <> "...", else: text
   end
+
+  # " in Mod.fun/1 (file.ex:12)": where the stack's first frame is.
+  defp location([{mod, fun, arity, info} | _]) when is_atom(mod) do
+    arity = if is_list(arity), do: length(arity), else: arity
+    file = info[:file]
+
+    place = if file, do: " (#{Path.relative_to_cwd(to_string(file))}:#{info[:line]})", else: ""
+
+    " in #{Exception.format_mfa(mod, fun, arity)}#{place}"
+  end
+
+  defp location(_), do: ""
 
   defp indent(text) do
     text |> String.split("\n") |> Enum.map_join("\n", &("  " <> &1))

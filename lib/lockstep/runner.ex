@@ -101,10 +101,18 @@ defmodule Lockstep.Runner do
   Failures of the watchdog are not re-run.
   """
 
-  alias Lockstep.{BugFound, Native, Options, Report, Runtime, Schedule}
+  alias Lockstep.{BugFound, Escape, Native, Options, Report, Runtime, Schedule}
 
-  @poll_ms 50
+  # The watchdog looks at the run every `poll` ms: a quarter of the watchdog, at most 50 ms,
+  # so it fires within 25% of its time (a 20 ms watchdog after at most about 25 ms).
+  @max_poll_ms 50
   @stop_ms 5_000
+  # How long the runner waits for a note its processes have sent (a crash, an escape).
+  @note_ms 1_000
+  # At a deadlock, how long the runner waits for blocked processes to look at their VM mailbox.
+  @park_ms 200
+  # In the runner's dictionary during a hunt: whether it has warned of an escape already.
+  @warned_key :"$lockstep_escape_warned"
 
   @doc """
   Runs `fun` under Lockstep for the configured iterations. Returns `:ok` or raises
@@ -120,9 +128,12 @@ defmodule Lockstep.Runner do
     started = System.monotonic_time(:millisecond)
     stats = %{iterations: 0, step_limited: 0, longest: 0, schedules: MapSet.new()}
 
+    Process.put(@warned_key, false)
+
     try do
       hunt(fun, cfg, 0, started, stats)
     after
+      Process.delete(@warned_key)
       flush_notes()
     end
   end
@@ -182,8 +193,7 @@ defmodule Lockstep.Runner do
   defp default_seed, do: :rand.uniform(4_294_967_296) - 1
 
   defp hunt(_fun, %{iterations: n} = cfg, i, _started, stats) when i >= n do
-    if cfg.verbose, do: explored(cfg, stats)
-    :ok
+    hunted(cfg, stats)
   end
 
   defp hunt(fun, cfg, i, started, stats) do
@@ -196,8 +206,7 @@ defmodule Lockstep.Runner do
           "(max_run_time #{cfg.max_run_time} ms); no bug found in those."
       )
 
-      if cfg.verbose, do: explored(cfg, stats)
-      :ok
+      hunted(cfg, stats)
     else
       expected = expected_steps(stats.longest)
 
@@ -249,6 +258,24 @@ defmodule Lockstep.Runner do
   def shrink_failure(_fun, %{shrink: false}, failure, _started),
     do: Map.put(failure, :shrink, nil)
 
+  # An escape is a missing instrumentation, not an interleaving: a smaller schedule would not
+  # make it clearer, and whether a rerun meets it depends on the VM's timing.
+  def shrink_failure(_fun, _cfg, %{category: :escape} = failure, _started) do
+    size = %{steps: failure.steps, preemptions: length(failure.preemptions)}
+
+    summary = %{
+      before: size,
+      after: size,
+      candidates_tried: 0,
+      time_ms: 0,
+      complete: false,
+      verified: true,
+      skipped: "an interaction bypassed Lockstep; not re-run"
+    }
+
+    Map.put(failure, :shrink, summary)
+  end
+
   def shrink_failure(fun, cfg, failure, started) do
     budget =
       case cfg.max_run_time do
@@ -268,6 +295,23 @@ defmodule Lockstep.Runner do
         step_limited: stats.step_limited + if(limited, do: 1, else: 0),
         schedules: MapSet.put(stats.schedules, schedule_hash)
     }
+  end
+
+  # The end of a hunt that found no bug. Many iterations that all ran the same schedule mean
+  # the body had nothing to interleave: usually code that bypasses Lockstep (plain spawn,
+  # send, GenServer, :ets), so say so, verbose or not.
+  defp hunted(cfg, stats) do
+    if cfg.verbose, do: explored(cfg, stats)
+
+    if stats.iterations > 1 and MapSet.size(stats.schedules) == 1 do
+      IO.puts(
+        :stderr,
+        "Lockstep: #{test_name(cfg)}: #{stats.iterations} iterations explored 1 distinct " <>
+          "schedule: nothing to interleave: is the code under test instrumented?"
+      )
+    end
+
+    :ok
   end
 
   defp explored(cfg, stats) do
@@ -327,12 +371,14 @@ defmodule Lockstep.Runner do
       end
 
     ctx = {run, tag, 0, self()}
-    root = :erlang.spawn(fn -> Runtime.root_main(ctx, fun) end)
+    escapes = cfg.escapes
+    root = :erlang.spawn(fn -> Runtime.root_main(ctx, fun, escapes) end)
     :ok = Native.run_bind(run, 0, root)
 
     try do
       Native.run_start(run)
-      ended = await(run, tag, cfg.watchdog, 0, now_ms())
+      poll = cfg.watchdog |> div(4) |> max(1) |> min(@max_poll_ms)
+      ended = await(run, tag, {cfg.watchdog, poll}, 0, now_ms())
 
       ctx = %{
         cfg: cfg,
@@ -361,7 +407,7 @@ defmodule Lockstep.Runner do
       {^tag, :finished, _} ->
         :finished
     after
-      @poll_ms ->
+      elem(watchdog, 1) ->
         case Native.run_status(run) do
           {_steps, _running, true, _now} ->
             :finished
@@ -370,7 +416,7 @@ defmodule Lockstep.Runner do
             await(run, tag, watchdog, steps, now_ms())
 
           {steps, running, false, _now} ->
-            if now_ms() - since >= watchdog do
+            if now_ms() - since >= elem(watchdog, 0) do
               {:watchdog, running}
             else
               await(run, tag, watchdog, steps, since)
@@ -381,31 +427,134 @@ defmodule Lockstep.Runner do
 
   defp outcome(run, tag, ended, ctx) do
     steps = elem(Native.run_status(run), 0)
-    # Distinct schedules are counted (by the engine's 64-bit fingerprint of the choices) only
-    # for the verbose summary.
-    schedule_hash = if ctx.cfg.verbose, do: Native.run_fingerprint(run), else: nil
+    # The engine's 64-bit fingerprint of the choices: the hunt counts distinct schedules.
+    schedule_hash = Native.run_fingerprint(run)
 
-    case {ended, Native.run_outcome(run)} do
-      {{:watchdog, pid}, _} ->
-        stack = stacktrace(pid)
-        id = proc_id(run, pid)
-        Native.run_abort(run, "watchdog")
-        fail(run, :watchdog, {id, pid, ctx.cfg.watchdog, stack}, nil, ctx)
+    result =
+      case {ended, Native.run_outcome(run)} do
+        {{:watchdog, pid}, _} ->
+          stack = stacktrace(pid)
+          stuck = stuck(pid)
+          id = proc_id(run, pid)
+          Native.run_abort(run, "watchdog")
+          fail(run, :watchdog, {id, pid, ctx.cfg.watchdog, stack}, nil, ctx, %{stuck: stuck})
 
-      {:finished, {:completed, nil}} ->
-        passed(:ok, run, steps, schedule_hash, ctx)
+        {:finished, {:completed, nil}} ->
+          passed(:ok, run, steps, schedule_hash, ctx)
 
-      {:finished, {:step_limit, _}} when ctx.cfg.step_limit == :stop ->
-        passed(:step_limit, run, steps, schedule_hash, ctx)
+        {:finished, {:step_limit, _}} when ctx.cfg.step_limit == :stop ->
+          passed(:step_limit, run, steps, schedule_hash, ctx)
 
-      {:finished, {:exception, reason}} ->
-        fail(run, :exception, reason, {:note, tag, :root, 0}, ctx)
+        {:finished, {:exception, reason}} ->
+          fail(run, :exception, reason, {:note, tag, :root, 0}, ctx)
 
-      {:finished, {:crash, {id, _reason} = detail}} ->
-        fail(run, :crash, detail, {:note, tag, :crash, id}, ctx)
+        {:finished, {:crash, {id, _reason} = detail}} ->
+          fail(run, :crash, detail, {:note, tag, :crash, id}, ctx)
 
-      {:finished, {category, detail}} ->
-        fail(run, category, detail, nil, ctx)
+        {:finished, {:aborted, why}} ->
+          if why == Escape.abort_reason() do
+            case escape_note(tag) do
+              nil -> fail(run, :aborted, why, nil, ctx)
+              note -> fail(run, :escape, note, nil, ctx)
+            end
+          else
+            fail(run, :aborted, why, nil, ctx)
+          end
+
+        {:finished, {category, blocked}} when category in [:deadlock, :left_blocked] ->
+          fail(run, category, blocked, nil, ctx, %{vm_mailboxes: vm_mailboxes(run, blocked)})
+
+        {:finished, {category, detail}} ->
+          fail(run, category, detail, nil, ctx)
+      end
+
+    with_escapes(result, escape_notes(tag, []), run, ctx)
+  end
+
+  # Escapes noted by the run's processes besides the one that ended it. With escapes: :fail a
+  # run that passed, deadlocked or was left blocked fails with the first (it came too late to
+  # stop the run, but it bypassed Lockstep all the same); another failure lists them.
+  # escapes: :warn prints the first.
+  defp with_escapes(result, [], _run, _ctx), do: result
+
+  defp with_escapes(result, notes, run, ctx) do
+    if ctx.cfg.escapes == :warn, do: warn_escape(hd(notes), run, ctx.cfg)
+
+    case result do
+      # The run stopped because a process waits for what went around the engine: the escape
+      # is the cause, whichever of the two the runner heard of first.
+      {:fail, %{category: category} = stalled}
+      when category in [:deadlock, :left_blocked] and ctx.cfg.escapes == :fail ->
+        {:fail, f} = fail(run, :escape, hd(notes), nil, ctx)
+        {:fail, Map.merge(f, %{escapes: tl(notes), stalled: stalled})}
+
+      {:fail, f} ->
+        {:fail, Map.update(f, :escapes, notes, &(&1 ++ notes))}
+
+      _passed when ctx.cfg.escapes == :fail ->
+        {:fail, f} = fail(run, :escape, hd(notes), nil, ctx)
+        {:fail, Map.put(f, :escapes, tl(notes))}
+
+      passed ->
+        passed
+    end
+  end
+
+  # Once per hunt (the runner's dictionary says whether this hunt warned already; a single
+  # iteration run outside a hunt warns every time).
+  defp warn_escape(note, run, cfg) do
+    case Process.get(@warned_key) do
+      true ->
+        :ok
+
+      warned ->
+        if warned == false, do: Process.put(@warned_key, true)
+        processes = for {id, pid, name, _alive} <- Native.run_procs(run), do: {id, pid, name}
+
+        IO.puts(
+          :stderr,
+          "\n*** Lockstep warning (#{test_name(cfg)}, escapes: :warn): an interaction " <>
+            "bypassed Lockstep, so no schedule explores it:\n" <>
+            Report.escape_text(note, processes) <>
+            "\n(Further escapes of this hunt are not reported.)\n"
+        )
+    end
+  end
+
+  # The note of the escape that stopped the run: sent before the run was stopped, so it is
+  # here or on its way.
+  defp escape_note(tag) do
+    receive do
+      {^tag, :escape, note} -> note
+    after
+      @note_ms -> nil
+    end
+  end
+
+  defp escape_notes(tag, acc) do
+    receive do
+      {^tag, :escape, note} -> escape_notes(tag, [note | acc])
+    after
+      0 -> Enum.reverse(acc)
+    end
+  end
+
+  # At a deadlock, the plain messages in the blocked processes' VM mailboxes (they bypassed the
+  # engine, and may be what a process waits for), by process id. Each blocked process looks at
+  # its VM mailbox when it parks; wait (briefly) until each has, so that its note is in.
+  defp vm_mailboxes(run, blocked) do
+    ids = MapSet.new(blocked, &elem(&1, 0))
+    pids = for {id, pid, _name, _alive} <- Native.run_procs(run), id in ids, do: {id, pid}
+    deadline = now_ms() + @park_ms
+    Enum.each(pids, fn {_id, pid} -> wait_parked(pid, deadline) end)
+
+    Map.new(pids, fn {id, pid} -> {id, Escape.strays(pid)} end)
+  end
+
+  defp wait_parked(pid, deadline) do
+    unless Escape.parked?(pid) or now_ms() >= deadline do
+      Process.sleep(1)
+      wait_parked(pid, deadline)
     end
   end
 
@@ -416,7 +565,7 @@ defmodule Lockstep.Runner do
 
   defp passed(kind, _run, steps, schedule_hash, _ctx), do: {kind, steps, schedule_hash}
 
-  defp fail(run, category, detail, exception, ctx) do
+  defp fail(run, category, detail, exception, ctx, extra \\ %{}) do
     processes = for {id, pid, name, _alive} <- Native.run_procs(run), do: {id, pid, name}
     trace = Native.run_trace(run)
 
@@ -443,7 +592,8 @@ defmodule Lockstep.Runner do
        expected_steps: ctx.expected_steps,
        # Where every process stood when a replay could not follow its schedule.
        statuses: if(category == :diverged, do: Native.run_statuses(run), else: nil)
-     }}
+     }
+     |> Map.merge(extra)}
   end
 
   defp killed?(trace, id) do
@@ -472,6 +622,20 @@ defmodule Lockstep.Runner do
   end
 
   defp stacktrace(_), do: []
+
+  # What the watchdog's process was doing: blocked in a receive (`:waiting`) or running, in
+  # which function, and what its VM mailbox holds.
+  defp stuck(pid) when is_pid(pid) do
+    case Process.info(pid, [:status, :current_function, :message_queue_len]) do
+      [status: status, current_function: mfa, message_queue_len: n] ->
+        %{status: status, current_function: mfa, messages: n, strays: Escape.strays(pid)}
+
+      nil ->
+        nil
+    end
+  end
+
+  defp stuck(_), do: nil
 
   defp proc_id(run, pid) do
     Enum.find_value(Native.run_procs(run), fn
@@ -555,8 +719,11 @@ defmodule Lockstep.Runner do
   # `run_once/4` call this when they are done.
   def flush_notes do
     receive do
-      {tag, kind, _, _, _, _} when is_reference(tag) and kind in [:root, :crash] -> flush_notes()
-      {tag, kind, _} when is_reference(tag) and kind in [:kill, :finished] -> flush_notes()
+      {tag, kind, _, _, _, _} when is_reference(tag) and kind in [:root, :crash] ->
+        flush_notes()
+
+      {tag, kind, _} when is_reference(tag) and kind in [:kill, :finished, :escape] ->
+        flush_notes()
     after
       0 -> :ok
     end

@@ -5,7 +5,7 @@ defmodule Lockstep.Runtime do
   # decides everything; this module only carries operations in and replies out.
   @moduledoc false
 
-  alias Lockstep.Native
+  alias Lockstep.{Escape, Native}
 
   @key :"$lockstep"
 
@@ -24,24 +24,64 @@ defmodule Lockstep.Runtime do
   names something outside the run (the caller then falls back to the plain primitive).
   """
   @spec sync(ctx(), term()) :: term()
-  def sync({run, _tag, id, _runner}, op) do
+  def sync({run, _tag, id, _runner} = ctx, op) do
     case Native.run_op(run, id, op) do
       {:ok, reply} -> reply
-      :wait -> await()
+      :wait -> await(ctx)
       :unmanaged -> :unmanaged
       {:error, why} -> raise Lockstep.Error, message: why
     end
   end
 
-  defp await do
+  # Waits for the wake-up. Whatever else is in the VM mailbox bypassed the engine (it arrived
+  # while the process ran, or while it waits): see Lockstep.Escape. With `escapes: :warn` the
+  # program keeps its plain messages, in order: they are only looked at.
+  defp await(ctx) do
+    if Escape.warn?(), do: await_leaving_strays(ctx), else: await_taking_strays(ctx)
+  end
+
+  defp await_taking_strays(ctx) do
     receive do
       {:"$lockstep_wake", reply} ->
         reply
 
-      {:system, from, request} ->
+      msg ->
+        Escape.stray(ctx, msg)
+        await_taking_strays(ctx)
+    end
+  end
+
+  defp await_leaving_strays(ctx) do
+    Escape.peek(ctx)
+
+    receive do
+      {:"$lockstep_wake", reply} ->
+        reply
+
+      {:system, _from, _request} = msg ->
         # A plain :sys call reached this process outside the run: fail it (Lockstep.Sys).
-        Lockstep.Sys.unmanaged_system_msg(from, request)
-        await()
+        Escape.stray(ctx, msg)
+        await_leaving_strays(ctx)
+
+      {:"$gen_call", {caller, _}, _} = msg when is_pid(caller) ->
+        # Its caller would wait for its timeout: fail it at once.
+        Escape.stray(ctx, msg)
+        await_leaving_strays(ctx)
+    end
+  end
+
+  # Before the process's last step: what is still in its VM mailbox bypassed the engine.
+  defp check_mailbox(ctx) do
+    if Escape.warn?() do
+      Escape.peek(ctx)
+    else
+      receive do
+        msg ->
+          Escape.stray(ctx, msg)
+          check_mailbox(ctx)
+      after
+        0 -> :ok
+      end
     end
   end
 
@@ -95,7 +135,8 @@ defmodule Lockstep.Runtime do
 
   defp start_child({run, tag, _id, runner} = ctx, fun, op) do
     {:spawned, child} = sync(ctx, op)
-    pid = :erlang.spawn(fn -> child_main({run, tag, child, runner}, fun) end)
+    escapes = Escape.mode()
+    pid = :erlang.spawn(fn -> child_main({run, tag, child, runner}, fun, escapes) end)
 
     case Native.run_bind(run, child, pid) do
       :ok -> pid
@@ -103,17 +144,22 @@ defmodule Lockstep.Runtime do
     end
   end
 
-  defp child_main(ctx, fun) do
+  defp child_main(ctx, fun, escapes) do
     Process.put(@key, ctx)
+    Escape.put_mode(escapes)
     # The child's first step (`start`) is scheduled like any other.
-    await()
+    await(ctx)
     body(ctx, fun, :crash)
   end
 
-  @doc "Runs the root's body: like a child, but reports how the body ended to the runner."
-  def root_main(ctx, fun) do
+  @doc """
+  Runs the root's body: like a child, but reports how the body ended to the runner. `escapes`
+  is the run's `:escapes` option, which every process of the run inherits.
+  """
+  def root_main(ctx, fun, escapes \\ :fail) do
     Process.put(@key, ctx)
-    await()
+    Escape.put_mode(escapes)
+    await(ctx)
     body(ctx, fun, :root)
   end
 
@@ -130,6 +176,7 @@ defmodule Lockstep.Runtime do
       end
 
     release_owned({run, tag, id, runner})
+    check_mailbox({run, tag, id, runner})
 
     # The process's end is a scheduled step of its own; once announced there is nothing left
     # to run here, so the VM process just returns.
