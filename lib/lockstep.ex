@@ -642,6 +642,17 @@ defmodule Lockstep do
     end)
   end
 
+  @doc """
+  Marks `expr` as meant to run outside Lockstep's control: it is `expr`, and the compile-time
+  check of `ctest` bodies does not warn about the primitives in it (for example a plain
+  `send` to the test process that collects results).
+
+      ctest "..." do
+        Lockstep.plain(send(collector, {:result, value}))
+      end
+  """
+  defmacro plain(expr), do: expr
+
   @doc "Whether the calling process is managed by a Lockstep run."
   @spec managed?() :: boolean()
   def managed?, do: Runtime.ctx() != nil

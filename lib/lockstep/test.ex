@@ -50,6 +50,8 @@ defmodule Lockstep.Test do
   defmacro __using__(opts) do
     {async, opts} = Keyword.pop(opts, :async, false)
     {instrument, opts} = Keyword.pop(opts, :instrument, false)
+    # Set now, while the module's body is expanded, so each `ctest` below sees it.
+    Module.put_attribute(__CALLER__.module, :lockstep_lint_skip, instrument == true)
 
     quote do
       unless Module.has_attribute?(__MODULE__, :ex_unit_tests) do
@@ -72,6 +74,7 @@ defmodule Lockstep.Test do
       end
 
       import Lockstep.Test, only: [ctest: 2, ctest: 3]
+      require Lockstep
 
       @lockstep_defaults Lockstep.Options.validate!(unquote(opts), "use Lockstep.Test") &&
                            unquote(opts)
@@ -82,6 +85,7 @@ defmodule Lockstep.Test do
   Defines a controlled test. `opts` override the module's defaults for this test.
   """
   defmacro ctest(name, opts \\ [], do: block) do
+    Lockstep.Lint.check(block, __CALLER__)
     body = Macro.escape(block, unquote: true)
 
     quote bind_quoted: [name: name, opts: opts, body: body] do
