@@ -41,8 +41,12 @@ defmodule Lockstep.Supervisor do
     * Time is virtual. Shutdown timeouts run on the run's clock, and the restart intensity
       counts whole seconds of `Lockstep.now/0` (OTP counts monotonic seconds), so restarts
       spaced by `Lockstep.sleep/1` leave the window without real waiting.
-    * `:simple_one_for_one` is not supported (use `Lockstep.DynamicSupervisor`): init fails
-      with `{:supervisor_data, {:invalid_strategy, :simple_one_for_one}}`.
+    * `:simple_one_for_one` (for Erlang code such as `supervisor:start_child(Sup, Args)`;
+      new code should use `Lockstep.DynamicSupervisor`) runs as a dynamic supervisor:
+      children are started from the one template with the extra arguments appended, kept by
+      pid, listed by `which_children/1` in pid order, terminated all at once at shutdown;
+      `restart_child/2` and `delete_child/2` answer `{:error, :simple_one_for_one}`. The
+      state `Lockstep.Sys` shows for it is a `%DynamicSupervisor{}`, not OTP's record.
     * Nothing is logged: no progress, child-terminated or shutdown-error reports.
     * System messages are those `Lockstep.Sys` sends (`get_state`, `replace_state`,
       `get_status`, `suspend`, `resume`, `terminate`). The state they show is OTP's
@@ -116,11 +120,16 @@ defmodule Lockstep.Supervisor do
   @spec start_child(Supervisor.supervisor(), term()) :: Supervisor.on_start_child()
   def start_child(supervisor, child_spec) do
     if Lockstep.managed?() do
-      call(supervisor, {:start_child, Proc.normalize_spec(child_spec)})
+      call(supervisor, {:start_child, start_child_arg(child_spec)})
     else
       Supervisor.start_child(supervisor, child_spec)
     end
   end
+
+  # A list is the extra arguments of a `:simple_one_for_one` child (any other supervisor
+  # answers `{:error, {:invalid_child_spec, list}}`, as OTP's does).
+  defp start_child_arg(extra) when is_list(extra), do: extra
+  defp start_child_arg(spec), do: Proc.normalize_spec(spec)
 
   @doc """
   Terminates the child with `child_id` (it stays in the supervisor unless it is temporary).

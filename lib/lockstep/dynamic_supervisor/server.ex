@@ -80,6 +80,33 @@ defmodule Lockstep.DynamicSupervisor.Server do
     end
   end
 
+  @doc """
+  Runs a `:simple_one_for_one` supervisor (started by `Lockstep.Supervisor`, whose init
+  checked the flags into `sup` and the one child spec into `template`): `start_child/2` takes
+  a list of extra arguments appended to the template's, children are kept and restarted as a
+  dynamic supervisor keeps them, `count_children/1` counts one spec, and `restart_child/2`,
+  `delete_child/2` and `terminate_child/2` with anything but a child's pid answer
+  `{:error, :simple_one_for_one}`, as OTP's supervisor does.
+  """
+  @spec simple(pid(), map(), map()) :: no_return()
+  def simple(starter, sup, template) do
+    Gen.init_ack(starter, {:ok, self()})
+
+    loop(%{
+      parent: sup.parent,
+      children: %{},
+      extra_arguments: [],
+      max_children: :infinity,
+      intensity: sup.intensity,
+      period: sup.period,
+      restarts: [],
+      name: sup.name,
+      module: sup.module,
+      args: sup.args,
+      template: template
+    })
+  end
+
   # ----- the loop ------------------------------------------------------------------------
 
   defp loop(state) do
@@ -213,6 +240,53 @@ defmodule Lockstep.DynamicSupervisor.Server do
     {reply, state}
   end
 
+  defp handle_call({:start_child, extra}, %{template: t} = state) when is_list(extra) do
+    {m, f, args} = t.start
+    child = {{m, f, args ++ extra}, t.restart, t.shutdown, t.type, t.modules}
+
+    case handle_call({:start_child, child}, state) do
+      {:ignore, state} -> {{:ok, :undefined}, state}
+      other -> other
+    end
+  end
+
+  # Anything but a list of extra arguments cannot be appended to the template's arguments:
+  # OTP's supervisor appends it anyway and reports the start's badarg, as here.
+  defp handle_call({:start_child, extra}, %{template: t} = state)
+       when not is_list(extra) and not (is_tuple(extra) and tuple_size(extra) == 5) do
+    {m, f, args} = t.start
+
+    try do
+      :erlang.apply(m, f, args ++ extra)
+      {{:error, {:badarg, extra}}, state}
+    catch
+      :error, reason -> {{:error, {:EXIT, {reason, __STACKTRACE__}}}, state}
+    end
+  end
+
+  defp handle_call({:terminate_child, id}, %{template: _} = state) when not is_pid(id),
+    do: {{:error, :simple_one_for_one}, state}
+
+  # OTP's supervisor takes a dead pid it no longer knows for one of its simple_one_for_one
+  # children, already terminated: `:ok`, where a live stranger is `{:error, :not_found}`.
+  defp handle_call({:terminate_child, pid}, %{template: _, children: children} = state)
+       when not is_map_key(children, pid) do
+    if Lockstep.alive?(pid), do: {{:error, :not_found}, state}, else: {:ok, state}
+  end
+
+  defp handle_call({op, _id}, %{template: _} = state) when op in [:restart_child, :delete_child],
+    do: {{:error, :simple_one_for_one}, state}
+
+  # The template (OTP answers it for any child's pid, and for a dead pid, see above).
+  defp handle_call({:get_childspec, id}, %{template: t} = state) do
+    found? =
+      if is_pid(id),
+        do: Map.has_key?(state.children, id) or not Lockstep.alive?(id),
+        else: id == t.id
+
+    if found?, do: {{:ok, Map.delete(t, :pid)}, state}, else: {{:error, :not_found}, state}
+  end
+
   defp handle_call(:count_children, state) do
     {active, workers, supervisors} =
       Enum.reduce(state.children, {0, 0, 0}, fn {_pid, info}, {active, workers, sups} ->
@@ -229,7 +303,7 @@ defmodule Lockstep.DynamicSupervisor.Server do
       end)
 
     reply = [
-      specs: map_size(state.children),
+      specs: if(Map.has_key?(state, :template), do: 1, else: map_size(state.children)),
       active: active,
       supervisors: supervisors,
       workers: workers

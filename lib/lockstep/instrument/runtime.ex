@@ -242,6 +242,44 @@ defmodule Lockstep.Instrument.Runtime do
   def supervisor_start_link(name, module, args),
     do: Lockstep.Supervisor.start_link(module, args, name: server_name(name))
 
+  @doc """
+  `supervisor:start_child/2` (outside a run `:supervisor`'s own, which takes the extra
+  arguments of a `simple_one_for_one` child without `Supervisor`'s deprecation warning).
+  """
+  def supervisor_start_child(supervisor, spec_or_args) do
+    case Runtime.ctx() do
+      nil -> :supervisor.start_child(supervisor, spec_or_args)
+      _ctx -> Lockstep.Supervisor.start_child(supervisor, spec_or_args)
+    end
+  end
+
+  @doc """
+  `supervisor:terminate_child/2` (outside a run `:supervisor`'s own, which takes the pid of a
+  `simple_one_for_one` child without `Supervisor`'s deprecation warning).
+  """
+  def supervisor_terminate_child(supervisor, child) do
+    case Runtime.ctx() do
+      nil -> :supervisor.terminate_child(supervisor, child)
+      _ctx -> Lockstep.Supervisor.terminate_child(supervisor, child)
+    end
+  end
+
+  @doc "`supervisor:count_children/1`: a proplist, where `Supervisor.count_children/1` gives a map."
+  def supervisor_count_children(supervisor) do
+    case Runtime.ctx() do
+      nil -> :supervisor.count_children(supervisor)
+      _ctx -> Lockstep.Gen.call(supervisor, :count_children, :infinity)
+    end
+  end
+
+  @doc "`supervisor:get_childspec/2`."
+  def supervisor_get_childspec(supervisor, id) do
+    case Runtime.ctx() do
+      nil -> :supervisor.get_childspec(supervisor, id)
+      _ctx -> Lockstep.Gen.call(supervisor, {:get_childspec, id}, :infinity)
+    end
+  end
+
   defp server_name({:local, name}), do: name
   defp server_name(name), do: name
 end

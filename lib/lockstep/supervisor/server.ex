@@ -31,6 +31,12 @@ defmodule Lockstep.Supervisor.Server do
 
   defp init_state(mod, result, starter, parent, name, args) do
     case result do
+      {:ok, {{:simple_one_for_one, _intensity, _period}, _specs}} ->
+        init_simple(mod, result, starter, parent, name, args)
+
+      {:ok, {%{strategy: :simple_one_for_one}, _specs}} ->
+        init_simple(mod, result, starter, parent, name, args)
+
       {:ok, {flags, specs}} ->
         with {:ok, state} <- init_flags(flags, parent, name),
              state = Map.merge(state, %{module: mod, args: args}),
@@ -54,6 +60,31 @@ defmodule Lockstep.Supervisor.Server do
 
       other ->
         Proc.init_stop(starter, name, {:bad_return, {mod, :init, other}})
+    end
+  end
+
+  # `:simple_one_for_one`: the flags are checked as for the other strategies, the one child
+  # spec is the template, and the supervisor becomes the dynamic kind (children kept by pid),
+  # which is how OTP's supervisor keeps them too.
+  defp init_simple(mod, {:ok, {flags, specs}}, starter, parent, name, args) do
+    flags =
+      case flags do
+        {_strategy, intensity, period} -> %{intensity: intensity, period: period}
+        flags -> Map.delete(flags, :strategy)
+      end
+
+    with {:ok, state} <- init_flags(flags, parent, name),
+         [_spec] <- specs,
+         {:ok, {[id], db}} <- check_specs(specs, state.auto_shutdown) do
+      Lockstep.DynamicSupervisor.Server.simple(
+        starter,
+        Map.merge(state, %{module: mod, args: args}),
+        Map.fetch!(db, id)
+      )
+    else
+      {:flags, error} -> Proc.init_stop(starter, name, {:supervisor_data, error})
+      {:specs, error} -> Proc.init_stop(starter, name, {:start_spec, error})
+      _ -> Proc.init_stop(starter, name, {:bad_start_spec, specs})
     end
   end
 
