@@ -225,10 +225,12 @@ defmodule Lockstep.Instrument do
     end
   end
 
+  @doc false
   # Loads a new version in place of the current one. Processes still running the version
   # before it (a loop that only makes local calls never leaves its version) are ended by the
-  # purge, as a code upgrade would end them; the count is printed.
-  defp load(module, binary, file) do
+  # purge, as a code upgrade would end them; the count is printed. The Mix compiler reloads
+  # rewritten modules through here too.
+  def load(module, binary, file) do
     unless :code.soft_purge(module) do
       stale = Enum.count(Process.list(), &:erlang.check_process_code(&1, module))
       :code.purge(module)

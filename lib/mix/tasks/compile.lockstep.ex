@@ -128,9 +128,10 @@ defmodule Mix.Tasks.Compile.Lockstep do
   defp protocol_or_own?(why),
     do: why =~ "is a protocol" or why =~ "is part of Lockstep"
 
+  # A module the Elixir compiler left loaded is replaced by its rewritten version.
   defp reload(module, path, binary) do
-    if :code.is_loaded(module) != false and :code.soft_purge(module) do
-      :code.load_binary(module, String.to_charlist(path), binary)
+    if :code.is_loaded(module) != false do
+      Lockstep.Instrument.load(module, binary, String.to_charlist(path))
     end
   end
 
