@@ -56,8 +56,13 @@ defmodule Lockstep.Checker do
       (default `true`; linearizability only, results do not depend on it)
     * `:threads` - worker threads for partitions (default 1; 0 means one per core)
     * `:max_steps` - model-step budget per partition; exhausted gives `{:unknown, why}`
-    * `:time_limit` - wall-clock budget in milliseconds; exhausted gives `{:unknown, why}`
-      (for Elixir models, per round of questions)
+    * `:time_limit` - wall-clock budget in milliseconds (default 60000, one minute;
+      `:infinity` for none); exhausted gives `{:unknown, why}` (for Elixir models, per round of
+      questions)
+    * `:max_memory` - bytes the search may hold (default 4 GiB, shared by the threads;
+      `:infinity` for none); exhausted gives `{:unknown, why}`, never a crash. A search needs
+      about 250 bytes per operation of a mostly sequential history (25 MB per 100,000
+      operations), more where many operations overlap
     * `:diagnostics` - keep several longest partial linearizations in the explanation
     * `:html` - a file path: when the history is not linearizable, write a self-contained HTML
       timeline of the failing operations there (`violation.html_path` says where)
@@ -85,7 +90,8 @@ defmodule Lockstep.Checker do
     partition: true,
     threads: 1,
     max_steps: nil,
-    time_limit: nil,
+    time_limit: 60_000,
+    max_memory: 4 * 1024 * 1024 * 1024,
     diagnostics: false,
     html: nil,
     format: :auto
@@ -122,7 +128,8 @@ defmodule Lockstep.Checker do
       partition: o.partition,
       threads: o.threads,
       max_steps: o.max_steps,
-      time_limit_ms: o.time_limit,
+      time_limit_ms: unbounded(o.time_limit),
+      max_memory: unbounded(o.max_memory),
       diagnostics: o.diagnostics,
       html: o.html != nil,
       html_path: o.html,
@@ -139,12 +146,16 @@ defmodule Lockstep.Checker do
   defp validate(:threads, v) when is_integer(v) and v >= 0, do: :ok
   defp validate(:threads, _), do: {:error, "a non-negative integer"}
 
-  defp validate(key, v) when key in [:max_steps, :time_limit] and (is_nil(v) or is_integer(v)) do
-    if v == nil or v > 0, do: :ok, else: {:error, "nil or a positive integer"}
-  end
+  defp validate(:max_steps, v) when is_nil(v) or (is_integer(v) and v > 0), do: :ok
+  defp validate(:max_steps, _), do: {:error, "nil or a positive integer"}
 
-  defp validate(key, _) when key in [:max_steps, :time_limit],
-    do: {:error, "nil or a positive integer"}
+  defp validate(key, v)
+       when key in [:time_limit, :max_memory] and
+              (v in [nil, :infinity] or (is_integer(v) and v > 0)),
+       do: :ok
+
+  defp validate(key, _) when key in [:time_limit, :max_memory],
+    do: {:error, ":infinity or a positive integer"}
 
   defp validate(:html, v) when is_nil(v) or is_binary(v), do: :ok
   defp validate(:html, _), do: {:error, "nil or a file path (a string)"}
@@ -156,6 +167,9 @@ defmodule Lockstep.Checker do
       do: :ok,
       else: {:error, "nil, a boolean, atom, integer, string, list, tuple or map"}
   end
+
+  defp unbounded(:infinity), do: nil
+  defp unbounded(v), do: v
 
   defp bad!(caller, key, value, expected) do
     raise ArgumentError,

@@ -29,7 +29,10 @@ defmodule Mix.Tasks.Lockstep.Check do
     * `--no-partition` - search each history whole instead of per key
     * `--threads N` - worker threads for partitions (0: one per core; default 1)
     * `--max-steps N` - model-step budget per partition
-    * `--time-limit MS` - wall-clock budget per file
+    * `--time-limit MS` - wall-clock budget per file (default 60000, one minute; `0` for none);
+      a check still running prints how long it has run every 10 seconds
+    * `--max-memory MIB` - memory budget per file in MiB (default 4096; `0` for none); a search
+      that would need more ends as unknown, never as a crash
     * `--html DIR` - write an HTML timeline of each violation to `DIR/<file>.html`
     * `--verbose` - print the full explanation of each violation
 
@@ -50,6 +53,7 @@ defmodule Mix.Tasks.Lockstep.Check do
     threads: :integer,
     max_steps: :integer,
     time_limit: :integer,
+    max_memory: :integer,
     html: :string,
     verbose: :boolean
   ]
@@ -71,7 +75,7 @@ defmodule Mix.Tasks.Lockstep.Check do
     with {:ok, paths, opts} <- parse(args),
          {:ok, o} <- options(opts) do
       paths
-      |> Lockstep.Native.checker_check_paths(o)
+      |> check_with_progress(o)
       |> report(o, opts)
     else
       {:error, message} ->
@@ -112,7 +116,8 @@ defmodule Mix.Tasks.Lockstep.Check do
           partition: Keyword.get(opts, :partition, true),
           threads: Keyword.get(opts, :threads, 1),
           max_steps: opts[:max_steps],
-          time_limit: opts[:time_limit]
+          time_limit: budget(opts[:time_limit], 1),
+          max_memory: budget(opts[:max_memory], 1024 * 1024)
         ]
         |> Enum.reject(fn {_k, v} -> v == nil end)
 
@@ -122,6 +127,35 @@ defmodule Mix.Tasks.Lockstep.Check do
       rescue
         e in ArgumentError -> {:error, String.replace(e.message, "mix lockstep.check: ", "")}
       end
+    end
+  end
+
+  defp budget(nil, _unit), do: nil
+  defp budget(0, _unit), do: :infinity
+  defp budget(n, unit) when is_integer(n) and n > 0, do: n * unit
+  defp budget(n, _unit), do: n
+
+  # The check runs on a dirty scheduler in a task; while it runs, say so every ten seconds.
+  defp check_with_progress(paths, o) do
+    task = Task.async(fn -> Lockstep.Native.checker_check_paths(paths, o) end)
+    wait(task, o, System.monotonic_time(:millisecond))
+  end
+
+  defp wait(task, o, started) do
+    case Task.yield(task, Application.get_env(:lockstep, :check_progress_ms, 10_000)) do
+      {:ok, results} ->
+        results
+
+      nil ->
+        limit =
+          case o.time_limit_ms do
+            nil -> "no time limit"
+            ms -> "time limit #{ms / 1000} s per file"
+          end
+
+        elapsed = (System.monotonic_time(:millisecond) - started) / 1000
+        Mix.shell().info("mix lockstep.check: still checking after #{elapsed} s (#{limit})")
+        wait(task, o, started)
     end
   end
 

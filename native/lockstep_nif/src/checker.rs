@@ -19,8 +19,8 @@ use lockstep_core::checker::parse::parse_history;
 use lockstep_core::checker::report::{render_html, Explanation, OpView};
 use lockstep_core::checker::value::{too_deep, MAX_DEPTH};
 use lockstep_core::checker::{
-    check_causal_events, check_events, check_operations, check_paths, check_sequential,
-    check_sequential_events, CausalModel, CheckError, CheckOptions, ConsistencyVerdict, Event,
+    check_causal_events, check_events, check_operations, check_paths, check_sequential_events,
+    check_sequential_with, CausalModel, CheckError, CheckOptions, ConsistencyVerdict, Event,
     EventKind, FailMode, Format, InfoMode, ModelKind, Value, Verdict,
 };
 use rustler::types::map::MapIterator;
@@ -38,7 +38,7 @@ mod atoms {
         auto, edn, jepsen_log, json,
         text, partition, failing, total_ops, html,
         process, r#type = "type", f, value, key,
-        model, initial, threads, max_steps, time_limit_ms, diagnostics, format,
+        model, initial, threads, max_steps, time_limit_ms, max_memory, diagnostics, format,
         cc, cm, ccv,
     }
 }
@@ -398,6 +398,7 @@ fn options_of(term: Term<'_>) -> Result<BridgeOptions, String> {
         opt(term, atoms::time_limit_ms(), "time_limit_ms")?,
         "time_limit_ms",
     )?;
+    lin.max_memory = optional_u64(opt(term, atoms::max_memory(), "max_memory")?, "max_memory")?;
     lin.diagnostics = opt(term, atoms::diagnostics(), "diagnostics")?
         .decode()
         .map_err(|_| ":diagnostics must be a boolean")?;
@@ -691,7 +692,7 @@ fn checker_external_run<'a>(
             (verdict_term(env, TITLE, &report.verdict, false), undecided)
         }
         Ok("sequential") => {
-            let v = check_sequential(&*model, &ops, opts.linearizability.max_steps);
+            let v = check_sequential_with(&*model, &ops, &opts.linearizability.search_limits());
             let undecided = matches!(v, ConsistencyVerdict::Unknown { .. });
             (consistency_term(env, &v), undecided)
         }

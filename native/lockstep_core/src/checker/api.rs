@@ -15,7 +15,7 @@ use super::models::register::RegisterModel;
 use super::models::set::SetModel;
 use super::models::{encode_operations, HistoryModel, Model};
 use super::parse::{parse_history, Format};
-use super::sequential::{check_sequential, ConsistencyVerdict};
+use super::sequential::{check_sequential_with, ConsistencyVerdict};
 use super::value::Value;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -167,10 +167,10 @@ fn run_sequential<M: HistoryModel>(
 ) -> Result<ConsistencyVerdict, CheckError> {
     let raw = pair_events(events, &opts.history)?;
     let ops = encode_operations(&mut model, &raw, &opts.history)?;
-    Ok(check_sequential(
+    Ok(check_sequential_with(
         &model,
         &ops,
-        opts.linearizability.max_steps,
+        &opts.linearizability.search_limits(),
     ))
 }
 

@@ -18,6 +18,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+/// The default memory budget of a check: 4 GiB.
+pub const DEFAULT_MAX_MEMORY: u64 = 4 << 30;
+
 /// Options for a linearizability check.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -30,6 +33,9 @@ pub struct LinearizabilityOptions {
     pub max_steps: Option<u64>,
     /// Wall-clock budget for the whole check; exceeding it yields `Unknown`.
     pub time_limit_ms: Option<u64>,
+    /// Bytes the whole check may hold (shared evenly by the threads); exceeding it yields
+    /// `Unknown`, never an allocation failure. Default [`DEFAULT_MAX_MEMORY`].
+    pub max_memory: Option<u64>,
     /// Keep several longest partial linearizations instead of one (pruning stays on).
     pub diagnostics: bool,
 }
@@ -41,7 +47,24 @@ impl Default for LinearizabilityOptions {
             threads: 1,
             max_steps: None,
             time_limit_ms: None,
+            max_memory: Some(DEFAULT_MAX_MEMORY),
             diagnostics: false,
+        }
+    }
+}
+
+impl LinearizabilityOptions {
+    /// The budgets of one search started now, with the whole memory budget.
+    pub fn search_limits(&self) -> SearchLimits {
+        SearchLimits {
+            max_steps: self.max_steps,
+            deadline: self
+                .time_limit_ms
+                .map(|ms| Instant::now() + Duration::from_millis(ms)),
+            max_memory: self
+                .max_memory
+                .map(|b| usize::try_from(b).unwrap_or(usize::MAX)),
+            max_partials: if self.diagnostics { 8 } else { 1 },
         }
     }
 }
@@ -120,13 +143,7 @@ where
                 .min(),
         )
     });
-    let limits = SearchLimits {
-        max_steps: opts.max_steps,
-        deadline: opts
-            .time_limit_ms
-            .map(|ms| Instant::now() + Duration::from_millis(ms)),
-        max_partials: if opts.diagnostics { 8 } else { 1 },
-    };
+    let limits = opts.search_limits();
 
     let threads = match opts.threads {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -134,6 +151,12 @@ where
     }
     .min(parts.len())
     .max(1);
+    let limits = SearchLimits {
+        max_memory: opts
+            .max_memory
+            .map(|b| usize::try_from(b / threads as u64).unwrap_or(usize::MAX)),
+        ..limits
+    };
 
     // Index of the first (smallest) violating partition so far; larger ones may be abandoned.
     let first_bad = AtomicUsize::new(usize::MAX);
@@ -212,7 +235,14 @@ where
                         GaveUp::StepBudget(n) => {
                             format!("step budget of {n} model steps exhausted{label}")
                         }
-                        GaveUp::TimeBudget => format!("time budget exhausted{label}"),
+                        GaveUp::TimeBudget => match opts.time_limit_ms {
+                            Some(ms) => format!("time budget of {ms} ms exhausted{label}"),
+                            None => format!("time budget exhausted{label}"),
+                        },
+                        GaveUp::MemoryBudget(bytes) => format!(
+                            "memory budget of {} MiB exhausted{label} (raise max_memory)",
+                            bytes >> 20
+                        ),
                         GaveUp::Cancelled => format!("search cancelled{label}"),
                         GaveUp::Unanswered => format!("the model has unanswered steps{label}"),
                     });

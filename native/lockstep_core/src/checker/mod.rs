@@ -33,5 +33,5 @@ pub use linearizability::{
     check_operations, LinearizabilityOptions, LinearizabilityReport, Verdict,
 };
 pub use parse::Format;
-pub use sequential::{check_sequential, ConsistencyVerdict};
+pub use sequential::{check_sequential, check_sequential_with, ConsistencyVerdict};
 pub use value::Value;

@@ -33,6 +33,8 @@ pub struct SearchLimits {
     pub max_steps: Option<u64>,
     /// Wall-clock deadline before giving up with `Unknown`.
     pub deadline: Option<Instant>,
+    /// Bytes the search may hold (configurations, states, memo) before giving up with `Unknown`.
+    pub max_memory: Option<usize>,
     /// How many longest partial linearizations to keep for explanations (at least one is kept).
     pub max_partials: usize,
 }
@@ -42,6 +44,7 @@ impl Default for SearchLimits {
         SearchLimits {
             max_steps: None,
             deadline: None,
+            max_memory: None,
             max_partials: 1,
         }
     }
@@ -52,6 +55,8 @@ impl Default for SearchLimits {
 pub enum GaveUp {
     StepBudget(u64),
     TimeBudget,
+    /// The budget in bytes that the search would have exceeded.
+    MemoryBudget(usize),
     Cancelled,
     /// The model left some steps unanswered (see [`Step::Unanswered`]).
     Unanswered,
@@ -107,21 +112,33 @@ impl Hasher for IdHasher {
     }
 }
 
-/// Visited configurations: bitset words and state id per entry, chained on hash collisions.
+/// Visited configurations, stored compactly so that memory stays near-linear in the history.
+///
+/// A configuration is the set of linearized operations plus the model state. Rather than a bitset
+/// of every operation (which made a sequential history of n operations cost n²/8 bytes), the set is
+/// kept in invocation-rank space as a *frontier* `f`, the first completed operation not linearized,
+/// and one sorted list: the open operations below `f` that are *not* linearized (the holes), then
+/// the operations above `f` that are (the extras). Below `f` every completed operation is in the
+/// set, and nothing invoked after the return of the operation at `f` can be linearized before it,
+/// so the extras are at most the operations overlapping it; the holes are the open operations the
+/// search has passed over. Equality is exact; the hash is the incremental one of the full set.
 struct ConfigCache {
-    words: usize,
-    bits: Vec<u64>,
     state: Vec<u32>,
+    front: Vec<u32>,
+    /// Start of entry i's list in `lists`; entry i ends where i + 1 starts.
+    start: Vec<usize>,
+    lists: Vec<u32>,
     chain: Vec<u32>,
     heads: HashMap<u64, u32, BuildHasherDefault<IdHasher>>,
 }
 
 impl ConfigCache {
-    fn new(words: usize) -> Self {
+    fn new() -> Self {
         ConfigCache {
-            words,
-            bits: Vec::new(),
             state: Vec::new(),
+            front: Vec::new(),
+            start: vec![0],
+            lists: Vec::new(),
             chain: Vec::new(),
             heads: HashMap::default(),
         }
@@ -131,35 +148,147 @@ impl ConfigCache {
         self.state.len()
     }
 
+    /// Bytes held, counting vectors and the hash table at their capacity.
+    fn bytes(&self) -> usize {
+        use std::mem::size_of;
+        (self.state.capacity() + self.front.capacity() + self.chain.capacity()) * size_of::<u32>()
+            + self.start.capacity() * size_of::<usize>()
+            + self.lists.capacity() * size_of::<u32>()
+            + self.heads.capacity() * (size_of::<u64>() + size_of::<u32>() + 4)
+    }
+
     /// Inserts the configuration; false if it was already present.
-    fn insert(&mut self, key: u64, bits: &[u64], state: u32) -> bool {
-        let w = self.words;
-        match self.heads.entry(key) {
-            Entry::Occupied(mut o) => {
-                let mut at = *o.get();
-                while at != NIL {
-                    let i = at as usize;
-                    if self.state[i] == state && self.bits[i * w..(i + 1) * w] == *bits {
-                        return false;
-                    }
-                    at = self.chain[i];
-                }
-                let first = *o.get();
-                let id = self.state.len() as u32;
-                self.bits.extend_from_slice(bits);
-                self.state.push(state);
-                self.chain.push(first);
-                *o.get_mut() = id;
-                true
+    fn insert(&mut self, key: u64, state: u32, front: u32, list: &[u32]) -> bool {
+        let id = self.state.len() as u32;
+        let first = self.heads.get(&key).copied().unwrap_or(NIL);
+        let mut at = first;
+        while at != NIL {
+            let i = at as usize;
+            if self.state[i] == state
+                && self.front[i] == front
+                && self.lists[self.start[i]..self.start[i + 1]] == *list
+            {
+                return false;
             }
-            Entry::Vacant(v) => {
-                let id = self.state.len() as u32;
-                v.insert(id);
-                self.bits.extend_from_slice(bits);
-                self.state.push(state);
-                self.chain.push(NIL);
-                true
+            at = self.chain[i];
+        }
+        self.heads.insert(key, id);
+        self.state.push(state);
+        self.front.push(front);
+        self.lists.extend_from_slice(list);
+        self.start.push(self.lists.len());
+        self.chain.push(first);
+        true
+    }
+}
+
+/// The linearized set in rank space, with its frontier and holes kept up to date (see
+/// [`ConfigCache`]).
+struct Linearized {
+    /// Bit r set: the operation of rank r is linearized.
+    members: Vec<u64>,
+    /// Bit r set: rank r is an open operation.
+    open_mask: Vec<u64>,
+    /// First completed rank not linearized (`n` when there is none).
+    front: usize,
+    /// Open ranks below `front` not linearized.
+    holes: std::collections::BTreeSet<u32>,
+    /// Operations linearized.
+    count: usize,
+    n: usize,
+}
+
+impl Linearized {
+    fn new(open: &[bool]) -> Self {
+        let n = open.len();
+        let words = n.div_ceil(64).max(1);
+        let mut open_mask = vec![0u64; words];
+        for (r, &o) in open.iter().enumerate() {
+            if o {
+                open_mask[r / 64] |= 1 << (r % 64);
             }
+        }
+        let mut l = Linearized {
+            members: vec![0u64; words],
+            open_mask,
+            front: 0,
+            holes: Default::default(),
+            count: 0,
+            n,
+        };
+        l.advance();
+        l
+    }
+
+    /// Moves the frontier past linearized and open ranks; the open ones passed over that are not
+    /// linearized become holes.
+    fn advance(&mut self) {
+        while self.front < self.n {
+            let (w, b) = (self.front / 64, self.front % 64);
+            let passable = self.members[w] | self.open_mask[w];
+            let ones = ((passable >> b).trailing_ones() as usize).min(self.n - self.front);
+            let span = if ones == 64 {
+                u64::MAX
+            } else {
+                ((1u64 << ones) - 1) << b
+            };
+            let mut holes = self.open_mask[w] & !self.members[w] & span;
+            while holes != 0 {
+                self.holes
+                    .insert((w * 64 + holes.trailing_zeros() as usize) as u32);
+                holes &= holes - 1;
+            }
+            self.front += ones;
+            if b + ones < 64 {
+                break;
+            }
+        }
+    }
+
+    fn add(&mut self, rank: usize, open: bool) {
+        self.members[rank / 64] |= 1 << (rank % 64);
+        self.count += 1;
+        if open {
+            if rank < self.front {
+                self.holes.remove(&(rank as u32));
+            }
+        } else if rank == self.front {
+            self.advance();
+        }
+    }
+
+    fn remove(&mut self, rank: usize, open: bool) {
+        self.members[rank / 64] &= !(1 << (rank % 64));
+        self.count -= 1;
+        if rank < self.front {
+            if open {
+                self.holes.insert(rank as u32);
+            } else {
+                self.front = rank;
+                drop(self.holes.split_off(&(rank as u32)));
+            }
+        }
+    }
+
+    /// The holes, then the linearized ranks above the frontier, ascending, into `out`. Costs the
+    /// holes plus the span from the frontier to the highest extra, in words.
+    fn key(&self, out: &mut Vec<u32>) {
+        out.clear();
+        out.extend(self.holes.iter().copied());
+        // Linearized below the frontier: every rank there but the holes.
+        let mut left = self.count - (self.front - self.holes.len());
+        let mut w = self.front / 64;
+        while left > 0 && w < self.members.len() {
+            let mut word = self.members[w];
+            if w == self.front / 64 {
+                word &= u64::MAX.checked_shl((self.front % 64) as u32).unwrap_or(0);
+            }
+            while word != 0 && left > 0 {
+                out.push((w * 64 + word.trailing_zeros() as usize) as u32);
+                word &= word - 1;
+                left -= 1;
+            }
+            w += 1;
         }
     }
 }
@@ -168,6 +297,8 @@ impl ConfigCache {
 /// first id with that hash, and ids with equal hashes are chained.
 struct Interner<S> {
     states: Vec<S>,
+    /// Bytes held by the states (as the model measures them) and the table.
+    bytes: usize,
     chain: Vec<u32>,
     heads: HashMap<u64, u32, BuildHasherDefault<IdHasher>>,
 }
@@ -176,12 +307,13 @@ impl<S: Eq + std::hash::Hash> Interner<S> {
     fn new() -> Self {
         Interner {
             states: Vec::new(),
+            bytes: 0,
             chain: Vec::new(),
             heads: HashMap::default(),
         }
     }
 
-    fn intern(&mut self, s: S) -> u32 {
+    fn intern(&mut self, s: S, bytes: usize) -> u32 {
         let h = fast_hash(&s);
         let id = self.states.len() as u32;
         match self.heads.entry(h) {
@@ -202,6 +334,7 @@ impl<S: Eq + std::hash::Hash> Interner<S> {
             }
         }
         self.states.push(s);
+        self.bytes += bytes + 24;
         id
     }
 }
@@ -250,15 +383,28 @@ pub fn search<M: Model>(
     }
     prev[0] = NIL;
 
-    let words = n.div_ceil(64).max(1);
+    // Invocation ranks, and the open operations' own indices (see `ConfigCache`).
+    let mut rank: Vec<u32> = vec![0; n];
+    let mut open_by_rank: Vec<bool> = Vec::with_capacity(n);
+    for &(_, kind, j) in &timeline {
+        if kind == 0 {
+            rank[j as usize] = open_by_rank.len() as u32;
+            open_by_rank.push(ops[subset[j as usize]].ret.is_none());
+        }
+    }
+    let mut lin = Linearized::new(&open_by_rank);
+    let mut key_list: Vec<u32> = Vec::new();
     let zobrist: Vec<u64> = (0..n as u64)
         .map(|j| mix64(j.wrapping_add(0x9e37_79b9_7f4a_7c15)))
         .collect();
-    let mut bits = vec![0u64; words];
     let mut bits_hash = 0u64;
-    let mut cache = ConfigCache::new(words);
+    let mut cache = ConfigCache::new();
     let mut interner = Interner::new();
-    let mut state = interner.intern(model.init());
+    let init = model.init();
+    let init_bytes = model.state_bytes(&init);
+    let mut state = interner.intern(init, init_bytes);
+    // What the search holds besides the cache, the interner and the memo (all O(n)).
+    let fixed_bytes = n * 64 + timeline.len() * 16;
     // Dense memo of model steps: row per state id (while it fits), column per operation.
     let mut memo: Vec<u32> = Vec::new();
     let mut memo_rows = 0usize;
@@ -295,12 +441,16 @@ pub fn search<M: Model>(
             let over_steps = limits.max_steps.is_some_and(|max| steps > max);
             if over_steps || steps & 0xfff == 0 {
                 let over_time = limits.deadline.is_some_and(|d| Instant::now() >= d);
-                if over_steps || over_time || stop() {
+                let used = fixed_bytes + cache.bytes() + interner.bytes + memo.capacity() * 4;
+                let over_memory = limits.max_memory.is_some_and(|max| used > max);
+                if over_steps || over_time || over_memory || stop() {
                     finish(&mut stats, steps, &cache, interner.states.len());
                     let why = if over_steps {
                         GaveUp::StepBudget(limits.max_steps.unwrap_or(0))
                     } else if over_time {
                         GaveUp::TimeBudget
+                    } else if over_memory {
+                        GaveUp::MemoryBudget(limits.max_memory.unwrap_or(0))
                     } else {
                         GaveUp::Cancelled
                     };
@@ -320,7 +470,8 @@ pub fn search<M: Model>(
                 let op = &ops[subset[j]];
                 match model.step(&interner.states[state as usize], &op.input, &op.output) {
                     Step::Legal(s) => {
-                        let id = interner.intern(s);
+                        let bytes = model.state_bytes(&s);
+                        let id = interner.intern(s, bytes);
                         if id as usize == memo_rows && (memo_rows + 1) * n <= MEMO_LIMIT {
                             memo.resize((memo_rows + 1) * n, MEMO_UNKNOWN);
                             memo_rows += 1;
@@ -343,10 +494,12 @@ pub fn search<M: Model>(
                 }
             };
             if let Some(new_state) = stepped {
-                bits[j / 64] |= 1u64 << (j % 64);
+                let (r, open) = (rank[j] as usize, ret_node[j] == NIL);
+                lin.add(r, open);
+                lin.key(&mut key_list);
                 let new_hash = bits_hash ^ zobrist[j];
                 let key = new_hash ^ mix64(u64::from(new_state) ^ 0x5851_f42d_4c95_7f2d);
-                if cache.insert(key, &bits, new_state) {
+                if cache.insert(key, new_state, lin.front as u32, &key_list) {
                     bits_hash = new_hash;
                     stack_node.push(node);
                     stack_state.push(state);
@@ -377,7 +530,7 @@ pub fn search<M: Model>(
                     node = next[HEAD as usize];
                     continue;
                 }
-                bits[j / 64] &= !(1u64 << (j % 64));
+                lin.remove(r, open);
             }
             node = next[node as usize];
         } else {
@@ -398,7 +551,7 @@ pub fn search<M: Model>(
                 break;
             };
             let j = entry_op[e as usize] as usize;
-            bits[j / 64] &= !(1u64 << (j % 64));
+            lin.remove(rank[j] as usize, ret_node[j] == NIL);
             bits_hash ^= zobrist[j];
             state = s;
             let rn = ret_node[j];
@@ -433,4 +586,63 @@ pub fn search<M: Model>(
         })
         .collect();
     (SearchOutcome::Illegal(partials), stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Linearized;
+    use proptest::prelude::*;
+    use std::collections::BTreeSet;
+
+    /// The set a (frontier, holes and extras) key stands for.
+    fn decode(l: &Linearized, open: &[bool]) -> BTreeSet<usize> {
+        let mut list = Vec::new();
+        l.key(&mut list);
+        let mut set: BTreeSet<usize> = (0..l.front).collect();
+        for r in list {
+            let r = r as usize;
+            if r < l.front {
+                assert!(open[r], "a hole is an open operation");
+                set.remove(&r);
+            } else {
+                set.insert(r);
+            }
+        }
+        set
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// After any sequence of additions and removals, the compact key decodes to exactly the
+        /// set of linearized ranks, and the frontier is the first completed rank not in it.
+        #[test]
+        fn the_compact_key_is_the_set(
+            open in prop::collection::vec(prop::bool::weighted(0.2), 1..200),
+            fill in prop::collection::vec(any::<prop::sample::Index>(), 0..200),
+            moves in prop::collection::vec(any::<prop::sample::Index>(), 0..400),
+        ) {
+            let n = open.len();
+            let mut l = Linearized::new(&open);
+            let mut set = BTreeSet::new();
+            // A long run of set ranks first (in any order), so the frontier crosses words.
+            let mut prefix: Vec<usize> = (0..fill.len().min(n)).collect();
+            let len = prefix.len();
+            for (i, f) in fill.iter().enumerate().take(len) {
+                prefix.swap(i, i + f.index(len - i));
+            }
+            let moves = prefix.into_iter().chain(moves.into_iter().map(|m| m.index(n)));
+            for r in moves {
+                if set.remove(&r) {
+                    l.remove(r, open[r]);
+                } else {
+                    set.insert(r);
+                    l.add(r, open[r]);
+                }
+                prop_assert_eq!(&decode(&l, &open), &set);
+                let front = (0..n).find(|&r| !open[r] && !set.contains(&r)).unwrap_or(n);
+                prop_assert_eq!(l.front, front);
+            }
+        }
+    }
 }

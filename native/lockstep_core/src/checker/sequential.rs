@@ -10,8 +10,10 @@
 
 use super::history::Operation;
 use super::models::{Model, Step};
+use super::search::SearchLimits;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Instant;
 
 /// Verdict of a consistency check other than linearizability.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,6 +39,20 @@ pub fn check_sequential<M: Model>(
     ops: &[Operation<M::Input, M::Output>],
     max_steps: Option<u64>,
 ) -> ConsistencyVerdict {
+    let limits = SearchLimits {
+        max_steps,
+        ..SearchLimits::default()
+    };
+    check_sequential_with(model, ops, &limits)
+}
+
+/// [`check_sequential`] with every budget of a search: model steps, a deadline and memory.
+pub fn check_sequential_with<M: Model>(
+    model: &M,
+    ops: &[Operation<M::Input, M::Output>],
+    limits: &SearchLimits,
+) -> ConsistencyVerdict {
+    let max_steps = limits.max_steps;
     // Program order: each process's operations by invocation time.
     let mut by_proc: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
     for (i, op) in ops.iter().enumerate() {
@@ -65,7 +81,11 @@ pub fn check_sequential<M: Model>(
     // Path of (process moved, previous state, whether the op was applied).
     let mut path: Vec<(usize, u32, bool)> = Vec::new();
     let mut cursors: Vec<usize> = vec![0];
+    // The longest legal prefix, copied from the path when the walk backs out of it (copying it
+    // each time it grows would be quadratic in a long history).
     let mut best: Vec<usize> = Vec::new();
+    let mut deepest = 0usize;
+    let mut state_bytes = model.state_bytes(&model.init());
     let mut steps = 0u64;
     let mut unanswered = false;
     let mut applied_n = 0usize;
@@ -73,6 +93,17 @@ pub fn check_sequential<M: Model>(
     while let Some(cursor) = cursors.last_mut() {
         if *cursor >= 2 * nproc {
             cursors.pop();
+            if applied_n == deepest && best.len() < deepest {
+                let mut replay = vec![0u32; nproc];
+                best = path
+                    .iter()
+                    .filter_map(|&(q, _, a)| {
+                        let i = seqs[q][replay[q] as usize];
+                        replay[q] += 1;
+                        a.then_some(i)
+                    })
+                    .collect();
+            }
             if let Some((p, prev, applied)) = path.pop() {
                 pos[p] -= 1;
                 state = prev;
@@ -108,10 +139,27 @@ pub fn check_sequential<M: Model>(
                     ),
                 };
             }
+            if steps & 0xfff == 0 {
+                if limits.deadline.is_some_and(|d| Instant::now() >= d) {
+                    return ConsistencyVerdict::Unknown {
+                        why: "time budget exhausted".into(),
+                    };
+                }
+                let used = visited.capacity() * (nproc * 4 + 48) + state_bytes;
+                if let Some(max) = limits.max_memory.filter(|&max| used > max) {
+                    return ConsistencyVerdict::Unknown {
+                        why: format!(
+                            "memory budget of {} MiB exhausted (raise max_memory)",
+                            max >> 20
+                        ),
+                    };
+                }
+            }
             match model.step(&states[state as usize], &op.input, &op.output) {
                 Step::Legal(s) => match ids.get(&s) {
                     Some(&id) => id,
                     None => {
+                        state_bytes += 2 * model.state_bytes(&s) + 32;
                         let id = states.len() as u32;
                         ids.insert(s.clone(), id);
                         states.push(s);
@@ -141,17 +189,7 @@ pub fn check_sequential<M: Model>(
                 return ConsistencyVerdict::Consistent;
             }
         }
-        if applied_n > best.len() {
-            let mut replay = vec![0u32; nproc];
-            best = path
-                .iter()
-                .filter_map(|&(q, _, a)| {
-                    let i = seqs[q][replay[q] as usize];
-                    replay[q] += 1;
-                    a.then_some(i)
-                })
-                .collect();
-        }
+        deepest = deepest.max(applied_n);
         cursors.push(0);
     }
     if unanswered {

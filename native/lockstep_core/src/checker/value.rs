@@ -81,6 +81,18 @@ impl Value {
     }
 
     /// Checks that the value nests no deeper than [`MAX_DEPTH`]; the error says so.
+    /// Bytes this value holds, inline and on the heap (values are at most [`MAX_DEPTH`] deep, so
+    /// the recursion is bounded).
+    pub fn bytes(&self) -> usize {
+        std::mem::size_of::<Value>()
+            + match self {
+                Value::Str(s) | Value::Keyword(s) => s.capacity(),
+                Value::List(items) => items.iter().map(Value::bytes).sum(),
+                Value::Map(pairs) => pairs.iter().map(|(k, v)| k.bytes() + v.bytes()).sum(),
+                _ => 0,
+            }
+    }
+
     pub fn check_depth(&self) -> Result<(), String> {
         if self.depth_up_to(MAX_DEPTH) > MAX_DEPTH {
             Err(too_deep())

@@ -119,6 +119,10 @@ impl Model for MemoModel {
         format!("{}{} {} -> {}", input.f, key, input.value, out)
     }
 
+    fn state_bytes(&self, state: &Value) -> usize {
+        state.bytes()
+    }
+
     fn describe_state(&self, state: &Value) -> String {
         format!("the {} model is in state {}", self.name, state)
     }

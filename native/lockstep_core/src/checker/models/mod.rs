@@ -72,6 +72,11 @@ pub trait Model {
     fn describe_operation(&self, input: &Self::Input, output: &Self::Output) -> String;
 
     fn describe_state(&self, state: &Self::State) -> String;
+
+    /// Bytes a state holds (inline and on the heap), for the search's memory budget.
+    fn state_bytes(&self, _state: &Self::State) -> usize {
+        std::mem::size_of::<Self::State>()
+    }
 }
 
 /// An encoded operation's input and output, or `None` when the operation is dropped.

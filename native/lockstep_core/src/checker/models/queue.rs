@@ -75,6 +75,10 @@ impl Model for QueueModel {
         }
     }
 
+    fn state_bytes(&self, state: &VecDeque<Value>) -> usize {
+        std::mem::size_of::<VecDeque<Value>>() + state.iter().map(Value::bytes).sum::<usize>()
+    }
+
     fn describe_state(&self, state: &VecDeque<Value>) -> String {
         format!(
             "the queue holds {}",

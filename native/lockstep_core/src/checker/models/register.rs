@@ -91,6 +91,10 @@ impl Model for RegisterModel {
         describe_register_op(input, output)
     }
 
+    fn state_bytes(&self, state: &Value) -> usize {
+        state.bytes()
+    }
+
     fn describe_state(&self, state: &Value) -> String {
         format!("the register holds {state}")
     }

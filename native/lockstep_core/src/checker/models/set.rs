@@ -59,6 +59,10 @@ impl Model for SetModel {
         }
     }
 
+    fn state_bytes(&self, state: &Vec<Value>) -> usize {
+        std::mem::size_of::<Vec<Value>>() + state.iter().map(Value::bytes).sum::<usize>()
+    }
+
     fn describe_state(&self, state: &Vec<Value>) -> String {
         format!("the set is {}", Value::List(state.clone()))
     }
