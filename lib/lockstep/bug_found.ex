@@ -12,7 +12,8 @@ defmodule Lockstep.BugFound do
     * `:reason` - `{category, detail}` with category one of `:exception`, `:crash`, `:deadlock`,
       `:left_blocked`, `:step_limit`, `:watchdog`, `:diverged`
     * `:fail_step` - the number of steps the failing run took
-    * `:trace` - the run's events, `{step, time_ms, process_id | nil, event}`, oldest first
+    * `:trace` - the run's events, `{step, time_ms, process_id | nil, event}`, oldest first:
+      the last 5,000 (whole steps) of a longer run; `:schedule` always has every step
     * `:schedule` - the process id picked at each step (the shrunk schedule when shrinking
       found a smaller one; a strict replay of it fails the same way)
     * `:preemptions` - the steps of the schedule that were preemptions (switched away from a

@@ -363,7 +363,7 @@ defmodule Lockstep.Report do
   @spec layout([map()], (non_neg_integer() -> String.t()), pos_integer() | :infinity) ::
           String.t()
   def layout(events, who_is, max_lines) do
-    lines = lines(events, who_is)
+    lines = not_kept(events) ++ lines(events, who_is)
     n = length(lines)
 
     if n <= max_lines do
@@ -380,6 +380,14 @@ defmodule Lockstep.Report do
       )
     end
   end
+
+  # A long run keeps only the last events of its trace (whole steps); say where they start.
+  defp not_kept([%{step: first} | _]) when first > 1,
+    do: [
+      "       (steps 1..#{first - 1} are not kept: a long run keeps its last steps' events; the schedule replays them all)"
+    ]
+
+  defp not_kept(_), do: []
 
   defp lines(events, who_is) do
     {lines, _} =

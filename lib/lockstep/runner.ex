@@ -60,9 +60,10 @@ defmodule Lockstep.Runner do
       Unix epoch or as a `DateTime` (default 2026-01-01T00:00:00Z): what
       `Lockstep.system_time/1` counts from
     * `:watchdog` - milliseconds of wall-clock time a running process may take to reach its
-      next sync point before the run fails with its stacktrace (default 5000)
+      next sync point before the run fails with its stacktrace (default 2000)
     * `:max_run_time` - wall-clock budget for the whole hunt in milliseconds (default 30000, or
-      `:infinity`); when it runs out the hunt stops early and says how many iterations ran
+      `:infinity`); when it runs out the hunt stops early, also in the middle of a long
+      iteration, and says how many iterations ran
     * `:trace_dir` - where a failing run's schedule file (see `Lockstep.Schedule`) and text
       report are saved (default: `LOCKSTEP_SCHEDULE_DIR`, else `_build/<env>/lockstep` under
       the Mix project, else the system's temporary directory)
@@ -106,6 +107,9 @@ defmodule Lockstep.Runner do
   # The watchdog looks at the run every `poll` ms: a quarter of the watchdog, at most 50 ms,
   # so it fires within 25% of its time (a 20 ms watchdog after at most about 25 ms).
   @max_poll_ms 50
+  # Events of a failed run's trace kept for its report and schedule file (the last ones, whole
+  # steps): the cost of a failure is bounded whatever the length of the run.
+  @trace_kept 5_000
   @stop_ms 5_000
   # How long the runner waits for a note its processes have sent (a crash, an escape).
   @note_ms 1_000
@@ -209,8 +213,20 @@ defmodule Lockstep.Runner do
       hunted(cfg, stats)
     else
       expected = expected_steps(stats.longest)
+      deadline = if cfg.max_run_time != :infinity, do: started + cfg.max_run_time
 
-      case iteration(fun, cfg, i, expected) do
+      case run_iteration(fun, cfg, i, %{expected_steps: expected}, false, deadline) do
+        {:out_of_time, steps} ->
+          IO.puts(
+            :stderr,
+            "Lockstep: #{test_name(cfg)} stopped during iteration #{i} of #{cfg.iterations}, " <>
+              "after #{steps} steps of it (max_run_time #{cfg.max_run_time} ms); no bug found in " <>
+              "the #{i} iterations before it. Raise :max_run_time (or lower :max_steps) to " <>
+              "explore more."
+          )
+
+          hunted(cfg, stats)
+
         {:ok, steps, schedule_hash} ->
           hunt(fun, cfg, i + 1, started, record(stats, steps, schedule_hash, false))
 
@@ -352,7 +368,9 @@ defmodule Lockstep.Runner do
           {:ok | :step_limit, non_neg_integer(), term(), map()} | {:fail, map()}
   def run_traced(fun, cfg, i, overrides), do: run_iteration(fun, cfg, i, overrides, true)
 
-  defp run_iteration(fun, cfg, i, overrides, traced) do
+  # `deadline` (monotonic ms, or nil): the hunt's max_run_time, which ends even an iteration
+  # still running (`{:out_of_time, steps}`).
+  defp run_iteration(fun, cfg, i, overrides, traced, deadline \\ nil) do
     iter_seed = Native.seed_iteration(cfg.seed, i)
     tag = make_ref()
 
@@ -378,7 +396,7 @@ defmodule Lockstep.Runner do
     try do
       Native.run_start(run)
       poll = cfg.watchdog |> div(4) |> max(1) |> min(@max_poll_ms)
-      ended = await(run, tag, {cfg.watchdog, poll}, 0, now_ms())
+      ended = await(run, tag, {cfg.watchdog, poll, deadline}, 0, now_ms())
 
       ctx = %{
         cfg: cfg,
@@ -408,19 +426,31 @@ defmodule Lockstep.Runner do
         :finished
     after
       elem(watchdog, 1) ->
-        case Native.run_status(run) do
-          {_steps, _running, true, _now} ->
-            :finished
+        deadline = elem(watchdog, 2)
 
-          {steps, _running, false, _now} when steps != last_steps ->
-            await(run, tag, watchdog, steps, now_ms())
+        if deadline != nil and now_ms() >= deadline and not finished?(run) do
+          :out_of_time
+        else
+          watch(run, tag, watchdog, last_steps, since)
+        end
+    end
+  end
 
-          {steps, running, false, _now} ->
-            if now_ms() - since >= elem(watchdog, 0) do
-              {:watchdog, running}
-            else
-              await(run, tag, watchdog, steps, since)
-            end
+  defp finished?(run), do: elem(Native.run_status(run), 2)
+
+  defp watch(run, tag, watchdog, last_steps, since) do
+    case Native.run_status(run) do
+      {_steps, _running, true, _now} ->
+        :finished
+
+      {steps, _running, false, _now} when steps != last_steps ->
+        await(run, tag, watchdog, steps, now_ms())
+
+      {steps, running, false, _now} ->
+        if now_ms() - since >= elem(watchdog, 0) do
+          {:watchdog, running}
+        else
+          await(run, tag, watchdog, steps, since)
         end
     end
   end
@@ -432,6 +462,10 @@ defmodule Lockstep.Runner do
 
     result =
       case {ended, Native.run_outcome(run)} do
+        {:out_of_time, _} ->
+          Native.run_abort(run, "max_run_time")
+          {:out_of_time, steps}
+
         {{:watchdog, pid}, _} ->
           stack = stacktrace(pid)
           stuck = stuck(pid)
@@ -560,14 +594,16 @@ defmodule Lockstep.Runner do
 
   defp passed(kind, run, steps, schedule_hash, %{traced: true}) do
     processes = for {id, pid, name, _alive} <- Native.run_procs(run), do: {id, pid, name}
-    {kind, steps, schedule_hash, %{trace: Native.run_trace(run), processes: processes}}
+
+    {kind, steps, schedule_hash,
+     %{trace: Native.run_trace(run, @trace_kept), processes: processes}}
   end
 
   defp passed(kind, _run, steps, schedule_hash, _ctx), do: {kind, steps, schedule_hash}
 
   defp fail(run, category, detail, exception, ctx, extra \\ %{}) do
     processes = for {id, pid, name, _alive} <- Native.run_procs(run), do: {id, pid, name}
-    trace = Native.run_trace(run)
+    trace = Native.run_trace(run, @trace_kept)
 
     exception =
       case exception do

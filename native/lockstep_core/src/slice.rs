@@ -62,6 +62,19 @@ pub fn failure_points<P>(trace: &[Event<P>], outcome: &Outcome<P>) -> Vec<Point>
     }
 }
 
+/// Events a causal slice looks back over at most: the slice of a failure in a run of millions
+/// of steps costs what it costs for the last `SLICE_WINDOW` events.
+pub const SLICE_WINDOW: usize = 50_000;
+
+/// [`causal_slice`] over the last [`SLICE_WINDOW`] events of `trace` (whole steps): causes
+/// further back are left out.
+pub fn causal_slice_bounded<P>(trace: &[Event<P>], points: &[Point]) -> Vec<u64> {
+    causal_slice(
+        &trace[crate::trace::tail_start(trace, SLICE_WINDOW)..],
+        points,
+    )
+}
+
 /// The steps (1-based, ascending) that happen before any of `points`, the points' own steps
 /// included. Targets that name no step of the trace are ignored.
 pub fn causal_slice<P>(trace: &[Event<P>], points: &[Point]) -> Vec<u64> {

@@ -15,6 +15,21 @@ pub struct Event<P> {
     pub kind: EventKind<P>,
 }
 
+/// Where the last (at most) `max` events of `trace` start, moved forward to the start of a step
+/// so that no step is cut in half (the events of steps that long alone may be fewer). Reports,
+/// schedule files and causal slices of a long run read this tail, so their cost is bounded
+/// whatever the length of the run.
+pub fn tail_start<P>(trace: &[Event<P>], max: usize) -> usize {
+    let mut start = trace.len().saturating_sub(max);
+    if start > 0 {
+        let cut = trace[start - 1].step;
+        while start < trace.len() && trace[start].step == cut {
+            start += 1;
+        }
+    }
+    start
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum EventKind<P> {
     Start,
@@ -158,4 +173,34 @@ pub enum EventKind<P> {
     Deadline {
         of: ProcId,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{tail_start, Event, EventKind};
+
+    fn trace(steps: &[u64]) -> Vec<Event<()>> {
+        steps
+            .iter()
+            .map(|&step| Event {
+                step,
+                time: 0,
+                proc: None,
+                kind: EventKind::Start,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_tail_starts_at_a_step_and_holds_at_most_max_events() {
+        let t = trace(&[0, 1, 1, 2, 3, 3, 3, 4]);
+        assert_eq!(tail_start(&t, 100), 0);
+        assert_eq!(tail_start(&t, 8), 0);
+        // Whole steps: the last 4 are steps 3 and 4; the last 3 would cut step 3, so only 4.
+        assert_eq!(tail_start(&t, 4), 4);
+        assert_eq!(tail_start(&t, 3), 7);
+        assert_eq!(tail_start(&t, 5), 3);
+        assert_eq!(tail_start(&t, 0), 8);
+        assert_eq!(tail_start(&trace(&[]), 3), 0);
+    }
 }

@@ -24,6 +24,8 @@ pub struct PendingRef {
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
+/// Distinct shared-state labels a run keeps shared (see `RunState::labels`).
+const LABELS_KEPT: usize = 4096;
 
 pub fn ref_key(term: Term<'_>) -> Vec<u8> {
     term.to_binary().as_slice().to_vec()
@@ -343,7 +345,7 @@ impl RunState {
                 write: items[2]
                     .decode()
                     .map_err(|_| "sync's write flag must be a boolean".to_string())?,
-                label: Payload::new(items[3]),
+                label: self.label(items[3]),
             }
         } else {
             return Err(format!("unknown operation {term}", term = show(term)));
@@ -366,6 +368,20 @@ impl RunState {
             .entry(name.clone())
             .or_insert_with(|| Payload::new(term));
         name
+    }
+
+    /// The stored term for a shared-state label: one per distinct label while there are fewer
+    /// than `LABELS_KEPT`, a fresh one after that.
+    fn label(&mut self, term: Term<'_>) -> Payload {
+        let key = term.to_binary().as_slice().to_vec();
+        if let Some(p) = self.labels.get(&key) {
+            return p.clone();
+        }
+        let p = Payload::new(term);
+        if self.labels.len() < LABELS_KEPT && key.len() <= 1024 {
+            self.labels.insert(key, p.clone());
+        }
+        p
     }
 
     fn new_ref(&self, term: Term<'_>) -> Result<PendingRef, String> {

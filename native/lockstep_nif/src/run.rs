@@ -61,6 +61,9 @@ pub struct RunState {
     pub timer_ids: HashMap<Vec<u8>, TimerId>,
     /// The term behind each global name the engine has seen (keyed by the engine's name).
     pub global_terms: HashMap<Name, Payload>,
+    /// Shared-state labels seen in this run, by external format: a loop over the same
+    /// operation keeps one stored term, not one per step (at most `LABELS_KEPT` of them).
+    pub labels: HashMap<Vec<u8>, Payload>,
     /// A ref a process supplied with its pending `monitor`/`send_after`, by process id.
     pending: Vec<Option<PendingRef>>,
     notified: bool,
@@ -315,6 +318,7 @@ fn run_new<'a>(
             monitor_ids: HashMap::new(),
             timer_ids: HashMap::new(),
             global_terms: HashMap::new(),
+            labels: HashMap::new(),
             pending: Vec::new(),
             notified: false,
         })
@@ -485,19 +489,29 @@ fn run_outcome<'a>(env: Env<'a>, run: ResourceArc<RunResource>) -> Term<'a> {
     }
 }
 
-#[rustler::nif]
-fn run_trace<'a>(env: Env<'a>, run: ResourceArc<RunResource>) -> Term<'a> {
+/// The last (at most) `max` events of the trace, whole steps only (see
+/// `lockstep_core::trace::tail_start`). On a dirty scheduler: a long run's trace is long.
+#[rustler::nif(schedule = "DirtyCpu")]
+fn run_trace<'a>(env: Env<'a>, run: ResourceArc<RunResource>, max: Term<'a>) -> Term<'a> {
+    let Ok(max) = max.decode::<usize>() else {
+        return err(
+            env,
+            format!("max must be a non-negative integer, got {}", show(max)),
+        );
+    };
     match lock(&run) {
         Ok(st) => {
-            let events: Vec<Term<'a>> = st.ctl.trace().iter().map(|e| st.event(env, e)).collect();
+            let trace = st.ctl.trace();
+            let tail = &trace[lockstep_core::trace::tail_start(trace, max)..];
+            let events: Vec<Term<'a>> = tail.iter().map(|e| st.event(env, e)).collect();
             events.encode(env)
         }
         Err(e) => err(env, e),
     }
 }
 
-/// The schedule: the process id picked at each step.
-#[rustler::nif]
+/// The schedule: the process id picked at each step (a dirty scheduler's work for a long run).
+#[rustler::nif(schedule = "DirtyCpu")]
 fn run_choices<'a>(env: Env<'a>, run: ResourceArc<RunResource>) -> Term<'a> {
     match lock(&run) {
         Ok(st) => {

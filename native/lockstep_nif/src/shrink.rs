@@ -7,7 +7,7 @@ use crate::atoms;
 use crate::run::{lock, RunResource};
 use crate::terms::{decode_list, show};
 use lockstep_core::shrink::{Shrinker, Size};
-use lockstep_core::slice::{causal_slice, failure_points, Point};
+use lockstep_core::slice::{causal_slice_bounded, failure_points, Point};
 use lockstep_core::ProcId;
 use rustler::{Encoder, Env, ResourceArc, Term};
 use std::sync::{Mutex, MutexGuard};
@@ -91,7 +91,7 @@ fn run_preemptions<'a>(env: Env<'a>, run: ResourceArc<RunResource>) -> Term<'a> 
 /// The steps that happen before `from`, ascending, `from`'s own steps included. `from` is
 /// `nil` (the finished run's failure: the ending process, or every blocked one), a step
 /// number, or a list of step numbers. Call it before `run_release`, which drops the trace.
-#[rustler::nif]
+#[rustler::nif(schedule = "DirtyCpu")]
 fn run_slice<'a>(env: Env<'a>, run: ResourceArc<RunResource>, from: Term<'a>) -> Term<'a> {
     let st = match lock(&run) {
         Ok(st) => st,
@@ -133,7 +133,7 @@ fn run_slice<'a>(env: Env<'a>, run: ResourceArc<RunResource>, from: Term<'a>) ->
         }
         steps.into_iter().map(Point::Step).collect()
     };
-    causal_slice(trace, &points).encode(env)
+    causal_slice_bounded(trace, &points).encode(env)
 }
 
 pub struct ShrinkResource {
