@@ -62,4 +62,30 @@ defmodule Lockstep.LongRunsTest do
     # Far less than the 100 million steps would take.
     assert System.monotonic_time(:millisecond) - started < 20_000
   end
+
+  test "a directory keeps the files of the newest keep_failures failures only", %{tmp_dir: dir} do
+    File.write!(Path.join(dir, "notes-seed1-iter2.json"), "mine")
+    racy = fn -> Lockstep.spawn(fn -> :ok end) && raise "boom" end
+
+    paths =
+      for seed <- 1..5 do
+        e =
+          assert_raise Lockstep.BugFound, fn ->
+            Lockstep.Runner.run(racy, seed: seed, trace_dir: dir, keep_failures: 3, shrink: false)
+          end
+
+        e.schedule_path
+      end
+
+    kept = dir |> File.ls!() |> Enum.sort()
+    assert length(Enum.filter(kept, &String.ends_with?(&1, ".json"))) == 4
+    assert length(Enum.filter(kept, &String.ends_with?(&1, ".txt"))) == 3
+    assert "notes-seed1-iter2.json" in kept
+    assert Path.basename(List.last(paths)) in kept
+    refute Path.basename(hd(paths)) in kept
+
+    assert_raise ArgumentError, ~r/:keep_failures/, fn ->
+      Lockstep.Runner.run(racy, keep_failures: 0)
+    end
+  end
 end

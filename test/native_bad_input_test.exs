@@ -103,4 +103,31 @@ defmodule Lockstep.NativeBadInputTest do
     assert_receive {^tag, :finished, nil}, 1_000
     assert {:exception, :killed} = Native.run_outcome(run)
   end
+
+  test "a spawned process whose reserved id something else bound first does not outlive the run" do
+    parent = self()
+
+    Lockstep.Runner.run(
+      fn ->
+        {run, _tag, _id, _runner} = ctx = Lockstep.Runtime.ctx()
+        {:spawned, child} = Lockstep.Runtime.sync(ctx, :spawn)
+        # A foreign process binds the reserved id before the spawned process can.
+        hostile = spawn(fn -> Process.sleep(:infinity) end)
+        :ok = Native.run_bind(run, child, hostile)
+        victim = spawn(fn -> Process.sleep(:infinity) end)
+
+        error =
+          assert_raise Lockstep.Error, fn -> Lockstep.Runtime.bind_child(run, child, victim) end
+
+        send(parent, {:victim, victim, error.message})
+        Process.exit(hostile, :kill)
+      end,
+      iterations: 1,
+      allow_crashes: true
+    )
+
+    assert_receive {:victim, victim, message}
+    assert message =~ "could not bind spawned process P1: P1 is already bound"
+    refute Process.alive?(victim)
+  end
 end

@@ -43,6 +43,7 @@ defmodule Lockstep.Options do
     escapes: {:fail, ":fail or :warn", {:in, [:fail, :warn]}},
     max_run_time: {30_000, "a positive integer (milliseconds) or :infinity", :budget},
     trace_dir: {nil, "a path (string)", :string},
+    keep_failures: {100, "a positive integer or :infinity", :budget},
     verbose: {false, "a boolean", :boolean},
     shrink: {true, "a boolean", :boolean},
     shrink_time: {5_000, "a positive integer (milliseconds)", :pos_integer},

@@ -67,6 +67,9 @@ defmodule Lockstep.Runner do
     * `:trace_dir` - where a failing run's schedule file (see `Lockstep.Schedule`) and text
       report are saved (default: `LOCKSTEP_SCHEDULE_DIR`, else `_build/<env>/lockstep` under
       the Mix project, else the system's temporary directory)
+    * `:keep_failures` - how many failures' files (schedule and report) that directory keeps:
+      after each failure the oldest beyond this many are deleted (default 100, or
+      `:infinity`); only files named as the runner names them are touched
     * `:verbose` - when no bug was found, print what was explored: iterations run, distinct
       schedules, runs stopped at the step limit and the longest run (default false;
       `LOCKSTEP_VERBOSE=1` turns it on, and so does `mix test --trace` for `ctest`)
@@ -873,6 +876,7 @@ defmodule Lockstep.Runner do
 
     case Schedule.save(Schedule.from_failure(f, cfg), dir) do
       {:ok, path} ->
+        Lockstep.Schedule.Keep.prune(dir, cfg.keep_failures, path)
         {path, {:beside, Path.rootname(path) <> ".txt"}}
 
       {:error, why} ->

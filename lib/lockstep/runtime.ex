@@ -137,10 +137,21 @@ defmodule Lockstep.Runtime do
     {:spawned, child} = sync(ctx, op)
     escapes = Escape.mode()
     pid = :erlang.spawn(fn -> child_main({run, tag, child, runner}, fun, escapes) end)
+    bind_child(run, child, pid)
+  end
 
+  @doc false
+  # Binds the VM process `pid` to the reserved id `child`. If that fails (something else bound
+  # the id first), the process, which would wait for a wake-up that never comes, is killed
+  # before the error is raised: no process outlives its run.
+  def bind_child(run, child, pid) do
     case Native.run_bind(run, child, pid) do
-      :ok -> pid
-      {:error, why} -> raise Lockstep.Error, message: why
+      :ok ->
+        pid
+
+      {:error, why} ->
+        Process.exit(pid, :kill)
+        raise Lockstep.Error, message: "could not bind spawned process P#{child}: #{why}"
     end
   end
 
