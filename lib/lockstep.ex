@@ -538,22 +538,33 @@ defmodule Lockstep do
   @doc """
   Registers `pid` under `name` for this run. Raises `ArgumentError` when the name is taken, the
   process already has a name, or it is dead. Outside a run, `Process.register/2`.
+
+  Inside a run names belong to the run (other runs at once have names of their own), so only a
+  process of the run can be registered: registering any other raises `ArgumentError`, where
+  the VM would take a name that the run could not see and that would outlive it.
   """
   @spec register(pid(), atom()) :: true
   def register(pid, name) when is_pid(pid) and is_atom(name) do
-    with ctx when ctx != nil <- Runtime.ctx(),
-         result when result != :unmanaged <- Runtime.sync(ctx, {:register, name, pid}) do
-      case result do
-        :ok ->
-          true
+    case Runtime.ctx() do
+      nil ->
+        Process.register(pid, name)
 
-        {:error, :badarg} ->
-          raise ArgumentError,
-                "could not register #{inspect(pid)} as #{inspect(name)}: the name is taken, " <>
-                  "the process already has a name, or it is not alive"
-      end
-    else
-      _plain -> Process.register(pid, name)
+      ctx ->
+        case Runtime.sync(ctx, {:register, name, pid}) do
+          :ok ->
+            true
+
+          {:error, :badarg} ->
+            raise ArgumentError,
+                  "could not register #{inspect(pid)} as #{inspect(name)}: the name is taken, " <>
+                    "the process already has a name, or it is not alive"
+
+          :unmanaged ->
+            raise ArgumentError,
+                  "could not register #{inspect(pid)} as #{inspect(name)}: inside a run only " <>
+                    "the run's processes can have the run's names, and this one is not the " <>
+                    "run's (register it before the run, or start it with Lockstep.spawn)"
+        end
     end
   end
 

@@ -91,7 +91,7 @@ defmodule Lockstep.ETS do
       itself is the plain `:ets` fold.
   """
 
-  alias Lockstep.{Runtime, SharedState}
+  alias Lockstep.{RunSpace, Runtime, SharedState}
 
   @uses_key :"$lockstep_ets_used"
   @names :"$lockstep_ets_names"
@@ -658,18 +658,12 @@ defmodule Lockstep.ETS do
     end
   end
 
-  # Whose names a table's name is looked up among: the iteration's (its tag is new in every
-  # iteration, and shared by all of the iteration's processes).
-  defp space({_run, tag, _id, _runner}), do: tag
+  # Whose names a table's name is looked up among: the iteration's (see Lockstep.RunSpace).
+  defp space(ctx), do: RunSpace.space(ctx)
 
   # Gives `tid` the name `name` in the run, unless a live table has it.
   defp claim(ctx, name, tid) do
-    ensure_names()
-    space = space(ctx)
-
-    if :ets.insert_new(@names, {{space}, :cleanup}) do
-      SharedState.on_cleanup(ctx, fn -> forget_space(space) end)
-    end
+    space = RunSpace.open(@names, ctx)
 
     cond do
       :ets.insert_new(@names, {{space, name}, tid}) -> :ok
@@ -682,44 +676,6 @@ defmodule Lockstep.ETS do
     :ets.delete(@names, {space(ctx), name})
   rescue
     ArgumentError -> true
-  end
-
-  defp forget_space(space) do
-    :ets.match_delete(@names, {{space, :_}, :_})
-    :ets.delete(@names, {space})
-  end
-
-  # The names of every run live in one public table, created the first time a run names a
-  # table, and owned by a process of its own that nothing links to, so that it outlives the
-  # runs (and the test) that happened to create it.
-  defp ensure_names do
-    if :ets.whereis(@names) == :undefined do
-      caller = self()
-      ref = make_ref()
-
-      {_pid, monitor} =
-        :erlang.spawn_monitor(fn ->
-          :erlang.group_leader(:erlang.whereis(:init), self())
-
-          created =
-            try do
-              :ets.new(@names, [:set, :public, :named_table, read_concurrency: true])
-            rescue
-              # Another run created it first.
-              ArgumentError -> false
-            end
-
-          send(caller, {ref, :ready})
-          if created, do: Process.sleep(:infinity)
-        end)
-
-      receive do
-        {^ref, :ready} -> Process.demonitor(monitor, [:flush])
-        {:DOWN, ^monitor, :process, _, reason} -> exit({:lockstep_ets_names, reason})
-      end
-    end
-
-    :ok
   end
 
   # The table as the `{:"ETS-TRANSFER", table, from, gift}` message names it: a named table

@@ -23,21 +23,38 @@ defmodule Lockstep.Global do
       (as `=:=` decides for everything but maps with more than 32 keys).
     * Registering a process that has already ended returns `:yes` and leaves the name free,
       as `:global` does once it notices the process is gone.
+    * Inside a run, registering a process that is not the run's raises `ArgumentError`:
+      `:global` would give it a name of the whole cluster, which the run could not see and
+      which would outlive the run.
   """
 
   alias Lockstep.Runtime
 
   @doc """
   Registers `pid` under the global `name`. Returns `:yes`, or `:no` when the name is taken.
-  A process may hold several global names.
+  A process may hold several global names. Inside a run only a process of the run can be
+  registered (the name space is the run's); any other raises `ArgumentError`.
   """
   @spec register_name(term(), pid()) :: :yes | :no
   def register_name(name, pid) when is_pid(pid) do
-    with ctx when ctx != nil <- Runtime.ctx(),
-         result when is_boolean(result) <- Runtime.sync(ctx, {:global_register, name, pid}) do
-      if result, do: :yes, else: :no
-    else
-      _plain -> :global.register_name(name, pid)
+    case Runtime.ctx() do
+      nil ->
+        :global.register_name(name, pid)
+
+      ctx ->
+        case Runtime.sync(ctx, {:global_register, name, pid}) do
+          true ->
+            :yes
+
+          false ->
+            :no
+
+          :unmanaged ->
+            raise ArgumentError,
+                  "could not register #{inspect(pid)} under the global name #{inspect(name)}: " <>
+                    "inside a run only the run's processes can have the run's global names, " <>
+                    "and this one is not the run's"
+        end
     end
   end
 

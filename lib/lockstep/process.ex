@@ -12,10 +12,14 @@ defmodule Lockstep.Process do
 
   Registered names live in the run: `register/2`, `unregister/1`, `whereis/1` and
   `registered/0` see only the run's names (a name registered in the VM outside the run is not
-  visible inside it, and the other way round). A name is freed when its process ends.
+  visible inside it, and the other way round). A name is freed when its process ends. Each run
+  has names of its own, kept by the engine, so two runs at once (two `async: true` ctests) can
+  each register the same name.
 
   ## Differences from `Process`
 
+    * Inside a run only a process of the run can be registered: `register/2` with any other
+      pid raises `ArgumentError` (a VM name would be invisible to the run and outlive it).
     * `registered/0` lists the run's names in name order (`Process.registered/0` gives no
       particular order).
     * `flag/2` controls only `:trap_exit`; other flags go to `Process.flag/2` and do not change

@@ -112,7 +112,7 @@ defmodule Lockstep.AtomicsCountersPersistentTermTest do
     assert is_reference(ref) and is_tuple(cref)
   end
 
-  test "persistent terms a run puts or erases are restored when each iteration ends" do
+  test "each iteration starts from the VM's terms, which a run leaves as they were" do
     kept = {__MODULE__, :kept}
     fresh = {__MODULE__, :fresh}
     :persistent_term.put(kept, :before)
@@ -135,6 +135,88 @@ defmodule Lockstep.AtomicsCountersPersistentTermTest do
     assert :persistent_term.get(kept) == :before
     assert :persistent_term.get(fresh, :none) == :none
     :persistent_term.erase(kept)
+  end
+
+  # A key the VM already has when the scenario starts: erasing it, reading it, putting it.
+  defp vm_key_scenario(key) do
+    [
+      PersistentTerm.get(key),
+      PersistentTerm.erase(key),
+      attempt(fn -> PersistentTerm.get(key) end),
+      PersistentTerm.get(key, :gone),
+      PersistentTerm.erase(key),
+      Enum.any?(PersistentTerm.get(), &match?({^key, _}, &1)),
+      PersistentTerm.put(key, :again),
+      for({^key, value} <- PersistentTerm.get(), do: value),
+      PersistentTerm.put(key, :replaced),
+      PersistentTerm.get(key)
+    ]
+  end
+
+  test "differential: a key the VM has, erased and put again" do
+    key = {__MODULE__, :vm_key}
+    :persistent_term.put(key, :vm)
+    expected = vm_key_scenario(key)
+    :persistent_term.put(key, :vm)
+    assert inside(fn -> vm_key_scenario(key) end) == expected
+
+    assert expected ==
+             [:vm, true, {:raised, ArgumentError}, :gone, false, false, :ok, [:again]] ++
+               [:ok, :replaced]
+
+    # The run changed its own term only.
+    assert :persistent_term.get(key) == :vm
+    :persistent_term.erase(key)
+  end
+
+  test "a run's missing key raises the error :persistent_term.get/1 raises" do
+    key = {__MODULE__, :missing}
+    :persistent_term.put(key, :vm)
+
+    raised =
+      inside(fn ->
+        PersistentTerm.erase(key)
+
+        try do
+          PersistentTerm.get(key)
+        rescue
+          e -> {e, hd(__STACKTRACE__)}
+        end
+      end)
+
+    :persistent_term.erase(key)
+
+    assert {%ArgumentError{message: message},
+            {:persistent_term, :get, [^key], [error_info: %{module: :erl_erts_errors}]}} = raised
+
+    assert message =~ "no persistent term stored with this key"
+  end
+
+  test "inside a run the run's terms are its own: plain :persistent_term does not see them" do
+    key = {__MODULE__, :private}
+    shadowed = {__MODULE__, :shadowed}
+    :persistent_term.put(shadowed, :vm)
+
+    assert inside(fn ->
+             :ok = PersistentTerm.put(key, :run)
+             :ok = PersistentTerm.put(shadowed, :run)
+
+             me = self()
+
+             Lockstep.spawn(fn ->
+               Lockstep.send(me, {:child, PersistentTerm.get(key), PersistentTerm.get(shadowed)})
+             end)
+
+             {:child, :run, :run} = Lockstep.recv()
+
+             {PersistentTerm.get(key), :persistent_term.get(key, :none),
+              PersistentTerm.get(shadowed), :persistent_term.get(shadowed),
+              Enum.count(PersistentTerm.get(), &match?({^shadowed, _}, &1))}
+           end) == {:run, :none, :run, :vm, 1}
+
+    assert :persistent_term.get(key, :none) == :none
+    assert :persistent_term.get(shadowed) == :vm
+    :persistent_term.erase(shadowed)
   end
 
   test "a lost update on a read-then-write of an atomic is found" do

@@ -62,6 +62,23 @@ defmodule Lockstep.ProcessNamesTest do
                end)
     end
 
+    test "a process outside the run cannot take a name of the run, nor one of the VM" do
+      outside = spawn(fn -> Process.sleep(:infinity) end)
+
+      assert {%ArgumentError{message: local}, nil, %ArgumentError{message: global}, :undefined} =
+               inside(fn ->
+                 {catch_error(Lockstep.Process.register(outside, :lockstep_outside_name)),
+                  Lockstep.Process.whereis(:lockstep_outside_name),
+                  catch_error(Global.register_name(:lockstep_outside_name, outside)),
+                  Global.whereis_name(:lockstep_outside_name)}
+               end)
+
+      assert local =~ "not the run's" and global =~ "not the run's"
+      assert Process.whereis(:lockstep_outside_name) == nil
+      assert :global.whereis_name(:lockstep_outside_name) == :undefined
+      Process.exit(outside, :kill)
+    end
+
     test "registered/0 outside a run is the VM's list" do
       assert :code_server in Lockstep.Process.registered()
     end
