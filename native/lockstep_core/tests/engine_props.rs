@@ -223,8 +223,17 @@ fn check_names_follow_their_holders(r: &RunResult) {
     }
 }
 
+/// Programs per property: 192 in the test suite; `scripts/soak engine N` sets
+/// `LOCKSTEP_FUZZ_CASES` for long campaigns.
+fn cases() -> u32 {
+    std::env::var("LOCKSTEP_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(192)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(192))]
+    #![proptest_config(ProptestConfig::with_cases(cases()))]
 
     #[test]
     fn fifo_per_pair_and_no_loss(prog in program(fifo_instr(), false), s in strategy_config(), seed in any::<u64>()) {
