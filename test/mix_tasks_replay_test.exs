@@ -78,6 +78,43 @@ defmodule Lockstep.MixTasksReplayTest do
       assert dump([bug.schedule_path, "--format", "json"]) =~ ~s("kind": "spawn")
     end
 
+    test "text of a run with 100k processes names each one right (one lookup table)" do
+      # With a scan of the process list per event this took minutes (quadratic); the time per
+      # size is measured by `scripts/bench dump_trace`, never asserted here.
+      n = 100_000
+
+      s = %Lockstep.Schedule{
+        path: "big.json",
+        strategy: :random,
+        settings: %{%Lockstep.Schedule{}.settings | max_steps: n},
+        steps: n,
+        category: :deadlock,
+        choices: Enum.to_list(0..(n - 1)),
+        processes: for(i <- (n - 1)..0//-1, do: %{id: i, name: if(rem(i, 3) == 0, do: ":p#{i}")}),
+        trace:
+          for(
+            i <- 0..(n - 1),
+            do: %{step: i + 1, time: 0, proc: i, kind: "start", text: "starts"}
+          )
+      }
+
+      lines = s |> DumpTrace.text() |> String.split("\n")
+      steps = Enum.filter(lines, &(&1 =~ ~r/^\s*\d+\. P\d/))
+      assert length(steps) == n
+      assert Enum.at(steps, 0) == "    1. P0(:p0) starts"
+      assert Enum.at(steps, 1) == "    2. P1   starts"
+      assert List.last(steps) == "100000. P99999(:p99999) starts"
+      assert Enum.at(steps, 50_000) == "50001. P50000 starts"
+
+      who = Lockstep.Schedule.process_aliases(s)
+
+      for id <- [0, 1, 3, 99_998, 99_999, n],
+          do: assert(who.(id) == Lockstep.Schedule.process_alias(s, id))
+
+      processes = Enum.find(lines, &String.starts_with?(&1, "Processes: "))
+      assert processes =~ ~r/^Processes: P99999\(:p99999\), P99998, P99997, P99996\(:p99996\),/
+    end
+
     test "errors: missing, corrupt, newer files and bad arguments", %{tmp_dir: dir} do
       missing = Path.join(dir, "none.json")
 

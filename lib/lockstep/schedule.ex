@@ -269,14 +269,32 @@ defmodule Lockstep.Schedule do
   @doc """
   How reports name process `id` of this schedule's run: `P1`, or `P1(:counter)` when it was
   registered.
+
+  Each call looks through the process list; to name many processes (a whole trace), build the
+  lookup once with `process_aliases/1`.
   """
   @spec process_alias(t(), non_neg_integer()) :: String.t()
   def process_alias(%__MODULE__{processes: processes}, id) do
     case Enum.find(processes, &(&1.id == id)) do
-      %{name: name} when is_binary(name) -> "P#{id}(#{name})"
-      _ -> "P#{id}"
+      %{name: name} -> alias_text(id, name)
+      nil -> alias_text(id, nil)
     end
   end
+
+  @doc """
+  `process_alias/2` for every process at once: a function from a process id to its name in
+  reports, backed by a map built once, so naming each of a trace's events costs the same however
+  many processes the run had.
+  """
+  @spec process_aliases(t()) :: (non_neg_integer() -> String.t())
+  def process_aliases(%__MODULE__{processes: processes}) do
+    # The first entry of an id wins, as in process_alias/2.
+    names = Enum.reduce(processes, %{}, &Map.put_new(&2, &1.id, &1.name))
+    fn id -> alias_text(id, Map.get(names, id)) end
+  end
+
+  defp alias_text(id, name) when is_binary(name), do: "P#{id}(#{name})"
+  defp alias_text(id, _), do: "P#{id}"
 
   # ----- writing -----------------------------------------------------------------------------
 
