@@ -14,8 +14,12 @@ defmodule Mix.Tasks.Lockstep.Check do
       histories/etcd_002.log: linearizable
       histories/etcd_007.log: unknown (time budget exhausted)
       histories/broken.log: error: line 3: ...
+      histories/empty.log: error: no operations: the history is empty
+      histories/etcd_010.log: linearizable (skipped 2 lines that are not history events, first at line 1)
 
-  followed by a summary line.
+  followed by a summary line. A file with no operations is an error, not a pass. Lines of a
+  Jepsen etcd log that are not history events (other log output) are skipped, and the file's
+  line says how many and where the first was; with `--strict` they make the file an error.
 
   ## Options
 
@@ -32,6 +36,8 @@ defmodule Mix.Tasks.Lockstep.Check do
     * `--time-limit MS` - wall-clock budget per file
     * `--html DIR` - write an HTML timeline of each violation to `DIR/<file>.html`
     * `--verbose` - print the full explanation of each violation
+    * `--strict` - a line that is not a history event makes its file an error (default: skip
+      and count such lines)
 
   ## Exit status
 
@@ -51,7 +57,8 @@ defmodule Mix.Tasks.Lockstep.Check do
     max_steps: :integer,
     time_limit: :integer,
     html: :string,
-    verbose: :boolean
+    verbose: :boolean,
+    strict: :boolean
   ]
 
   @impl Mix.Task
@@ -112,7 +119,8 @@ defmodule Mix.Tasks.Lockstep.Check do
           partition: Keyword.get(opts, :partition, true),
           threads: Keyword.get(opts, :threads, 1),
           max_steps: opts[:max_steps],
-          time_limit: opts[:time_limit]
+          time_limit: opts[:time_limit],
+          strict: Keyword.get(opts, :strict, false)
         ]
         |> Enum.reject(fn {_k, v} -> v == nil end)
 
@@ -164,9 +172,9 @@ defmodule Mix.Tasks.Lockstep.Check do
 
   defp report(results, o, opts) do
     codes =
-      for {path, result} <- results do
+      for {path, result, skipped} <- results do
         {line, code} = line(result)
-        Mix.shell().info("#{path}: #{line}")
+        Mix.shell().info("#{path}: #{line}#{skipped(skipped)}")
         details(path, result, opts)
         code
       end
@@ -187,6 +195,9 @@ defmodule Mix.Tasks.Lockstep.Check do
       true -> 0
     end
   end
+
+  defp skipped(nil), do: ""
+  defp skipped({count, first}), do: " (#{Lockstep.Checker.skipped_text(count, first)})"
 
   defp line(:ok), do: {"linearizable", :ok}
 

@@ -7,20 +7,25 @@ pub const CONTENT_CHARS: usize = 80;
 /// How long an error message may grow in all (its prose and what it repeats of the input).
 pub const MESSAGE_CHARS: usize = 400;
 
-/// `text` cut after `max_chars` characters (marked with `...`), with control characters
-/// (NUL, escape sequences, newlines) written as escapes (`\u{0}`, `\n`).
+/// `text` with control characters (NUL, escape sequences, newlines) written as escapes
+/// (`\u{0}`, `\n`), cut so that it takes at most `max_chars` characters (plus a `...` that marks
+/// the cut): a run of escapes is bounded like any other text.
 pub fn excerpt(text: &str, max_chars: usize) -> String {
     let mut out = String::new();
-    for (i, c) in text.chars().enumerate() {
-        if i == max_chars {
+    let mut len = 0;
+    for c in text.chars() {
+        let piece: String = if c.is_control() {
+            c.escape_default().collect()
+        } else {
+            c.to_string()
+        };
+        let n = piece.chars().count();
+        if len + n > max_chars {
             out.push_str("...");
             break;
         }
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
+        out.push_str(&piece);
+        len += n;
     }
     out
 }
@@ -41,8 +46,10 @@ mod tests {
         let nuls = "\0".repeat(4096);
         let e = excerpt(&nuls, 80);
         assert!(!e.contains('\0'));
-        assert!(e.ends_with("...") && e.len() == 80 * "\\u{0}".len() + 3);
+        // 16 escapes of 5 characters, then the mark.
+        assert_eq!(e, format!("{}...", "\\u{0}".repeat(16)));
         assert_eq!(excerpt("héllo wörld", 5), "héllo...");
+        assert_eq!(excerpt("héllo", 5), "héllo");
         assert_eq!(quoted("x\ty"), "\"x\\ty\"");
     }
 }
