@@ -2,6 +2,7 @@ defmodule Lockstep.CheckerLinearizableTest do
   use ExUnit.Case, async: true
 
   import ExUnit.CaptureIO
+  import ExUnit.CaptureLog
 
   alias Lockstep.Checker.{Causal, Linearizable, SequentialConsistency, Violation}
   alias Mix.Tasks.Lockstep.Check
@@ -189,6 +190,90 @@ defmodule Lockstep.CheckerLinearizableTest do
                "--initial",
                "5"
              ])
+  end
+
+  @noisy "starting the test\n" <>
+           "INFO  jepsen.util - 0\t:invoke\t:write\t1\n" <>
+           "WARN  a line of other output\n" <>
+           "INFO  jepsen.util - 0\t:ok\t:write\t1\n"
+
+  test "mix lockstep.check: an empty file is an error, not a pass", %{tmp_dir: dir} do
+    empty = Path.join(dir, "empty.edn")
+    File.write!(empty, "")
+    blank = Path.join(dir, "blank.log")
+    File.write!(blank, "\n   \n")
+
+    assert {2, out, _} = task([empty, blank, "--model", "register"])
+    assert out =~ "#{empty}: error: no operations: the history is empty"
+    assert out =~ "#{blank}: error: no operations"
+    assert out =~ "2 histories: 0 linearizable, 0 not linearizable, 0 unknown, 2 errors"
+
+    # A log of other output only says what it skipped.
+    other = Path.join(dir, "other.log")
+    File.write!(other, "INFO  jepsen.util starting\nINFO  jepsen.core done\n")
+    assert {2, out, _} = task([other, "--model", "register"])
+
+    assert out =~
+             "#{other}: error: no operations: the history is empty (skipped 2 lines that are " <>
+               "not history events, first at line 1: is this a history file?)"
+  end
+
+  test "mix lockstep.check counts the lines it skips; --strict refuses them", %{tmp_dir: dir} do
+    noisy = Path.join(dir, "noisy.log")
+    File.write!(noisy, @noisy)
+
+    assert {0, out, _} = task([noisy, "--model", "register"])
+
+    assert out =~
+             "#{noisy}: linearizable (skipped 2 lines that are not history events, first at line 1)"
+
+    assert {2, out, _} = task([noisy, "--model", "register", "--strict"])
+
+    assert out =~
+             "#{noisy}: error: line 1: not a history event (no \"jepsen.util - \" marker): " <>
+               "\"starting the test\"; strict mode refuses such lines (2 in this file)"
+
+    # The API: the same reading, with `strict: true`; lenient reading logs the count.
+    log = capture_log(fn -> assert Linearizable.check({:file, noisy}, :register) == :ok end)
+
+    assert log =~ "#{noisy}: skipped 2 lines that are not history events, first at line 1"
+
+    assert {:invalid, msg} = Linearizable.check({:file, noisy}, :register, strict: true)
+    assert msg =~ "#{noisy}: line 1: not a history event"
+    assert {:invalid, msg} = Linearizable.check(@noisy, :register, strict: true)
+    assert msg =~ "line 1: not a history event"
+
+    empty = Path.join(dir, "empty.edn")
+    File.write!(empty, "")
+
+    assert Linearizable.check({:file, empty}, :register) ==
+             {:invalid, "#{empty}: no operations: the history is empty"}
+
+    assert Linearizable.check("", :register) ==
+             {:invalid, "no operations: the history is empty"}
+
+    # A list of no events is still a (trivial) history.
+    assert Linearizable.check([], :register) == :ok
+
+    assert_raise ArgumentError, ~r/option :strict must be a boolean/, fn ->
+      Linearizable.check(@noisy, :register, strict: :yes)
+    end
+  end
+
+  test "mix lockstep.check never echoes binary garbage", %{tmp_dir: dir} do
+    nul = Path.join(dir, "nul.bin")
+    File.write!(nul, :binary.copy(<<0>>, 4096))
+    bell = Path.join(dir, "bell.edn")
+    File.write!(bell, "{:process \"" <> :binary.copy(<<7>>, 4096) <> "\", :type :invoke}")
+
+    assert {2, out, _} = task([nul, bell, "--model", "register"])
+    refute out =~ <<0>>
+    refute out =~ <<7>>
+    assert out =~ "nul.bin: error: line 1: expected an op map, got :\\u{0}\\u{0}"
+
+    for line <- String.split(out, "\n", trim: true) do
+      assert String.length(line) < 250, line
+    end
   end
 
   test "mix lockstep.check bad arguments exit 2 with a clear message", %{tmp_dir: dir} do

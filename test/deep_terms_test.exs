@@ -98,7 +98,7 @@ defmodule Lockstep.DeepTermsTest do
       path = Path.join(dir, "deep.edn")
       File.write!(path, edn)
 
-      assert [{^path, {:invalid, message}}] =
+      assert [{^path, {:invalid, message}, nil}] =
                Native.checker_check_paths(
                  [path],
                  Lockstep.Checker.options!([], "t") |> Map.put(:model, "register")

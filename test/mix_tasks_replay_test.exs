@@ -78,6 +78,43 @@ defmodule Lockstep.MixTasksReplayTest do
       assert dump([bug.schedule_path, "--format", "json"]) =~ ~s("kind": "spawn")
     end
 
+    test "text of a run with 100k processes names each one right (one lookup table)" do
+      # With a scan of the process list per event this took minutes (quadratic); the time per
+      # size is measured by `scripts/bench dump_trace`, never asserted here.
+      n = 100_000
+
+      s = %Lockstep.Schedule{
+        path: "big.json",
+        strategy: :random,
+        settings: %{%Lockstep.Schedule{}.settings | max_steps: n},
+        steps: n,
+        category: :deadlock,
+        choices: Enum.to_list(0..(n - 1)),
+        processes: for(i <- (n - 1)..0//-1, do: %{id: i, name: if(rem(i, 3) == 0, do: ":p#{i}")}),
+        trace:
+          for(
+            i <- 0..(n - 1),
+            do: %{step: i + 1, time: 0, proc: i, kind: "start", text: "starts"}
+          )
+      }
+
+      lines = s |> DumpTrace.text() |> String.split("\n")
+      steps = Enum.filter(lines, &(&1 =~ ~r/^\s*\d+\. P\d/))
+      assert length(steps) == n
+      assert Enum.at(steps, 0) == "    1. P0(:p0) starts"
+      assert Enum.at(steps, 1) == "    2. P1   starts"
+      assert List.last(steps) == "100000. P99999(:p99999) starts"
+      assert Enum.at(steps, 50_000) == "50001. P50000 starts"
+
+      who = Lockstep.Schedule.process_aliases(s)
+
+      for id <- [0, 1, 3, 99_998, 99_999, n],
+          do: assert(who.(id) == Lockstep.Schedule.process_alias(s, id))
+
+      processes = Enum.find(lines, &String.starts_with?(&1, "Processes: "))
+      assert processes =~ ~r/^Processes: P99999\(:p99999\), P99998, P99997, P99996\(:p99996\),/
+    end
+
     test "errors: missing, corrupt, newer files and bad arguments", %{tmp_dir: dir} do
       missing = Path.join(dir, "none.json")
 
@@ -179,6 +216,93 @@ defmodule Lockstep.MixTasksReplayTest do
       assert_raise Mix.Error, ~r/test file test\/gone_test.exs does not exist here/, fn ->
         replay.([moved_path])
       end
+    end
+  end
+
+  describe "a schedule's test file" do
+    # A schedule naming `file` as its test, written to `dir`.
+    defp naming(dir, file) do
+      s = Lockstep.Schedule.load!(recorded(dir).schedule_path)
+      s = %{s | test: %{module: "Evil", name: "evil", file: file, line: 1}}
+      path = Path.join(dir, "evil-#{System.unique_integer([:positive])}.json")
+      :ok = Lockstep.Schedule.write(s, path)
+      path
+    end
+
+    test "outside the test paths is refused, naming it, the test paths and the flag",
+         %{tmp_dir: dir} do
+      marker = Path.join(dir, "ran")
+      evil = Path.join(dir, "evil_test.exs")
+      File.write!(evil, "File.write!(#{inspect(marker)}, \"ran\")\n")
+      path = naming(dir, evil)
+
+      for task <- [Mix.Tasks.Lockstep.Replay, Mix.Tasks.Lockstep.Shrink] do
+        error = assert_raise Mix.Error, fn -> task.main([path]) end
+        assert error.message =~ "#{path} names the test file #{evil}"
+        assert error.message =~ ~s(outside the project's test paths ["test"])
+        assert error.message =~ Path.expand("test")
+        assert error.message =~ "pass --allow-outside-test-paths to run it anyway"
+      end
+
+      # `..` out of the test directory: refused under the name the schedule gives.
+      climbing = naming(dir, "test/../mix.exs")
+      error = assert_raise Mix.Error, fn -> Mix.Tasks.Lockstep.Replay.main([climbing]) end
+      assert error.message =~ "names the test file test/../mix.exs (it resolves to "
+      assert error.message =~ Path.expand("mix.exs")
+
+      refute File.exists?(marker)
+
+      # With the flag the file runs, after the task says which file and test it runs.
+      out =
+        capture_io(:stderr, fn ->
+          send(
+            self(),
+            {:out,
+             capture_io(fn ->
+               assert Mix.Tasks.Lockstep.Replay.main([path, "--allow-outside-test-paths"]) == 1
+             end)}
+          )
+        end)
+
+      assert_received {:out, stdout}
+      assert stdout =~ ~s(Running test file #{evil}, line 1: Evil "evil")
+      assert out =~ "The test passed, so the schedule was not replayed"
+      assert File.read!(marker) == "ran"
+    end
+
+    test "symbolic links are followed before the test paths are compared", %{tmp_dir: dir} do
+      check = &Mix.Tasks.Lockstep.Replay.test_file_check(&1, ["t"], dir)
+      File.mkdir_p!(Path.join(dir, "t/sub"))
+      File.mkdir_p!(Path.join(dir, "elsewhere"))
+      File.write!(Path.join(dir, "t/sub/a_test.exs"), "")
+      File.write!(Path.join(dir, "elsewhere/b_test.exs"), "")
+
+      assert check.("t/sub/a_test.exs") == :ok
+      assert check.(Path.join(dir, "t/./sub/a_test.exs")) == :ok
+      assert check.("t/sub/../sub/a_test.exs") == :ok
+      assert {:outside, _, _} = check.("t/../elsewhere/b_test.exs")
+
+      # A link inside t/ that leads out of it, and `..` after a link (which climbs from the
+      # link's target, as the file system does).
+      File.ln_s!(Path.join(dir, "elsewhere"), Path.join(dir, "t/out"))
+      File.ln_s!("../elsewhere/b_test.exs", Path.join(dir, "t/b_test.exs"))
+      File.ln_s!(Path.join(dir, "elsewhere"), Path.join(dir, "t/sub/deep"))
+      real = Path.join(dir, "elsewhere/b_test.exs")
+
+      assert check.("t/out/b_test.exs") == {:outside, real, [Path.join(dir, "t")]}
+      assert {:outside, ^real, _} = check.("t/b_test.exs")
+      assert {:outside, _, _} = check.("t/sub/deep/../b_test.exs")
+
+      # A link from outside into t/ is inside; so is t/ itself reached through a link.
+      File.ln_s!(Path.join(dir, "t/sub"), Path.join(dir, "in"))
+      assert check.("in/a_test.exs") == :ok
+      File.ln_s!(Path.join(dir, "t"), Path.join(dir, "tl"))
+      assert Mix.Tasks.Lockstep.Replay.test_file_check("t/sub/a_test.exs", ["tl"], dir) == :ok
+
+      # A loop of links never hangs.
+      File.ln_s!(Path.join(dir, "t/loop2"), Path.join(dir, "t/loop1"))
+      File.ln_s!(Path.join(dir, "t/loop1"), Path.join(dir, "t/loop2"))
+      assert {:outside, _, _} = check.("t/loop1/x_test.exs")
     end
   end
 

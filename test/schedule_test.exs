@@ -217,6 +217,38 @@ defmodule Lockstep.ScheduleTest do
              Schedule.from_json(lying)
   end
 
+  test "a file without a trace, or naming an unknown strategy or category, is refused",
+       %{tmp_dir: dir} do
+    text = File.read!(failing_test_run(dir).schedule_path)
+
+    no_trace = Regex.replace(~r/,\n  "trace": \[.*\n  \]\n/s, text, "\n")
+    refute no_trace =~ "trace"
+    assert Schedule.from_json(no_trace) == {:error, "missing field `trace`"}
+
+    bogus = Regex.replace(~r/"strategy": \{"name": "\w+"/, text, ~s("strategy": {"name": "bogus"))
+
+    assert Schedule.from_json(bogus) ==
+             {:error,
+              ~s(bad field `strategy`: unknown strategy "bogus" ) <>
+                "(known: pct, fair_pct, pos, idpct, random)"}
+
+    bogus = Regex.replace(~r/"category": "\w+"/, text, ~s("category": "bogus"))
+    assert {:error, msg} = Schedule.from_json(bogus)
+
+    assert msg ==
+             ~s(bad field `category`: unknown failure category "bogus" ) <>
+               "(known: exception, crash, exit_signal, deadlock, left_blocked, step_limit, " <>
+               "watchdog, escape, diverged, aborted)"
+
+    # What the file repeats in a message is bounded and escaped.
+    garbage = String.duplicate("\\u0000", 4096)
+    nuls = Regex.replace(~r/"category": "\w+"/, text, ~s("category": "#{garbage}"))
+    assert {:error, msg} = Schedule.from_json(nuls)
+    assert msg =~ "unknown failure category \"\\u{0}\\u{0}"
+    refute msg =~ <<0>>
+    assert byte_size(msg) < 1000
+  end
+
   test "the NIFs refuse bad input with {:error, reason}" do
     assert {:error, "expected a map, got " <> _} = Native.schedule_encode([])
 

@@ -67,10 +67,19 @@ defmodule Lockstep.Checker do
     * `:html` - a file path: when the history is not linearizable, write a self-contained HTML
       timeline of the failing operations there (`violation.html_path` says where)
     * `:format` - for history texts: `:auto` (default), `:edn`, `:jepsen_log` or `:json`
+    * `:strict` - for history texts: a line that is not a history event (other log output in
+      a Jepsen etcd log) makes the history `{:invalid, message}` naming the line (default
+      `false`: such lines are skipped, and a warning is logged with their count and the first
+      one's line number)
+
+  A history text or file with no operations at all is `{:invalid, "no operations: ..."}`, not
+  `:ok`: an empty file is far more likely a mistake than a history that passes.
   """
 
   alias Lockstep.Checker.Violation
   alias Lockstep.Native
+
+  require Logger
 
   @builtin [:register, :cas_register, :kv, :counter, :set, :queue, :mutex]
 
@@ -94,7 +103,8 @@ defmodule Lockstep.Checker do
     max_memory: 4 * 1024 * 1024 * 1024,
     diagnostics: false,
     html: nil,
-    format: :auto
+    format: :auto,
+    strict: false
   ]
 
   @doc false
@@ -133,7 +143,8 @@ defmodule Lockstep.Checker do
       diagnostics: o.diagnostics,
       html: o.html != nil,
       html_path: o.html,
-      format: o.format
+      format: o.format,
+      strict: o.strict
     }
   end
 
@@ -141,8 +152,13 @@ defmodule Lockstep.Checker do
   defp validate(:info, _), do: {:error, ":open or :discard"}
   defp validate(:fail, v) when v in [:observe, :discard], do: :ok
   defp validate(:fail, _), do: {:error, ":observe or :discard"}
-  defp validate(key, v) when key in [:partition, :diagnostics] and is_boolean(v), do: :ok
-  defp validate(key, _) when key in [:partition, :diagnostics], do: {:error, "a boolean"}
+
+  defp validate(key, v) when key in [:partition, :diagnostics, :strict] and is_boolean(v),
+    do: :ok
+
+  defp validate(key, _) when key in [:partition, :diagnostics, :strict],
+    do: {:error, "a boolean"}
+
   defp validate(:threads, v) when is_integer(v) and v >= 0, do: :ok
   defp validate(:threads, _), do: {:error, "a non-negative integer"}
 
@@ -206,17 +222,18 @@ defmodule Lockstep.Checker do
 
   def events({:file, path}, o) do
     case File.read(path) do
-      {:ok, text} -> events(text, o)
-      {:error, reason} -> {:invalid, "cannot read #{path}: #{:file.format_error(reason)}"}
+      {:ok, text} ->
+        case parse(text, o, path) do
+          {:invalid, message} -> {:invalid, "#{path}: #{message}"}
+          ok -> ok
+        end
+
+      {:error, reason} ->
+        {:invalid, "cannot read #{path}: #{:file.format_error(reason)}"}
     end
   end
 
-  def events(text, o) when is_binary(text) do
-    case Native.checker_parse(text, o.format) do
-      {:ok, events} -> {:ok, events}
-      {:error, message} -> {:invalid, message}
-    end
-  end
+  def events(text, o) when is_binary(text), do: parse(text, o, "the history text")
 
   def events(list, _o) when is_list(list) do
     list
@@ -244,6 +261,33 @@ defmodule Lockstep.Checker do
      "a history must be a Lockstep.History, a list of events, a history text or " <>
        "{:file, path}, got: #{inspect(other)}"}
   end
+
+  defp parse(text, o, what) do
+    case Native.checker_parse(text, o.format, o.strict) do
+      {:ok, events, nil} ->
+        {:ok, events}
+
+      {:ok, events, {count, first}} ->
+        Logger.warning(
+          "Lockstep.Checker: #{what}: #{skipped_text(count, first)} " <>
+            "(strict: true refuses them)"
+        )
+
+        {:ok, events}
+
+      {:error, message} ->
+        {:invalid, message}
+    end
+  end
+
+  @doc false
+  # How the lines skipped in a history text are reported (as the engine words it).
+  @spec skipped_text(pos_integer(), pos_integer()) :: String.t()
+  def skipped_text(1, first),
+    do: "skipped 1 line that is not a history event, first at line #{first}"
+
+  def skipped_text(count, first),
+    do: "skipped #{count} lines that are not history events, first at line #{first}"
 
   defp event(%{process: _, type: _, f: _} = e), do: {:ok, Map.put_new(e, :value, nil)}
   defp event({p, t, f, v}), do: {:ok, %{process: p, type: t, f: f, value: v}}

@@ -67,7 +67,7 @@ defmodule Lockstep.Native do
     do: :erlang.nif_error(:nif_not_loaded)
 
   def shrink_info(_shrinker), do: :erlang.nif_error(:nif_not_loaded)
-  def checker_parse(_text, _format), do: :erlang.nif_error(:nif_not_loaded)
+  def checker_parse(_text, _format, _strict), do: :erlang.nif_error(:nif_not_loaded)
   def checker_linearizable(_events, _opts), do: :erlang.nif_error(:nif_not_loaded)
   def checker_sequential(_events, _opts), do: :erlang.nif_error(:nif_not_loaded)
   def checker_causal(_events, _opts, _variant), do: :erlang.nif_error(:nif_not_loaded)

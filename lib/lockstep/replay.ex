@@ -449,7 +449,7 @@ defmodule Lockstep.Replay do
     &Report.alias_of(&1, names)
   end
 
-  defp recorded_names(schedule), do: &Schedule.process_alias(schedule, &1)
+  defp recorded_names(schedule), do: Schedule.process_aliases(schedule)
 
   defp standing(id, statuses) do
     case List.keyfind(statuses, id, 0) do

@@ -15,14 +15,16 @@ defmodule Lockstep.Schedule do
   Readable JSON, one field per line and one trace event per line, so files diff well. The
   engine reads and writes it, and checks it on both ways: a file with another `format`, a
   `version` this Lockstep does not read, a missing or malformed field, or fields that contradict
-  each other is refused with a message naming the problem.
+  each other is refused with a message naming the problem. `created_by`, `test`,
+  `expected_steps`, `detail`, `shrunk_from` and `processes` may be absent; every other field
+  below is required (`trace` too: a run with no events has `"trace": []`).
 
     * `format` - always `"lockstep-schedule"`; `version` - the format version (1)
     * `created_by` - `"lockstep 0.1.0"`
-    * `test` - `{module, name, file, line}` of the `ctest`, or `null` for runs started with
-      `Lockstep.Runner.run/2`; `file` is relative to the project root
+    * `test` - `{module, name, file, line}` of the `ctest`, or `null` (or absent) for runs
+      started with `Lockstep.Runner.run/2`; `file` is relative to the project root
     * `strategy` - `{name, params, text}`: `"pct"`, `{"depth": 3}` and the option as written
-      (`"{:pct, depth: 3}"`)
+      (`"{:pct, depth: 3}"`); `name` is one of `pct`, `fair_pct`, `pos`, `idpct`, `random`
     * `seed`, `iteration`, `iter_seed` - the hunt's seed, the failing iteration (zero-based)
       and that iteration's own seed; `expected_steps` - the run-length estimate the strategy
       was given (PCT places its change points with it)
@@ -31,8 +33,9 @@ defmodule Lockstep.Schedule do
       change what a replay does (`settle` is `null` for `:infinity`, `clock_start` in ms since
       the Unix epoch); files written before the last five existed read with their defaults
     * `steps` - the number of steps; `category` - `"exception"`, `"crash"`,
-      `"exit_signal"`, `"deadlock"`, `"left_blocked"`, `"step_limit"`, `"watchdog"`; `detail` -
-      the failure as text
+      `"exit_signal"`, `"deadlock"`, `"left_blocked"`, `"step_limit"`, `"watchdog"`,
+      `"escape"`, `"diverged"`, `"aborted"` (any other is refused); `detail` - the failure as
+      text
     * `choices` - the process id picked at each step (what strict replay follows); with
       `timers: :race`, `4294967295` marks a step at which the clock jumped to the next timer
     * `shrunk_from` - `null`, or `{steps, preemptions, choices}` of the schedule this one was
@@ -269,14 +272,32 @@ defmodule Lockstep.Schedule do
   @doc """
   How reports name process `id` of this schedule's run: `P1`, or `P1(:counter)` when it was
   registered.
+
+  Each call looks through the process list; to name many processes (a whole trace), build the
+  lookup once with `process_aliases/1`.
   """
   @spec process_alias(t(), non_neg_integer()) :: String.t()
   def process_alias(%__MODULE__{processes: processes}, id) do
     case Enum.find(processes, &(&1.id == id)) do
-      %{name: name} when is_binary(name) -> "P#{id}(#{name})"
-      _ -> "P#{id}"
+      %{name: name} -> alias_text(id, name)
+      nil -> alias_text(id, nil)
     end
   end
+
+  @doc """
+  `process_alias/2` for every process at once: a function from a process id to its name in
+  reports, backed by a map built once, so naming each of a trace's events costs the same however
+  many processes the run had.
+  """
+  @spec process_aliases(t()) :: (non_neg_integer() -> String.t())
+  def process_aliases(%__MODULE__{processes: processes}) do
+    # The first entry of an id wins, as in process_alias/2.
+    names = Enum.reduce(processes, %{}, &Map.put_new(&2, &1.id, &1.name))
+    fn id -> alias_text(id, Map.get(names, id)) end
+  end
+
+  defp alias_text(id, name) when is_binary(name), do: "P#{id}(#{name})"
+  defp alias_text(id, _), do: "P#{id}"
 
   # ----- writing -----------------------------------------------------------------------------
 

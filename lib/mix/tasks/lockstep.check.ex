@@ -14,8 +14,12 @@ defmodule Mix.Tasks.Lockstep.Check do
       histories/etcd_002.log: linearizable
       histories/etcd_007.log: unknown (time budget exhausted)
       histories/broken.log: error: line 3: ...
+      histories/empty.log: error: no operations: the history is empty
+      histories/etcd_010.log: linearizable (skipped 2 lines that are not history events, first at line 1)
 
-  followed by a summary line.
+  followed by a summary line. A file with no operations is an error, not a pass. Lines of a
+  Jepsen etcd log that are not history events (other log output) are skipped, and the file's
+  line says how many and where the first was; with `--strict` they make the file an error.
 
   ## Options
 
@@ -35,6 +39,8 @@ defmodule Mix.Tasks.Lockstep.Check do
       that would need more ends as unknown, never as a crash
     * `--html DIR` - write an HTML timeline of each violation to `DIR/<file>.html`
     * `--verbose` - print the full explanation of each violation
+    * `--strict` - a line that is not a history event makes its file an error (default: skip
+      and count such lines)
 
   ## Exit status
 
@@ -55,7 +61,8 @@ defmodule Mix.Tasks.Lockstep.Check do
     time_limit: :integer,
     max_memory: :integer,
     html: :string,
-    verbose: :boolean
+    verbose: :boolean,
+    strict: :boolean
   ]
 
   @impl Mix.Task
@@ -117,7 +124,8 @@ defmodule Mix.Tasks.Lockstep.Check do
           threads: Keyword.get(opts, :threads, 1),
           max_steps: opts[:max_steps],
           time_limit: budget(opts[:time_limit], 1),
-          max_memory: budget(opts[:max_memory], 1024 * 1024)
+          max_memory: budget(opts[:max_memory], 1024 * 1024),
+          strict: Keyword.get(opts, :strict, false)
         ]
         |> Enum.reject(fn {_k, v} -> v == nil end)
 
@@ -198,9 +206,9 @@ defmodule Mix.Tasks.Lockstep.Check do
 
   defp report(results, o, opts) do
     codes =
-      for {path, result} <- results do
+      for {path, result, skipped} <- results do
         {line, code} = line(result)
-        Mix.shell().info("#{path}: #{line}")
+        Mix.shell().info("#{path}: #{line}#{skipped(skipped)}")
         details(path, result, opts)
         code
       end
@@ -221,6 +229,9 @@ defmodule Mix.Tasks.Lockstep.Check do
       true -> 0
     end
   end
+
+  defp skipped(nil), do: ""
+  defp skipped({count, first}), do: " (#{Lockstep.Checker.skipped_text(count, first)})"
 
   defp line(:ok), do: {"linearizable", :ok}
 

@@ -98,7 +98,7 @@ defmodule Mix.Tasks.Lockstep.DumpTrace do
   # The text form of a schedule: header, failure, then the steps.
   @spec text(Schedule.t()) :: String.t()
   def text(%Schedule{} = s) do
-    who = &Schedule.process_alias(s, &1)
+    who = Schedule.process_aliases(s)
 
     [
       "Schedule #{s.path} (format version #{s.version}#{by(s.created_by)})",

@@ -22,11 +22,14 @@ defmodule Mix.Tasks.Lockstep.Shrink do
   ## Options
 
     * `--time MS` - wall-clock budget for the search, in milliseconds (default 10000)
+    * `--allow-outside-test-paths` - run the schedule's test file even when it lies outside the
+      project's test paths (see `mix help lockstep.replay`; only for schedules you trust)
 
   ## Exit status
 
   0 when the failure was reproduced (shrunk or already minimal), 1 when the file is missing,
-  unreadable, not a schedule or names no test, or when the replay did not reproduce the
+  unreadable, not a schedule or names no test, when its test file lies outside the test paths
+  (without `--allow-outside-test-paths`), or when the replay did not reproduce the
   failure (the test's output says where the program diverged).
   """
 
@@ -48,13 +51,14 @@ defmodule Mix.Tasks.Lockstep.Shrink do
   """
   @spec main([String.t()]) :: non_neg_integer()
   def main(args) do
-    {path, time, test_args} = parse!(args)
+    {path, time, allow_outside?, test_args} = parse!(args)
 
     # The smaller schedule is saved beside the original.
     env = [{"LOCKSTEP_SHRINK", "#{time}"}, {"LOCKSTEP_SCHEDULE_DIR", Path.dirname(path)}]
 
     Mix.Tasks.Lockstep.Replay.run_test(path, test_args, env,
       verb: "Shrinking",
+      allow_outside_test_paths: allow_outside?,
       iex_hint: "Lockstep.replay(fun, #{inspect(path)}, shrink: true, shrink_time: #{time})"
     )
     |> case do
@@ -91,7 +95,7 @@ defmodule Mix.Tasks.Lockstep.Shrink do
   defp parse!(args) do
     {ours, test_args} = Mix.Tasks.Lockstep.Replay.split_test_args(args)
 
-    case OptionParser.parse(ours, strict: [time: :integer]) do
+    case OptionParser.parse(ours, strict: [time: :integer, allow_outside_test_paths: :boolean]) do
       {opts, [path], []} ->
         time = Keyword.get(opts, :time, @default_time)
 
@@ -99,7 +103,7 @@ defmodule Mix.Tasks.Lockstep.Shrink do
           Mix.raise("--time must be a positive number of milliseconds, got: #{time}")
         end
 
-        {path, time, test_args}
+        {path, time, Keyword.get(opts, :allow_outside_test_paths, false), test_args}
 
       {_, [], []} ->
         Mix.raise("expected the path of a schedule file; see `mix help lockstep.shrink`")

@@ -6,6 +6,7 @@
 
 pub mod checker;
 pub mod controller;
+pub mod excerpt;
 pub mod ids;
 pub mod op;
 mod process;

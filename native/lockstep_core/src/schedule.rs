@@ -40,6 +40,7 @@
 //! }
 //! ```
 
+use crate::excerpt::{excerpt, quoted, CONTENT_CHARS, MESSAGE_CHARS};
 use crate::ids::ProcId;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -53,6 +54,26 @@ pub const FORMAT: &str = "lockstep-schedule";
 
 /// The version this engine writes, and the newest it reads.
 pub const VERSION: u32 = 1;
+
+/// The strategies a schedule may name: those a hunt runs with (replay and guided runs only
+/// follow a schedule, they never record one of their own).
+pub const STRATEGIES: &[&str] = &["pct", "fair_pct", "pos", "idpct", "random"];
+
+/// The failure categories a schedule may record: the engine's outcomes
+/// ([`crate::controller::Outcome::category`], but `completed`) and those the embedder adds
+/// (`watchdog`, `escape`).
+pub const CATEGORIES: &[&str] = &[
+    "exception",
+    "crash",
+    "exit_signal",
+    "deadlock",
+    "left_blocked",
+    "step_limit",
+    "watchdog",
+    "escape",
+    "diverged",
+    "aborted",
+];
 
 /// One failing run, as saved on disk.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -271,7 +292,12 @@ impl Schedule {
         };
         match obj.get("format") {
             Some(Value::String(s)) if s == FORMAT => {}
-            Some(other) => return Err(ScheduleError::NotASchedule(Some(other.to_string()))),
+            Some(other) => {
+                return Err(ScheduleError::NotASchedule(Some(excerpt(
+                    &other.to_string(),
+                    CONTENT_CHARS,
+                ))))
+            }
             None => return Err(ScheduleError::NotASchedule(None)),
         }
         match obj.get("version") {
@@ -280,7 +306,7 @@ impl Schedule {
                 Some(v) => return Err(ScheduleError::UnsupportedVersion(v)),
                 None => return Err(bad_version(&n.to_string())),
             },
-            Some(other) => return Err(bad_version(&other.to_string())),
+            Some(other) => return Err(bad_version(&excerpt(&other.to_string(), CONTENT_CHARS))),
             None => return Err(ScheduleError::MissingField("version")),
         }
         let schedule = Schedule {
@@ -300,7 +326,7 @@ impl Schedule {
             choices: required(&mut obj, "choices")?,
             shrunk_from: optional(&mut obj, "shrunk_from")?,
             processes: optional(&mut obj, "processes")?.unwrap_or_default(),
-            trace: optional(&mut obj, "trace")?.unwrap_or_default(),
+            trace: required(&mut obj, "trace")?,
         };
         schedule.validate()?;
         Ok(schedule)
@@ -326,17 +352,23 @@ impl Schedule {
                 self.choices.len()
             ));
         }
-        if self.category.is_empty()
-            || !self
-                .category
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b == b'_')
-        {
+        if !STRATEGIES.contains(&self.strategy.name.as_str()) {
+            return Err(ScheduleError::BadField {
+                field: "strategy",
+                message: format!(
+                    "unknown strategy {} (known: {})",
+                    quoted(&self.strategy.name),
+                    STRATEGIES.join(", ")
+                ),
+            });
+        }
+        if !CATEGORIES.contains(&self.category.as_str()) {
             return Err(ScheduleError::BadField {
                 field: "category",
                 message: format!(
-                    "expected lower-case letters and underscores, got {:?}",
-                    self.category
+                    "unknown failure category {} (known: {})",
+                    quoted(&self.category),
+                    CATEGORIES.join(", ")
                 ),
             });
         }
@@ -396,6 +428,14 @@ impl Schedule {
     }
 }
 
+/// serde's message may repeat a value of the file (`invalid type: string "..."`): bounded.
+fn bad_field(field: &'static str, e: &serde_json::Error) -> ScheduleError {
+    ScheduleError::BadField {
+        field,
+        message: excerpt(&e.to_string(), MESSAGE_CHARS),
+    }
+}
+
 fn bad_version(found: &str) -> ScheduleError {
     ScheduleError::BadField {
         field: "version",
@@ -420,10 +460,7 @@ fn required<T: DeserializeOwned>(
 ) -> Result<T, ScheduleError> {
     match obj.remove(field) {
         None => Err(ScheduleError::MissingField(field)),
-        Some(v) => serde_json::from_value(v).map_err(|e| ScheduleError::BadField {
-            field,
-            message: e.to_string(),
-        }),
+        Some(v) => serde_json::from_value(v).map_err(|e| bad_field(field, &e)),
     }
 }
 
@@ -435,10 +472,7 @@ fn optional<T: DeserializeOwned>(
         None | Some(Value::Null) => Ok(None),
         Some(v) => serde_json::from_value(v)
             .map(Some)
-            .map_err(|e| ScheduleError::BadField {
-                field,
-                message: e.to_string(),
-            }),
+            .map_err(|e| bad_field(field, &e)),
     }
 }
 

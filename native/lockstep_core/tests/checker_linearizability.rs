@@ -539,10 +539,37 @@ fn check_paths_reports_per_file_verdicts_and_errors() {
     )
     .expect("write");
     std::fs::write(dir.join(".hidden"), "garbage").expect("write");
+    std::fs::write(dir.join("d_empty.edn"), "").expect("write");
+    std::fs::write(
+        dir.join("e_noisy.log"),
+        "booting\nINFO  jepsen.util - 0\t:invoke\t:read\tnil\nINFO  jepsen.util - 0\t:ok\t:read\tnil\n",
+    )
+    .expect("write");
     let missing = dir.join("missing.edn");
-    let results = check_paths(&[dir.clone(), missing], &cas_opts());
+    let results = check_paths(&[dir.clone(), missing.clone()], &cas_opts());
+    let strict = check_paths(
+        &[dir.join("e_noisy.log")],
+        &CheckOptions {
+            strict: true,
+            ..cas_opts()
+        },
+    );
     let _ = std::fs::remove_dir_all(&dir);
-    assert_eq!(results.len(), 4);
+    assert_eq!(results.len(), 6);
+    assert_eq!(
+        results[3].result,
+        Err(CheckError::NoOperations { skipped: None })
+    );
+    assert_eq!(results[4].result, Ok(Verdict::Linearizable));
+    assert_eq!(
+        results[4].skipped.map(|s| (s.lines, s.first_line)),
+        Some((1, 1))
+    );
+    assert!(matches!(
+        &strict[0].result,
+        Err(CheckError::Parse { line: 1, message }) if message.contains("strict mode")
+    ));
+    let results: Vec<_> = [&results[..3], &results[5..]].concat();
     assert!(results[0].path.ends_with("a_good.edn"));
     assert_eq!(results[0].result, Ok(Verdict::Linearizable));
     assert!(matches!(&results[1].result, Ok(v) if v.is_violation()));
@@ -571,7 +598,15 @@ fn model_names_parse() {
         "nope".parse::<ModelKind>(),
         Err(CheckError::Options { .. })
     ));
-    // An empty history is trivially linearizable; a non-history text is an error.
-    assert_eq!(check_text("", &cas_opts()), Ok(Verdict::Linearizable));
+    // An empty list of events is trivially linearizable, but a text without operations is an
+    // error (an empty file is not a pass), and so is a non-history text.
+    assert_eq!(
+        check_events(&[], &cas_opts()).map(|r| r.verdict),
+        Ok(Verdict::Linearizable)
+    );
+    assert_eq!(
+        check_text("", &cas_opts()),
+        Err(CheckError::NoOperations { skipped: None })
+    );
     assert!(check_text("hello world\n", &cas_opts()).is_err());
 }

@@ -1,7 +1,9 @@
 //! Parsers: EDN reader, Jepsen op maps, the etcd log format, JSON events.
 
 use lockstep_core::checker::parse::edn::{read_all, read_one};
-use lockstep_core::checker::parse::{detect, jepsen_log, parse_edn_history, parse_history};
+use lockstep_core::checker::parse::{
+    detect, jepsen_log, parse_edn_history, parse_history, read_history, Skipped,
+};
 use lockstep_core::checker::{CheckError, Event, EventKind, Format, Value};
 use proptest::prelude::*;
 
@@ -132,6 +134,105 @@ fn etcd_log_lines_tabs_and_spaces() {
         Err(CheckError::Parse { line: 1, .. })
     ));
     assert!(jepsen_log::parse("just noise\n").is_err());
+}
+
+#[test]
+fn a_history_to_check_without_operations_is_an_error() {
+    for (text, format) in [
+        ("", Format::Auto),
+        ("\n  \n\t\n", Format::Auto),
+        ("", Format::Edn),
+        ("[]", Format::Edn),
+        ("[]", Format::Json),
+        ("", Format::JepsenLog),
+        // Only a nemesis op: nothing a client did.
+        ("{:process :nemesis, :type :info, :f :start}\n", Format::Edn),
+    ] {
+        let e = read_history(text, format, false).expect_err(text);
+        assert_eq!(e, CheckError::NoOperations { skipped: None }, "{text:?}");
+        assert_eq!(e.to_string(), "no operations: the history is empty");
+    }
+    // A log of other output only.
+    let e = read_history("boot\nready\n", Format::JepsenLog, false).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "no operations: the history is empty (skipped 2 lines that are not history events, \
+         first at line 1: is this a history file?)"
+    );
+    // The low-level parser still reads an empty text as no events.
+    assert_eq!(parse_history("", Format::Edn), Ok(vec![]));
+}
+
+#[test]
+fn lines_that_are_not_history_events_are_counted_or_refused_in_strict_mode() {
+    let text = "\nstarting the test\n\
+                INFO  jepsen.util - 0\t:invoke\t:write\t1\n\
+                WARN  something else\n\
+                \n\
+                INFO  jepsen.util - 0\t:ok\t:write\t1\n\
+                done\n";
+    // Detected as a Jepsen log although the first line is other output.
+    assert_eq!(detect(text), Format::JepsenLog);
+    let parsed = read_history(text, Format::Auto, false).expect("lenient");
+    assert_eq!(parsed.events.len(), 2);
+    let skipped = Skipped {
+        lines: 3,
+        first_line: 2,
+    };
+    assert_eq!(parsed.skipped, Some(skipped));
+    assert_eq!(
+        skipped.to_string(),
+        "skipped 3 lines that are not history events, first at line 2"
+    );
+    assert_eq!(
+        Skipped {
+            lines: 1,
+            first_line: 7
+        }
+        .to_string(),
+        "skipped 1 line that is not a history event, first at line 7"
+    );
+    let e = read_history(text, Format::Auto, true).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "line 2: not a history event (no \"jepsen.util - \" marker): \"starting the test\"; \
+         strict mode refuses such lines (3 in this file)"
+    );
+    // A clean log passes in strict mode, with nothing skipped.
+    let clean = "INFO  jepsen.util - 0\t:invoke\t:read\tnil\n";
+    assert_eq!(
+        read_history(clean, Format::Auto, true).unwrap().skipped,
+        None
+    );
+}
+
+#[test]
+fn binary_garbage_is_not_echoed() {
+    for garbage in [
+        "\0".repeat(4096),
+        format!(
+            "{{:process \"{}\", :type :invoke, :f :read}}",
+            "\0".repeat(4096)
+        ),
+        format!(
+            "{{:process 0, :type :invoke, :f :write, :value {}}}",
+            "9".repeat(4096)
+        ),
+        format!("\u{1b}[2J{}", "\u{7}".repeat(4096)),
+    ] {
+        let e = read_history(&garbage, Format::Auto, false)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            !e.chars().any(char::is_control),
+            "control characters in {e:?}"
+        );
+        assert!(
+            e.chars().count() < 200,
+            "{} characters: {e}",
+            e.chars().count()
+        );
+    }
 }
 
 #[test]

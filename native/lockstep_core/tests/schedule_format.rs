@@ -3,7 +3,7 @@
 
 use lockstep_core::schedule::{
     fingerprint, ProcessInfo, RunSettings, Schedule, ScheduleError, ShrunkFrom, StepLimit,
-    StrategySpec, TestIdentity, Timers, TraceEvent, FORMAT, VERSION,
+    StrategySpec, TestIdentity, Timers, TraceEvent, CATEGORIES, FORMAT, STRATEGIES, VERSION,
 };
 use lockstep_core::strategy::{PickError, StrategyConfig};
 use lockstep_core::{
@@ -110,7 +110,8 @@ fn minimal() -> Value {
                      "step_limit": "fail"},
         "steps": 2,
         "category": "deadlock",
-        "choices": [0, 0]
+        "choices": [0, 0],
+        "trace": []
     })
 }
 
@@ -156,6 +157,7 @@ fn optional_fields_may_be_absent_or_null() {
     assert_eq!(s.shrunk_from, None);
     assert_eq!(s.expected_steps, None);
     assert!(s.trace.is_empty() && s.processes.is_empty() && s.detail.is_empty());
+    // `trace` is required (it may be empty); a file without it is refused below.
     assert_eq!(s.strategy.params, BTreeMap::new());
     let mut v = minimal();
     v["test"] = Value::Null;
@@ -274,6 +276,7 @@ fn missing_and_malformed_fields_are_named() {
         "steps",
         "category",
         "choices",
+        "trace",
     ] {
         let mut v = minimal();
         v.as_object_mut().unwrap().remove(field);
@@ -299,8 +302,65 @@ fn missing_and_malformed_fields_are_named() {
     v["choices"] = json!([0, -1]);
     assert!(error_of(v).starts_with("bad field `choices`: invalid value: integer `-1`"));
     let mut v = minimal();
-    v["category"] = json!("Not A Category");
-    assert!(error_of(v).starts_with("bad field `category`: expected lower-case letters"));
+    v["trace"] = Value::Null;
+    assert!(error_of(v).starts_with("bad field `trace`: invalid type: null"));
+}
+
+#[test]
+fn unknown_strategies_and_categories_are_refused_with_the_allowed_values() {
+    let mut v = minimal();
+    v["strategy"] = json!({"name": "bogus"});
+    assert_eq!(
+        error_of(v),
+        "bad field `strategy`: unknown strategy \"bogus\" (known: pct, fair_pct, pos, idpct, \
+         random)"
+    );
+    for category in ["bogus", "Not A Category", "completed", ""] {
+        let mut v = minimal();
+        v["category"] = json!(category);
+        assert_eq!(
+            error_of(v),
+            format!(
+                "bad field `category`: unknown failure category \"{category}\" (known: \
+                 exception, crash, exit_signal, deadlock, left_blocked, step_limit, watchdog, \
+                 escape, diverged, aborted)"
+            )
+        );
+    }
+    for name in STRATEGIES {
+        let mut v = minimal();
+        v["strategy"] = json!({"name": name});
+        assert!(Schedule::from_json(&v.to_string()).is_ok(), "{name}");
+    }
+    for category in CATEGORIES {
+        let mut v = minimal();
+        v["category"] = json!(category);
+        assert!(Schedule::from_json(&v.to_string()).is_ok(), "{category}");
+    }
+    // Writing checks the same.
+    let mut s = sample();
+    s.strategy.name = "replay".into();
+    assert!(s
+        .to_json()
+        .unwrap_err()
+        .to_string()
+        .contains("unknown strategy \"replay\""));
+}
+
+#[test]
+fn values_repeated_in_errors_are_bounded_and_escaped() {
+    let garbage = "\0".repeat(4096);
+    for field in ["category", "seed", "format"] {
+        let mut v = minimal();
+        v[field] = json!(garbage);
+        let e = error_of(v);
+        assert!(!e.contains('\0'), "{field}: {e}");
+        assert!(e.len() < 800, "{field}: {} bytes", e.len());
+    }
+    let mut v = minimal();
+    v["strategy"] = json!({"name": "x".repeat(1000)});
+    let e = error_of(v);
+    assert!(e.contains(&format!("\"{}...\"", "x".repeat(80))), "{e}");
 }
 
 #[test]
@@ -492,7 +552,7 @@ fn arb_schedule() -> impl Strategy<Value = Schedule> {
             proptest::option::of(1u32..9999),
         )),
         proptest::collection::vec(arb_event(), 0..20),
-        "[a-z_]{1,16}",
+        proptest::sample::select(CATEGORIES),
         any::<String>(),
         proptest::option::of((0u64..50, any::<bool>())),
         any::<(bool, bool, bool)>(),
@@ -548,7 +608,7 @@ fn arb_schedule() -> impl Strategy<Value = Schedule> {
                         clock_start: iter_seed,
                     },
                     steps,
-                    category,
+                    category: category.to_string(),
                     detail,
                     choices: choices.into_iter().map(ProcId).collect(),
                     shrunk_from: shrunk.map(|(n, keep)| ShrunkFrom {

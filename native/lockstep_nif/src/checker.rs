@@ -15,7 +15,7 @@ use crate::terms::{atom_text, decode_list, list_items, map_items, show, utf8_bin
 use lockstep_core::checker::history::pair_events;
 use lockstep_core::checker::models::encode_operations;
 use lockstep_core::checker::models::external::{ExternalOutput, MemoModel, StepQuestion};
-use lockstep_core::checker::parse::parse_history;
+use lockstep_core::checker::parse::{read_history, Skipped};
 use lockstep_core::checker::report::{render_html, Explanation, OpView};
 use lockstep_core::checker::value::{too_deep, MAX_DEPTH};
 use lockstep_core::checker::{
@@ -38,7 +38,7 @@ mod atoms {
         auto, edn, jepsen_log, json,
         text, partition, failing, total_ops, html,
         process, r#type = "type", f, value, key,
-        model, initial, threads, max_steps, time_limit_ms, max_memory, diagnostics, format,
+        model, initial, threads, max_steps, time_limit_ms, max_memory, diagnostics, format, strict,
         cc, cm, ccv,
     }
 }
@@ -405,6 +405,11 @@ fn options_of(term: Term<'_>) -> Result<BridgeOptions, String> {
     let html = opt(term, atoms::html(), "html")?
         .decode()
         .map_err(|_| ":html must be a boolean")?;
+    // Older callers do not pass it: lenient.
+    check.strict = match get(term, atoms::strict()) {
+        None => false,
+        Some(t) => t.decode().map_err(|_| ":strict must be a boolean")?,
+    };
     Ok(BridgeOptions { check, html })
 }
 
@@ -493,9 +498,19 @@ const TITLE: &str = "Lockstep: history not linearizable";
 // ---------------------------------------------------------------------------------------------
 // NIFs on built-in models
 
-/// Parses a history text into event maps: `{:ok, events}` or `{:error, message}`.
+/// Lines skipped while reading a history text: `nil` or `{count, first_line}`.
+fn skipped_term<'a>(env: Env<'a>, skipped: &Option<Skipped>) -> Term<'a> {
+    match skipped {
+        None => atoms::nil().encode(env),
+        Some(s) => (s.lines, s.first_line).encode(env),
+    }
+}
+
+/// Parses a history text to be checked into event maps: `{:ok, events, skipped}` (`skipped`
+/// as in [`skipped_term`]) or `{:error, message}`; a text without operations is an error, and
+/// with `strict` so is a line that is not a history event.
 #[rustler::nif(schedule = "DirtyCpu")]
-fn checker_parse<'a>(env: Env<'a>, text: &str, format: Term<'a>) -> Term<'a> {
+fn checker_parse<'a>(env: Env<'a>, text: &str, format: Term<'a>, strict: bool) -> Term<'a> {
     let format = match format.atom_to_string().as_deref() {
         Ok("auto") => Format::Auto,
         Ok("edn") => Format::Edn,
@@ -509,10 +524,10 @@ fn checker_parse<'a>(env: Env<'a>, text: &str, format: Term<'a>) -> Term<'a> {
                 .encode(env)
         }
     };
-    match parse_history(text, format) {
-        Ok(events) => {
-            let list: Vec<Term<'a>> = events.iter().map(|e| event_term(env, e)).collect();
-            (atoms::ok(), list).encode(env)
+    match read_history(text, format, strict) {
+        Ok(parsed) => {
+            let list: Vec<Term<'a>> = parsed.events.iter().map(|e| event_term(env, e)).collect();
+            (atoms::ok(), list, skipped_term(env, &parsed.skipped)).encode(env)
         }
         Err(e) => (atoms::error(), e.to_string()).encode(env),
     }
@@ -565,8 +580,8 @@ fn checker_causal<'a>(
     }
 }
 
-/// Checks files and directories: a list of `{path, result}`, or `{:invalid, message}` for bad
-/// options.
+/// Checks files and directories: a list of `{path, result, skipped}` (`skipped` as in
+/// [`skipped_term`]), or `{:invalid, message}` for bad options.
 #[rustler::nif(schedule = "DirtyCpu")]
 fn checker_check_paths<'a>(env: Env<'a>, paths: Term<'a>, opts: Term<'a>) -> Term<'a> {
     let Some(paths) = decode_list::<String>(paths) else {
@@ -584,7 +599,10 @@ fn checker_check_paths<'a>(env: Env<'a>, paths: Term<'a>, opts: Term<'a>) -> Ter
                 Ok(v) => verdict_term(env, &fv.path, v, opts.html),
                 Err(e) => check_error(env, e),
             };
-            make_tuple(env, &[fv.path.encode(env), result])
+            make_tuple(
+                env,
+                &[fv.path.encode(env), result, skipped_term(env, &fv.skipped)],
+            )
         })
         .collect();
     results.encode(env)

@@ -14,7 +14,7 @@ use super::models::queue::QueueModel;
 use super::models::register::RegisterModel;
 use super::models::set::SetModel;
 use super::models::{encode_operations, HistoryModel, Model};
-use super::parse::{parse_history, Format};
+use super::parse::{read_history, Format, Skipped};
 use super::sequential::{check_sequential_with, ConsistencyVerdict};
 use super::value::Value;
 use serde::{Deserialize, Serialize};
@@ -68,6 +68,10 @@ pub struct CheckOptions {
     pub initial: Option<Value>,
     #[serde(default)]
     pub linearizability: LinearizabilityOptions,
+    /// Refuse history texts with lines that are not history events (other log output in a
+    /// Jepsen etcd log), instead of skipping and counting them.
+    #[serde(default)]
+    pub strict: bool,
 }
 
 impl CheckOptions {
@@ -78,6 +82,7 @@ impl CheckOptions {
             history: HistoryOptions::default(),
             initial: None,
             linearizability: LinearizabilityOptions::default(),
+            strict: false,
         }
     }
 }
@@ -195,10 +200,24 @@ pub fn check_causal_events(
     check_causal(&ops, model, &opts.initial.clone().unwrap_or(Value::Nil))
 }
 
-/// Parses `text` (in `opts.format`) and checks it.
+/// Parses `text` (in `opts.format`, see [`read_history`]: a text without operations is an
+/// error, and so are lines that are not history events when `opts.strict`) and checks it.
 pub fn check_text(text: &str, opts: &CheckOptions) -> Result<Verdict, CheckError> {
-    let events = parse_history(text, opts.format)?;
-    Ok(check_events(&events, opts)?.verdict)
+    check_text_counting(text, opts).0
+}
+
+/// [`check_text`], and the lines it skipped (known once the text is parsed).
+fn check_text_counting(
+    text: &str,
+    opts: &CheckOptions,
+) -> (Result<Verdict, CheckError>, Option<Skipped>) {
+    match read_history(text, opts.format, opts.strict) {
+        Ok(parsed) => (
+            check_events(&parsed.events, opts).map(|r| r.verdict),
+            parsed.skipped,
+        ),
+        Err(e) => (Err(e), None),
+    }
 }
 
 /// The outcome for one file.
@@ -206,12 +225,15 @@ pub fn check_text(text: &str, opts: &CheckOptions) -> Result<Verdict, CheckError
 pub struct FileVerdict {
     pub path: String,
     pub result: Result<Verdict, CheckError>,
+    /// Lines of the file that are not history events and were skipped (never in strict mode).
+    #[serde(default)]
+    pub skipped: Option<Skipped>,
 }
 
 /// Reads and checks one file.
 pub fn check_file(path: &Path, opts: &CheckOptions) -> FileVerdict {
     let name = path.display().to_string();
-    let result = std::fs::read(path)
+    let text = std::fs::read(path)
         .map_err(|e| CheckError::Io {
             path: name.clone(),
             message: e.to_string(),
@@ -221,9 +243,16 @@ pub fn check_file(path: &Path, opts: &CheckOptions) -> FileVerdict {
                 path: name.clone(),
                 message: "not UTF-8 text".into(),
             })
-        })
-        .and_then(|text| check_text(&text, opts));
-    FileVerdict { path: name, result }
+        });
+    let (result, skipped) = match text {
+        Ok(text) => check_text_counting(&text, opts),
+        Err(e) => (Err(e), None),
+    };
+    FileVerdict {
+        path: name,
+        result,
+        skipped,
+    }
 }
 
 /// Expands directories (their regular, non-hidden files, sorted by name; not recursive) and checks
@@ -255,6 +284,7 @@ pub fn check_paths(paths: &[PathBuf], opts: &CheckOptions) -> Vec<FileVerdict> {
                             path: p.display().to_string(),
                             message: e.to_string(),
                         }),
+                        skipped: None,
                     },
                 )),
             }

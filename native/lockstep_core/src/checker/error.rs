@@ -1,5 +1,7 @@
 //! Typed errors for everything that reads input: parsers, history pairing and model encoding.
 
+use super::parse::Skipped;
+use crate::excerpt::{excerpt, MESSAGE_CHARS};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -17,6 +19,11 @@ pub enum CheckError {
     Model { event: usize, message: String },
     /// The options are inconsistent (unknown model name, unsupported combination).
     Options { message: String },
+    /// The text holds no operations: nothing to check, which is not a pass.
+    NoOperations {
+        /// The lines that were read but are not history events, if any.
+        skipped: Option<Skipped>,
+    },
 }
 
 impl CheckError {
@@ -39,10 +46,24 @@ impl fmt::Display for CheckError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CheckError::Io { path, message } => write!(f, "cannot read {path}: {message}"),
-            CheckError::Parse { line, message } => write!(f, "line {line}: {message}"),
-            CheckError::History { event, message } => write!(f, "event {event}: {message}"),
-            CheckError::Model { event, message } => write!(f, "event {event}: {message}"),
+            // Messages may repeat parts of the input: bounded and escaped, whatever made them.
+            CheckError::Parse { line, message } => {
+                write!(f, "line {line}: {}", excerpt(message, MESSAGE_CHARS))
+            }
+            CheckError::History { event, message } => {
+                write!(f, "event {event}: {}", excerpt(message, MESSAGE_CHARS))
+            }
+            CheckError::Model { event, message } => {
+                write!(f, "event {event}: {}", excerpt(message, MESSAGE_CHARS))
+            }
             CheckError::Options { message } => write!(f, "bad options: {message}"),
+            CheckError::NoOperations { skipped: None } => {
+                write!(f, "no operations: the history is empty")
+            }
+            CheckError::NoOperations { skipped: Some(s) } => write!(
+                f,
+                "no operations: the history is empty ({s}: is this a history file?)"
+            ),
         }
     }
 }

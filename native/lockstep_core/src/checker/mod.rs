@@ -32,6 +32,6 @@ pub use history::{Event, EventKind, FailMode, HistoryOptions, InfoMode, Operatio
 pub use linearizability::{
     check_operations, LinearizabilityOptions, LinearizabilityReport, Verdict,
 };
-pub use parse::Format;
+pub use parse::{Format, Skipped};
 pub use sequential::{check_sequential, check_sequential_with, ConsistencyVerdict};
 pub use value::Value;

@@ -301,7 +301,8 @@ impl<'a> Reader<'a> {
             let t = tok.strip_suffix('N').unwrap_or(tok);
             return t.parse::<i64>().map(Value::Int).map_err(|_| {
                 self.err(format!(
-                    "unsupported number {tok:?} (integers that fit 64 bits only)"
+                    "unsupported number {} (integers that fit 64 bits only)",
+                    crate::excerpt::quoted(tok)
                 ))
             });
         }
@@ -339,7 +340,10 @@ impl<'a> Reader<'a> {
                             out.extend_from_slice(code.encode_utf8(&mut buf).as_bytes());
                         }
                         other => {
-                            return Err(self.err(format!("unknown escape \\{}", other as char)))
+                            return Err(self.err(format!(
+                                "unknown escape \\{}",
+                                (other as char).escape_default()
+                            )))
                         }
                     }
                 }

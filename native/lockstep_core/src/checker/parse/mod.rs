@@ -7,7 +7,9 @@ pub mod jepsen_log;
 use super::error::CheckError;
 use super::history::{Event, EventKind};
 use super::value::Value;
+use crate::excerpt::{excerpt, quoted, CONTENT_CHARS};
 use serde::{Deserialize, Serialize};
+use std::fmt;
 
 /// Input format of a history file.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,7 +26,8 @@ pub enum Format {
     Json,
 }
 
-/// Guesses the format of `text`.
+/// Guesses the format of `text` from its first non-blank line; a log whose first lines are
+/// other output (not EDN or JSON) is still a Jepsen log when a later line is a history line.
 pub fn detect(text: &str) -> Format {
     let first = text
         .lines()
@@ -38,6 +41,8 @@ pub fn detect(text: &str) -> Format {
         || first == "[" && text.contains("\"process\"")
     {
         Format::Json
+    } else if !first.starts_with(['{', '[', '(', ';', '#']) && text.contains(jepsen_log::MARKER) {
+        Format::JepsenLog
     } else {
         Format::Edn
     }
@@ -54,6 +59,66 @@ pub fn parse_history(text: &str, format: Format) -> Result<Vec<Event>, CheckErro
             message: e.to_string(),
         }),
     }
+}
+
+/// Lines of a history text that are not history events (other log output in a Jepsen etcd log)
+/// and were passed over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skipped {
+    /// How many non-blank lines were skipped.
+    pub lines: usize,
+    /// The 1-based line number of the first.
+    pub first_line: usize,
+}
+
+impl fmt::Display for Skipped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = if self.lines == 1 {
+            "line that is not a history event"
+        } else {
+            "lines that are not history events"
+        };
+        write!(
+            f,
+            "skipped {} {what}, first at line {}",
+            self.lines, self.first_line
+        )
+    }
+}
+
+/// A history text read for checking: its events, and the lines skipped on the way.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParsedHistory {
+    pub events: Vec<Event>,
+    pub skipped: Option<Skipped>,
+}
+
+/// Reads a history text that is to be checked. Unlike [`parse_history`], a text with no
+/// operations is an error ([`CheckError::NoOperations`]: an empty history would pass any check),
+/// and lines that are not history events are counted in [`ParsedHistory::skipped`]; with
+/// `strict` the first of them is an error instead.
+pub fn read_history(text: &str, format: Format, strict: bool) -> Result<ParsedHistory, CheckError> {
+    let (events, skipped) = match format {
+        Format::Auto => return read_history(text, detect(text), strict),
+        Format::JepsenLog => jepsen_log::parse_counting(text)?,
+        other => (parse_history(text, other)?, None),
+    };
+    if let (true, Some(s)) = (strict, skipped) {
+        let line = text.lines().nth(s.first_line - 1).unwrap_or("");
+        return Err(CheckError::parse(
+            s.first_line,
+            format!(
+                "not a history event (no \"jepsen.util - \" marker): {}; strict mode refuses \
+                 such lines ({} in this file)",
+                quoted(line.trim()),
+                s.lines
+            ),
+        ));
+    }
+    if events.is_empty() {
+        return Err(CheckError::NoOperations { skipped });
+    }
+    Ok(ParsedHistory { events, skipped })
 }
 
 /// Parses EDN op maps (`{:process 0, :type :invoke, :f :read, :value nil}`), either one per line or
@@ -103,13 +168,24 @@ pub fn op_map_to_event(form: &Value, line: usize) -> Result<Option<Event>, Check
     let Value::Map(entries) = form else {
         return Err(CheckError::parse(
             line,
-            format!("expected an op map, got {form}"),
+            format!(
+                "expected an op map, got {}",
+                excerpt(&form.to_string(), CONTENT_CHARS)
+            ),
         ));
     };
     let process = match lookup(entries, "process") {
         Some(Value::Int(p)) if *p >= 0 => *p as u64,
         Some(Value::Keyword(_)) => return Ok(None),
-        Some(other) => return Err(CheckError::parse(line, format!("bad :process {other}"))),
+        Some(other) => {
+            return Err(CheckError::parse(
+                line,
+                format!(
+                    "bad :process {}",
+                    excerpt(&other.to_string(), CONTENT_CHARS)
+                ),
+            ))
+        }
         None => return Err(CheckError::parse(line, "op map without :process")),
     };
     let kind = lookup(entries, "type")
