@@ -26,7 +26,7 @@ defmodule Soak do
     if failed != [], do: System.halt(1)
   end
 
-  defp parse([]), do: [{"fuzz", 100_000}, {"soak", 100_000}, {"fail", 2_000}]
+  defp parse([]), do: [{"fuzz", 300_000}, {"soak", 100_000}, {"fail", 10_000}]
   defp parse([mode, n | rest]), do: [{mode, String.to_integer(n)} | parse_rest(rest)]
   defp parse([mode]), do: [{mode, 10_000}]
   defp parse_rest([]), do: []

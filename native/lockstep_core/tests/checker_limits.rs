@@ -144,13 +144,14 @@ fn parsers_refuse_deep_text_without_overflowing() {
     });
 }
 
-/// `n` writes that never returned, all concurrent, then a read of a value nobody wrote: not
-/// linearizable, and the search must try every order of the open writes to say so.
-fn open_writes_then_impossible_read(n: u64) -> Vec<Event> {
+/// `n` concurrent writes completed as `how` (`Info`: they never returned), then a read of a
+/// value nobody wrote: not linearizable, and the search must try the orders of the writes to
+/// say so.
+fn writes_then_impossible_read(n: u64, how: EventKind) -> Vec<Event> {
     let mut events: Vec<Event> = (0..n)
         .map(|p| Event::new(p, EventKind::Invoke, "write", Value::Int(p as i64)))
         .collect();
-    events.extend((0..n).map(|p| Event::new(p, EventKind::Info, "write", Value::Int(p as i64))));
+    events.extend((0..n).map(|p| Event::new(p, how, "write", Value::Int(p as i64))));
     events.push(Event::new(n, EventKind::Invoke, "read", Value::Nil));
     events.push(Event::new(n, EventKind::Ok, "read", Value::Int(-1)));
     events
@@ -166,13 +167,7 @@ fn unknown_why(v: &Verdict) -> &str {
 #[test]
 fn a_search_past_its_memory_budget_is_unknown_not_a_crash() {
     // Writes that all overlap one another: the configurations are the subsets of them.
-    let n = 22u64;
-    let mut events: Vec<Event> = (0..n)
-        .map(|p| Event::new(p, EventKind::Invoke, "write", Value::Int(p as i64)))
-        .collect();
-    events.extend((0..n).map(|p| Event::new(p, EventKind::Ok, "write", Value::Int(p as i64))));
-    events.push(Event::new(n, EventKind::Invoke, "read", Value::Nil));
-    events.push(Event::new(n, EventKind::Ok, "read", Value::Int(-1)));
+    let events = writes_then_impossible_read(22, EventKind::Ok);
     let mut opts = CheckOptions::new(ModelKind::Register);
     opts.linearizability.max_memory = Some(8 << 20);
     let report = check_events(&events, &opts).unwrap();
@@ -187,7 +182,7 @@ fn a_search_past_its_time_budget_is_unknown_and_says_the_budget() {
     opts.linearizability.time_limit_ms = Some(300);
     opts.linearizability.max_memory = None;
     let started = std::time::Instant::now();
-    let report = check_events(&open_writes_then_impossible_read(60), &opts).unwrap();
+    let report = check_events(&writes_then_impossible_read(60, EventKind::Info), &opts).unwrap();
     let why = unknown_why(&report.verdict);
     assert!(why.contains("time budget of 300 ms"), "{why}");
     // Generous: the budget is polled every few thousand steps.
