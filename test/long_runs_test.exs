@@ -84,6 +84,22 @@ defmodule Lockstep.LongRunsTest do
     assert Path.basename(List.last(paths)) in kept
     refute Path.basename(hd(paths)) in kept
 
+    # Another test's failures in the same directory are counted on their own.
+    other = fn -> raise "other" end
+
+    assert_raise Lockstep.BugFound, fn ->
+      Lockstep.Runner.run(other,
+        trace_dir: dir,
+        keep_failures: 3,
+        shrink: false,
+        test: %{module: "Other", name: "t"}
+      )
+    end
+
+    kept = File.ls!(dir)
+    assert Enum.count(kept, &String.starts_with?(&1, "Other-t-seed")) == 2
+    assert Enum.count(kept, &String.starts_with?(&1, "run-seed")) == 6
+
     assert_raise ArgumentError, ~r/:keep_failures/, fn ->
       Lockstep.Runner.run(racy, keep_failures: 0)
     end

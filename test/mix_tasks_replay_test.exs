@@ -161,7 +161,7 @@ defmodule Lockstep.MixTasksReplayTest do
       assert schedule.test.file == @fixture and schedule.test.line == line
 
       assert bug.message =~
-               "Replay: mix lockstep.replay #{Path.relative_to_cwd(bug.schedule_path)}"
+               "Replay: MIX_ENV=test mix lockstep.replay #{Path.relative_to_cwd(bug.schedule_path)}"
 
       # From the command line the task exits with the status of `mix test`: the replayed test
       # failed again.

@@ -32,7 +32,7 @@ defmodule Lockstep.ScheduleTest do
              ~r/^Lockstep.ScheduleTest-counts_to_two-seed3-iter\d+-\d+-\d+\.json$/
 
     assert bug.message =~ "Schedule: #{path}"
-    assert bug.message =~ "Replay: mix lockstep.replay #{Path.relative_to_cwd(path)}"
+    assert bug.message =~ "Replay: MIX_ENV=test mix lockstep.replay #{Path.relative_to_cwd(path)}"
 
     raw = File.read!(path)
     assert raw =~ ~s("format": "lockstep-schedule")

@@ -67,9 +67,9 @@ defmodule Lockstep.Runner do
     * `:trace_dir` - where a failing run's schedule file (see `Lockstep.Schedule`) and text
       report are saved (default: `LOCKSTEP_SCHEDULE_DIR`, else `_build/<env>/lockstep` under
       the Mix project, else the system's temporary directory)
-    * `:keep_failures` - how many failures' files (schedule and report) that directory keeps:
-      after each failure the oldest beyond this many are deleted (default 100, or
-      `:infinity`); only files named as the runner names them are touched
+    * `:keep_failures` - how many failures' files (schedule and report) that directory keeps
+      per test: after each failure the test's oldest beyond this many are deleted (default 100,
+      or `:infinity`); only files named as the runner names them are touched
     * `:verbose` - when no bug was found, print what was explored: iterations run, distinct
       schedules, runs stopped at the step limit and the longest run (default false;
       `LOCKSTEP_VERBOSE=1` turns it on, and so does `mix test --trace` for `ctest`)
@@ -159,7 +159,7 @@ defmodule Lockstep.Runner do
   defp with_env_defaults(opts) do
     opts
     |> env_default(:seed, "LOCKSTEP_SEED")
-    |> env_default(:iterations, "LOCKSTEP_ITERATIONS")
+    |> env_override(:iterations, "LOCKSTEP_ITERATIONS")
     |> env_flag(:verbose, "LOCKSTEP_VERBOSE")
     |> env_text(:trace_dir, "LOCKSTEP_SCHEDULE_DIR")
   end
@@ -178,6 +178,25 @@ defmodule Lockstep.Runner do
       nil -> opts
       "" -> opts
       text -> Keyword.put_new(opts, key, text)
+    end
+  end
+
+  # LOCKSTEP_ITERATIONS wins over `iterations:` given anywhere (a ctest, `use Lockstep.Test`):
+  # it is how a CI job or a person at the terminal asks for a longer or shorter hunt.
+  defp env_override(opts, key, var) do
+    case System.get_env(var) do
+      nil ->
+        opts
+
+      text ->
+        case Integer.parse(text) do
+          {n, ""} when n > 0 ->
+            Keyword.put(opts, key, n)
+
+          _ ->
+            raise ArgumentError,
+                  "the environment variable #{var} must be a positive integer, got: #{inspect(text)}"
+        end
     end
   end
 
@@ -864,10 +883,17 @@ defmodule Lockstep.Runner do
 
   defp replay_command(nil, _cfg), do: nil
 
+  # The command as it works when pasted: in a project that depends on Lockstep for its tests
+  # only, the task exists in the test environment alone.
   defp replay_command(path, %{test: %{file: file}}) when file != nil,
-    do: "mix lockstep.replay #{Path.relative_to_cwd(path)}"
+    do: "#{mix_env_prefix()}mix lockstep.replay #{Path.relative_to_cwd(path)}"
 
   defp replay_command(path, _cfg), do: "Lockstep.replay(fun, #{inspect(path)})"
+
+  defp mix_env_prefix do
+    env = if Code.ensure_loaded?(Mix), do: Mix.env(), else: :test
+    if env == :dev, do: "", else: "MIX_ENV=#{env} "
+  end
 
   # Saves the schedule file; returns its path (nil if it could not be written) and the base
   # name for the text report.

@@ -402,7 +402,7 @@ defmodule Lockstep.Schedule do
     do: {:error, "could not find a free file name in #{dir}"}
 
   defp try_create(dir, base, ext, contents, tries) do
-    name = "#{base}-#{System.pid()}-#{System.unique_integer([:positive])}#{ext}"
+    name = "#{base}-#{System.pid()}-#{System.unique_integer([:positive, :monotonic])}#{ext}"
     path = Path.join(dir, name)
 
     case File.open(path, [:write, :exclusive, :binary]) do

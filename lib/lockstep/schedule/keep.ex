@@ -1,14 +1,15 @@
 defmodule Lockstep.Schedule.Keep do
   # Bounds what failures leave on disk: after a failure saves its schedule file and report,
-  # only the newest `keep` failures' files in that directory are kept. Only files named as the
+  # only the newest `keep` failures' files of each test in that directory are kept. Only files named as the
   # runner names them (`<test>-seed<S>-iter<I>-<os pid>-<n>.json|.txt`) are touched; a schedule
   # saved elsewhere, renamed or written by `mix lockstep.shrink` is the user's.
   @moduledoc false
 
-  @pattern ~r/-seed\d+-iter\d+-\d+-\d+\.(json|txt)$/
+  @pattern ~r/^(.*)-seed\d+-iter\d+-\d+-\d+\.(json|txt)$/
 
   @doc """
-  Deletes the files of all but the newest `keep` failures in `dir` (`:infinity` keeps all).
+  Deletes the files of all but the newest `keep` failures of each test in `dir` (`:infinity`
+  keeps all).
   `protect` (a path) is never deleted. Returns how many failures' files were removed.
   """
   @spec prune(Path.t(), pos_integer() | :infinity, Path.t() | nil) :: non_neg_integer()
@@ -23,8 +24,10 @@ defmodule Lockstep.Schedule.Keep do
         |> Enum.filter(&Regex.match?(@pattern, &1))
         |> Enum.group_by(&Path.rootname/1)
         |> Enum.map(fn {root, files} -> {{newest(dir, files), counter(root)}, root, files} end)
-        |> Enum.sort(:desc)
-        |> Enum.drop(keep)
+        |> Enum.group_by(fn {_, root, _} -> test_of(root) end)
+        |> Enum.flat_map(fn {_test, failures} ->
+          failures |> Enum.sort(:desc) |> Enum.drop(keep)
+        end)
         |> Enum.reject(fn {_, root, _} -> Path.expand(Path.join(dir, root)) == protected end)
         |> Enum.map(fn {_, _, files} -> Enum.each(files, &File.rm(Path.join(dir, &1))) end)
         |> length()
@@ -33,6 +36,8 @@ defmodule Lockstep.Schedule.Keep do
         0
     end
   end
+
+  defp test_of(root), do: root |> String.split(~r/-seed\d+-iter\d+-/) |> hd()
 
   # The file name's last number: within one VM, later failures have larger ones (a tie-break
   # for files written within the same second).
