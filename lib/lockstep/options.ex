@@ -44,6 +44,8 @@ defmodule Lockstep.Options do
     max_run_time: {30_000, "a positive integer (milliseconds) or :infinity", :budget},
     trace_dir: {nil, "a path (string)", :string},
     keep_failures: {100, "a positive integer or :infinity", :budget},
+    # For `ctest`: replay this schedule file as a regression test instead of hunting.
+    regression: {nil, "a schedule file's path (string)", :string},
     verbose: {false, "a boolean", :boolean},
     shrink: {true, "a boolean", :boolean},
     shrink_time: {5_000, "a positive integer (milliseconds)", :pos_integer},

@@ -26,6 +26,15 @@ defmodule Lockstep.Replay do
   `check/3` returns the same outcome as `{:reproduced, bug}` or `{:diverged, divergence}`
   instead of raising it, for tools that replay many schedules.
 
+  ## A schedule as a regression test
+
+  With `regression: true`, a replay that no longer fails is a pass: `run/3` prints that the
+  recorded bug is gone (and why: the run ended without the failure, or the program no longer
+  follows the schedule at some step) and returns `:ok`. A failure still raises
+  `Lockstep.BugFound`. This is what `ctest "...", regression: PATH` and
+  `mix lockstep.replay PATH --regression` use, so a saved schedule can stay in the suite after
+  the fix.
+
   ## Options
 
   The run settings come from the schedule (`max_steps`, `allow_crashes`, `fail_on_blocked`,
@@ -71,7 +80,7 @@ defmodule Lockstep.Replay do
 
   alias Lockstep.{BugFound, Options, ReplayDivergence, Report, Runner, Runtime, Schedule}
 
-  @overrides Options.run_settings() ++ [:watchdog, :shrink, :shrink_time]
+  @overrides Options.run_settings() ++ [:watchdog, :shrink, :shrink_time, :regression]
 
   @doc """
   Replays `source` (a schedule file's path or a `Lockstep.Schedule`) with `fun` as the test
@@ -79,12 +88,32 @@ defmodule Lockstep.Replay do
   `Lockstep.ReplayDivergence` when it is not (see the module documentation). Raises
   `Lockstep.ScheduleError` for a file that cannot be read and `ArgumentError` for bad options.
   """
-  @spec run((() -> any()), Path.t() | Schedule.t(), keyword()) :: no_return()
+  @spec run((() -> any()), Path.t() | Schedule.t(), keyword()) :: :ok
   def run(fun, source, opts \\ []) do
+    {regression, opts} = Keyword.pop(opts, :regression, false)
+
     case check(fun, source, opts) do
-      {:reproduced, bug} -> raise bug
-      {:diverged, divergence} -> raise divergence
+      {:reproduced, bug} ->
+        raise bug
+
+      {:diverged, divergence} when regression == true ->
+        IO.puts(:stderr, gone(source, divergence))
+        :ok
+
+      {:diverged, divergence} ->
+        raise divergence
     end
+  end
+
+  defp gone(source, divergence) do
+    where =
+      case source do
+        %Schedule{} -> "the schedule"
+        path -> path
+      end
+
+    "Lockstep: the bug recorded in #{where} is gone (regression replay passes): " <>
+      first_line(Exception.message(divergence))
   end
 
   @doc """
@@ -97,6 +126,7 @@ defmodule Lockstep.Replay do
     outside_runs!("Lockstep.Replay.run/3")
     schedule = schedule!(source)
     {test, opts} = Keyword.pop(opts, :test)
+    opts = Keyword.delete(opts, :regression)
     check_overrides!(opts)
     {shrink, opts} = Keyword.pop(opts, :shrink, false)
     {shrink_time, opts} = Keyword.pop(opts, :shrink_time, 5_000)

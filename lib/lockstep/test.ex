@@ -139,9 +139,23 @@ defmodule Lockstep.Test do
   # What a ctest does with its body: replay the schedule `LOCKSTEP_REPLAY` names when it is this
   # test's (see `Lockstep.Replay.from_env/1`), else hunt.
   defp execute(fun, test, opts) do
+    Lockstep.Options.validate!(Keyword.take(opts, [:regression]), "ctest")
+    {regression, opts} = Keyword.pop(opts, :regression)
+
     case Lockstep.Replay.from_env(test) do
       {:replay, schedule} ->
-        Lockstep.Replay.run(fun, schedule, Keyword.take(opts, [:watchdog, :test]) ++ shrink_env())
+        Lockstep.Replay.run(
+          fun,
+          schedule,
+          Keyword.take(opts, [:watchdog, :test]) ++ shrink_env() ++ regression_env()
+        )
+
+      _ when is_binary(regression) ->
+        Lockstep.Replay.run(
+          fun,
+          regression,
+          Keyword.take(opts, [:watchdog, :test]) ++ [regression: true]
+        )
 
       {:other_test, schedule} ->
         IO.puts(
@@ -155,6 +169,11 @@ defmodule Lockstep.Test do
       :none ->
         Lockstep.Runner.run(fun, opts)
     end
+  end
+
+  # `LOCKSTEP_REPLAY_MODE=regression` (set by `mix lockstep.replay --regression`).
+  defp regression_env do
+    if System.get_env("LOCKSTEP_REPLAY_MODE") == "regression", do: [regression: true], else: []
   end
 
   # `LOCKSTEP_SHRINK=MS` (set by `mix lockstep.shrink`): shrink the replayed failure within MS

@@ -22,6 +22,8 @@ defmodule Mix.Tasks.Lockstep.Replay do
 
     * `--allow-outside-test-paths` - run the schedule's test file even when it lies outside the
       project's test paths (only for schedules you trust)
+    * `--regression` - the schedule is a regression test: a replay that no longer fails passes
+      and says the bug is gone (exit 0); a failure still fails
 
   The test fails either way, and its output says which way:
 
@@ -59,9 +61,20 @@ defmodule Mix.Tasks.Lockstep.Replay do
   @spec main([String.t()]) :: non_neg_integer()
   def main(args) do
     {path, opts, test_args} = parse!(args)
-    {:ok, _output, status} = run_test(path, test_args, [], opts)
+    env = if opts[:regression], do: [{"LOCKSTEP_REPLAY_MODE", "regression"}], else: []
+    {:ok, output, status} = run_test(path, test_args, env, opts)
     schedule = load!(path)
 
+    if status == 0 and opts[:regression] == true and
+         output =~ "is gone (regression replay passes)" do
+      Mix.shell().info("The bug recorded in #{path} is gone.")
+      0
+    else
+      not_replayed(status, schedule)
+    end
+  end
+
+  defp not_replayed(status, schedule) do
     if status == 0 do
       Mix.shell().error(
         "The test passed, so the schedule was not replayed: the ctest at " <>
@@ -128,7 +141,9 @@ defmodule Mix.Tasks.Lockstep.Replay do
   defp parse!(args) do
     {ours, test_args} = split_test_args(args)
 
-    case OptionParser.parse(ours, strict: [allow_outside_test_paths: :boolean]) do
+    case OptionParser.parse(ours,
+           strict: [allow_outside_test_paths: :boolean, regression: :boolean]
+         ) do
       {opts, [path], []} ->
         {path, opts, test_args}
 
