@@ -13,10 +13,25 @@ defmodule Lockstep.CtestTest do
     assert Lockstep.now() == 0
   end
 
+  setup do
+    {:ok, amount: 40}
+  end
+
+  ctest "a ctest takes ExUnit's context, as test does", %{amount: amount} do
+    me = self()
+    Lockstep.spawn(fn -> Lockstep.send(me, amount + 2) end)
+    assert Lockstep.recv() == 42
+  end
+
+  ctest "and options beside the context", context, iterations: 2 do
+    assert context.amount == 40
+    assert context.test == :"ctest and options beside the context"
+  end
+
   test "ctests are registered as ExUnit tests of type :ctest, tagged :ctest" do
     tests = __MODULE__.__ex_unit__().tests
     ctests = Enum.filter(tests, &(&1.tags.test_type == :ctest))
-    assert length(ctests) == 2
+    assert length(ctests) == 4
     assert Enum.all?(ctests, & &1.tags[:ctest])
   end
 
@@ -66,6 +81,24 @@ defmodule Lockstep.CtestTest do
           end
         end
       )
+    end
+  end
+
+  test "per-ctest options are checked when the module compiles" do
+    source = """
+    defmodule CtestBadOption do
+      use ExUnit.Case
+      use Lockstep.Test
+      Module.delete_attribute(__MODULE__, :after_compile)
+
+      ctest "bad", iterations: -3 do
+        :ok
+      end
+    end
+    """
+
+    assert_raise ArgumentError, ~r/ctest "bad".*:iterations/s, fn ->
+      Code.compile_string(source, "ctest_bad_option.exs")
     end
   end
 end

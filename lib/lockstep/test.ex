@@ -73,7 +73,7 @@ defmodule Lockstep.Test do
         )
       end
 
-      import Lockstep.Test, only: [ctest: 2, ctest: 3]
+      import Lockstep.Test, only: [ctest: 2, ctest: 3, ctest: 4]
       require Lockstep
 
       @lockstep_defaults Lockstep.Options.validate!(unquote(opts), "use Lockstep.Test") &&
@@ -84,16 +84,31 @@ defmodule Lockstep.Test do
   @doc """
   Defines a controlled test. `opts` override the module's defaults for this test.
   """
-  defmacro ctest(name, opts \\ [], do: block) do
-    Lockstep.Lint.check(block, __CALLER__)
-    body = Macro.escape(block, unquote: true)
+  defmacro ctest(name, context_or_opts \\ [], opts_or_block)
 
-    quote bind_quoted: [name: name, opts: opts, body: body] do
+  defmacro ctest(name, opts, do: block) when is_list(opts),
+    do: define(name, quote(do: _), opts, block, __CALLER__)
+
+  defmacro ctest(name, context, do: block), do: define(name, context, [], block, __CALLER__)
+
+  @doc """
+  A controlled test that takes ExUnit's context (what `setup` returned), matched against
+  `context` as `test "name", context do` does, with `opts` for this test.
+  """
+  defmacro ctest(name, context, opts, do: block), do: define(name, context, opts, block, __CALLER__)
+
+  defp define(name, context, opts, block, caller) do
+    Lockstep.Lint.check(block, caller)
+    body = Macro.escape(block, unquote: true)
+    context = Macro.escape(context, unquote: true)
+
+    quote bind_quoted: [name: name, opts: opts, body: body, context: context] do
+      Lockstep.Options.validate!(opts, "ctest #{inspect(name)}")
       test_name = ExUnit.Case.register_test(__ENV__, :ctest, name, [:ctest])
       lockstep_opts = Keyword.merge(@lockstep_defaults, opts)
       lockstep_where = %{file: __ENV__.file, line: __ENV__.line}
 
-      def unquote(test_name)(_context) do
+      def unquote(test_name)(unquote(context)) do
         Lockstep.Test.__run__(
           __MODULE__,
           unquote(name),
