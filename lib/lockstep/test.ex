@@ -95,7 +95,8 @@ defmodule Lockstep.Test do
   A controlled test that takes ExUnit's context (what `setup` returned), matched against
   `context` as `test "name", context do` does, with `opts` for this test.
   """
-  defmacro ctest(name, context, opts, do: block), do: define(name, context, opts, block, __CALLER__)
+  defmacro ctest(name, context, opts, do: block),
+    do: define(name, context, opts, block, __CALLER__)
 
   defp define(name, context, opts, block, caller) do
     Lockstep.Lint.check(block, caller)
