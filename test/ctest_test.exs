@@ -48,7 +48,7 @@ defmodule Lockstep.CtestTest do
       end
 
     assert error.left == 2 and error.right == 3
-    assert error.message =~ "Lockstep found a bug in iteration 1 of 5"
+    assert error.message =~ "Lockstep found a bug in iteration 0 (of 5, counted from 0)"
     assert error.message =~ "Reproduce: mix test test/ctest_test.exs:"
     assert error.message =~ "--seed"
   end

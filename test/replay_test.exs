@@ -234,7 +234,7 @@ defmodule Lockstep.ReplayTest do
     assert again.schedule == hunt.schedule
 
     assert again.message =~
-             "Lockstep re-ran iteration #{hunt.iteration + 1} of the hunt with seed 8"
+             "Lockstep re-ran iteration #{hunt.iteration} of the hunt with seed 8"
 
     assert again.schedule_path != hunt.schedule_path
 

@@ -12,7 +12,7 @@ defmodule Lockstep.RunnerTest do
     assert bug.fail_step == length(bug.schedule)
     assert [{1, _, 0, {:start}} | _] = bug.trace
     assert File.read!(bug.trace_path) =~ "lost update"
-    assert bug.message =~ "Lockstep found a bug in iteration #{bug.iteration + 1}"
+    assert bug.message =~ "Lockstep found a bug in iteration #{bug.iteration} (of "
     assert bug.message =~ ~r/\d+\. P\d +sends \{:set, 1\} to P1/
     assert bug.message =~ "Reproduce: Lockstep.Runner.run(fun, seed: 7)"
   end

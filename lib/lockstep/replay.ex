@@ -228,7 +228,7 @@ defmodule Lockstep.Replay do
     case result do
       {:fail, f} ->
         headline =
-          "Lockstep re-ran iteration #{i + 1} of the hunt with seed #{cfg.seed}: " <>
+          "Lockstep re-ran iteration #{i} of the hunt with seed #{cfg.seed}: " <>
             Report.summary(f.category)
 
         # Shrunk as the hunt shrank it, so both report the same schedule.
@@ -501,7 +501,7 @@ defmodule Lockstep.Replay do
   end
 
   defp source(%{path: nil, seed: seed, iteration: i}),
-    do: "a schedule (seed #{seed}, iteration #{i + 1})"
+    do: "a schedule (seed #{seed}, iteration #{i})"
 
   defp source(%{path: path}), do: Path.relative_to_cwd(path)
 

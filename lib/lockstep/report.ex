@@ -158,7 +158,9 @@ defmodule Lockstep.Report do
   defp headline(%{headline: headline}) when is_binary(headline), do: headline
 
   defp headline(f) do
-    "Lockstep found a bug in iteration #{f.iteration + 1} of #{f.iterations}: " <>
+    # Iterations count from 0 everywhere: here, in file names (`iter3`) and in the API
+    # (`iteration: 3`), so a number read here can be pasted there.
+    "Lockstep found a bug in iteration #{f.iteration} (of #{f.iterations}, counted from 0): " <>
       summary(f.category)
   end
 

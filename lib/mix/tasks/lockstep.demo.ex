@@ -122,7 +122,7 @@ defmodule Mix.Tasks.Lockstep.Demo do
     rescue
       bug in Lockstep.BugFound ->
         ms = System.monotonic_time(:millisecond) - started
-        shell.info("found in iteration #{bug.iteration + 1} (#{ms} ms)\n")
+        shell.info("found in iteration #{bug.iteration} (#{ms} ms)\n")
         shell.info(bug.message)
 
         if bug.schedule_path do

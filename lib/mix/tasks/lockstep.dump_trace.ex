@@ -105,7 +105,7 @@ defmodule Mix.Tasks.Lockstep.DumpTrace do
       test_line(s.test),
       "Failure: #{s.category} after #{s.steps} steps: #{Report.summary(s.category)}",
       indent(s.detail),
-      "Seed #{s.seed}, iteration #{s.iteration + 1} (zero-based #{s.iteration}), iteration seed " <>
+      "Seed #{s.seed}, iteration #{s.iteration}, iteration seed " <>
         "#{s.iter_seed}, strategy #{inspect(s.strategy)}" <> expected(s.expected_steps) <> ".",
       "Settings: " <>
         Enum.map_join(
