@@ -25,4 +25,27 @@ defmodule Lockstep.Checker.Violation do
   defimpl String.Chars do
     def to_string(violation), do: violation.text
   end
+
+  # A failed `assert :ok = Lockstep.Checker.Linearizable.check(...)` shows the explanation, one
+  # line per line, rather than a struct holding one long escaped string.
+  defimpl Inspect do
+    import Inspect.Algebra
+
+    def inspect(violation, _opts) do
+      lines =
+        violation.text
+        |> String.split("\n")
+        |> Enum.map(&string/1)
+        |> Enum.intersperse(line())
+
+      force_unfit(
+        concat([
+          string("#Lockstep.Checker.Violation<"),
+          nest(concat([line() | lines]), 2),
+          line(),
+          string(">")
+        ])
+      )
+    end
+  end
 end
