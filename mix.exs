@@ -44,7 +44,7 @@ defmodule Mix.Tasks.Compile.LockstepNative do
     {opts, _, _} = OptionParser.parse(args, switches: [warnings_as_errors: :boolean])
 
     with {:ok, profile} <- profile(),
-         {:ok, cargo} <- cargo(),
+         {:ok, cargo} <- cargo_or_skip(),
          {:ok, output} <- cargo_build(cargo, profile),
          diagnostics = parse_diagnostics(output),
          :ok <- check_warnings(diagnostics, opts),
@@ -53,6 +53,9 @@ defmodule Mix.Tasks.Compile.LockstepNative do
     else
       {:error, diagnostics} when is_list(diagnostics) ->
         {:error, diagnostics}
+
+      :skip ->
+        {:noop, []}
 
       {:error, message} ->
         Mix.shell().error("** Could not build the Lockstep NIF: #{message}")
@@ -97,8 +100,36 @@ defmodule Mix.Tasks.Compile.LockstepNative do
     end
   end
 
+  # Without cargo the NIF is not built, and that is not an error: a library that routes its
+  # calls through Lockstep compiles and runs for its users without Rust; only starting a run
+  # needs the NIF (`Lockstep.Native.ensure!/0` says so, and how to get it). Said once per
+  # build directory, not on every compile.
+  defp cargo_or_skip do
+    notice = Path.join(Mix.Project.manifest_path(), "lockstep_native.skipped")
+
+    case cargo() do
+      {:ok, cargo} ->
+        File.rm(notice)
+        {:ok, cargo}
+
+      {:error, message} ->
+        unless File.exists?(notice) do
+          Mix.shell().info(
+            "Lockstep: #{message}. The NIF is not built: the pass-through API works, " <>
+              "runs and checks need it (install Rust, then `mix deps.compile lockstep --force`)."
+          )
+
+          File.mkdir_p!(Path.dirname(notice))
+          File.write!(notice, message)
+        end
+
+        :skip
+    end
+  end
+
   defp cargo do
-    fallback = Path.expand("~/.cargo/bin/cargo")
+    # rustup's default place, under $HOME as the shell sees it.
+    fallback = Path.join(System.get_env("HOME") || System.user_home() || "/", ".cargo/bin/cargo")
 
     cond do
       path = System.find_executable("cargo") ->

@@ -111,6 +111,7 @@ defmodule Lockstep.Checker do
   # Validates options for `caller` (a name used in messages); returns a map with every key.
   @spec options!(keyword(), String.t()) :: map()
   def options!(opts, caller) do
+    Native.ensure!()
     unless Keyword.keyword?(opts) do
       raise ArgumentError, "#{caller}: options must be a keyword list, got: #{inspect(opts)}"
     end

@@ -1,9 +1,11 @@
 defmodule Lockstep.Native do
   # The Rust engine, loaded from priv/native/liblockstep_nif.so (built by the
   # :lockstep_native compiler in mix.exs). Only NIF stubs live here; the public
-  # API is a layer above. If the library cannot be loaded, this module refuses
-  # to load at all, so a missing build fails at the first call site instead of
-  # surfacing later as :nif_not_loaded.
+  # API is a layer above. The NIF is needed only where runs happen: a library
+  # that routes its calls through Lockstep works without it (and without cargo)
+  # for its own users, so a library that cannot be loaded is remembered, not
+  # fatal, and `ensure!/0` (called where runs and checks start) raises one
+  # clear error saying how to get it.
   @moduledoc false
 
   @on_load :load_nif
@@ -17,14 +19,28 @@ defmodule Lockstep.Native do
         :ok
 
       {:error, {reason, text}} ->
-        IO.puts(:stderr, """
-        ** (Lockstep) could not load the Lockstep NIF: #{reason}: #{text}
-           expected at: #{path}.so
-           Build it with `mix compile` (runs cargo), or run scripts/setup on a fresh machine.\
-        """)
-
-        {:error, {:lockstep_nif_not_loaded, reason}}
+        :persistent_term.put({__MODULE__, :load_error}, {reason, text, path <> ".so"})
+        :ok
     end
+  end
+
+  @doc false
+  # Raises Lockstep.Error when the NIF is not loaded, saying why and how to build it.
+  @spec ensure!() :: :ok
+  def ensure! do
+    case :persistent_term.get({__MODULE__, :load_error}, nil) do
+      nil -> :ok
+      {reason, text, path} -> raise Lockstep.Error, message: unavailable(reason, text, path)
+    end
+  end
+
+  @doc false
+  def unavailable(reason, text, path) do
+    "the Lockstep engine (its NIF) is not built here, so no run or check can start " <>
+      "(#{reason}: #{text}; expected at #{path}). Lockstep's pass-through API works without it. " <>
+      "To build it, install Rust (https://rustup.rs: cargo on PATH) and recompile Lockstep: " <>
+      "`mix deps.compile lockstep --force` in a project that depends on it, `mix compile` in " <>
+      "Lockstep itself (scripts/setup installs what is missing on a fresh machine)."
   end
 
   defp library_path do

@@ -151,6 +151,7 @@ defmodule Lockstep.Runner do
   # by every entry point that runs iterations (hunt, replay, shrink).
   @spec config!(keyword(), String.t()) :: map()
   def config!(opts, where) do
+    Native.ensure!()
     cfg = opts |> with_env_defaults() |> Options.validate!(where)
     cfg = %{cfg | seed: cfg.seed || default_seed()}
     Map.put(cfg, :engine_strategy, Options.engine_strategy(cfg.strategy))
