@@ -36,6 +36,8 @@ defmodule Mix.Tasks.Lockstep.Demo do
 
     Mix.Task.run("compile")
 
+    # The task lives in examples/ with the corpus: compiled in Lockstep's own :dev and :test
+    # builds, never in a project that depends on Lockstep, where it could not work.
     unless Code.ensure_loaded?(Lockstep.Corpus) do
       Mix.raise("the bug corpus is compiled only in :dev and :test; run with MIX_ENV=dev")
     end
