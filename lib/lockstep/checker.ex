@@ -112,6 +112,7 @@ defmodule Lockstep.Checker do
   @spec options!(keyword(), String.t()) :: map()
   def options!(opts, caller) do
     Native.ensure!()
+
     unless Keyword.keyword?(opts) do
       raise ArgumentError, "#{caller}: options must be a keyword list, got: #{inspect(opts)}"
     end

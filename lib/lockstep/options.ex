@@ -47,6 +47,7 @@ defmodule Lockstep.Options do
     # For `ctest`: replay this schedule file as a regression test instead of hunting.
     regression: {nil, "a schedule file's path (string)", :string},
     verbose: {false, "a boolean", :boolean},
+    progress: {:auto, ":auto, true or false", {:in, [:auto, true, false]}},
     shrink: {true, "a boolean", :boolean},
     shrink_time: {5_000, "a positive integer (milliseconds)", :pos_integer},
     # Set by `ctest`: where the test lives, for the report's reproduce line.

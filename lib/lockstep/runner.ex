@@ -70,6 +70,9 @@ defmodule Lockstep.Runner do
     * `:keep_failures` - how many failures' files (schedule and report) that directory keeps
       per test: after each failure the test's oldest beyond this many are deleted (default 100,
       or `:infinity`); only files named as the runner names them are touched
+    * `:progress` - a one-line display of a long hunt (iterations, distinct schedules, rate,
+      time left), redrawn once a second: `:auto` (default) shows it when standard error is a
+      terminal and `CI` is not set, `true` always, `false` never
     * `:verbose` - when no bug was found, print what was explored: iterations run, distinct
       schedules, runs stopped at the step limit and the longest run (default false;
       `LOCKSTEP_VERBOSE=1` turns it on, and so does `mix test --trace` for `ctest`)
@@ -133,7 +136,14 @@ defmodule Lockstep.Runner do
 
     cfg = config!(opts, "Lockstep.Runner.run/2")
     started = System.monotonic_time(:millisecond)
-    stats = %{iterations: 0, step_limited: 0, longest: 0, schedules: MapSet.new()}
+
+    stats = %{
+      iterations: 0,
+      step_limited: 0,
+      longest: 0,
+      schedules: MapSet.new(),
+      progress: Lockstep.Progress.new(cfg.progress, test_name(cfg), started)
+    }
 
     Process.put(@warned_key, false)
 
@@ -227,6 +237,8 @@ defmodule Lockstep.Runner do
     elapsed = System.monotonic_time(:millisecond) - started
 
     if cfg.max_run_time != :infinity and elapsed >= cfg.max_run_time and i > 0 do
+      stats = clear_progress(stats)
+
       IO.puts(
         :stderr,
         "Lockstep: #{test_name(cfg)} stopped after #{i} of #{cfg.iterations} iterations " <>
@@ -240,6 +252,8 @@ defmodule Lockstep.Runner do
 
       case run_iteration(fun, cfg, i, %{expected_steps: expected}, false, deadline) do
         {:out_of_time, steps} ->
+          stats = clear_progress(stats)
+
           IO.puts(
             :stderr,
             "Lockstep: #{test_name(cfg)} stopped during iteration #{i} of #{cfg.iterations}, " <>
@@ -251,12 +265,19 @@ defmodule Lockstep.Runner do
           hunted(cfg, stats)
 
         {:ok, steps, schedule_hash} ->
-          hunt(fun, cfg, i + 1, started, record(stats, steps, schedule_hash, false))
+          hunt(
+            fun,
+            cfg,
+            i + 1,
+            started,
+            progress(record(stats, steps, schedule_hash, false), cfg)
+          )
 
         {:step_limit, steps, schedule_hash} when cfg.step_limit == :stop ->
-          hunt(fun, cfg, i + 1, started, record(stats, steps, schedule_hash, true))
+          hunt(fun, cfg, i + 1, started, progress(record(stats, steps, schedule_hash, true), cfg))
 
         {:fail, failure} ->
+          Lockstep.Progress.done(stats.progress)
           raise bug(shrink_failure(fun, cfg, failure, started), cfg)
       end
     end
@@ -339,7 +360,16 @@ defmodule Lockstep.Runner do
   # The end of a hunt that found no bug. Many iterations that all ran the same schedule mean
   # the body had nothing to interleave: usually code that bypasses Lockstep (plain spawn,
   # send, GenServer, :ets), so say so, verbose or not.
+  defp clear_progress(stats) do
+    Lockstep.Progress.done(stats.progress)
+    %{stats | progress: %{stats.progress | shown: false}}
+  end
+
+  defp progress(stats, cfg),
+    do: %{stats | progress: Lockstep.Progress.tick(stats.progress, stats, cfg)}
+
   defp hunted(cfg, stats) do
+    Lockstep.Progress.done(stats.progress)
     if cfg.verbose, do: explored(cfg, stats)
 
     if stats.iterations > 1 and MapSet.size(stats.schedules) == 1 do
