@@ -10,16 +10,22 @@ defmodule Lockstep.Report do
   def format(f, opts \\ []) do
     max_lines = Keyword.get(opts, :max_lines, @max_lines)
     names = names(f.processes)
+    # The story (calls folded, their bookkeeping left out) unless every step is asked for.
+    {trace, hidden} =
+      if Keyword.get(opts, :full, false),
+        do: {f.trace, 0},
+        else: Lockstep.Report.Story.tell(f.trace)
 
     ([headline(f), "", indent(detail(f, names)), ""] ++
        escapes(f, names) ++
        shrunk(f[:shrink]) ++
        [
-         "Schedule (#{f.steps} steps, #{preemptions(f)}#{length(f.processes)} processes):",
-         schedule(f.trace, names, max_lines),
-         ""
+         "Schedule (#{f.steps} steps, #{preemptions(f)}#{plural(length(f.processes), "process")}):",
+         schedule(trace, names, max_lines)
        ] ++
-       causal_slice(f, names, max_lines) ++
+       hidden_note(hidden) ++
+       [""] ++
+       causal_slice(%{f | trace: trace}, names, max_lines) ++
        [
          "Processes: " <> processes(f.processes),
          "Seed #{f.seed}, iteration seed #{f.iter_seed}, strategy #{inspect(f.strategy)}."
@@ -96,7 +102,19 @@ defmodule Lockstep.Report do
     Map.merge(names, pid_aliases(processes, names))
   end
 
-  defp preemptions(%{preemptions: p}) when is_list(p), do: "#{length(p)} preemptions, "
+  defp hidden_note(0), do: []
+
+  defp hidden_note(n),
+    do: [
+      "       (#{plural(n, "step")} of call bookkeeping, a monitor and a demonitor per call, " <>
+        "not shown; the full report has every step)"
+    ]
+
+  defp plural(1, word), do: "1 #{word}"
+  defp plural(n, "process"), do: "#{n} processes"
+  defp plural(n, word), do: "#{n} #{word}s"
+
+  defp preemptions(%{preemptions: p}) when is_list(p), do: "#{plural(length(p), "preemption")}, "
   defp preemptions(_), do: ""
 
   # One paragraph on shrinking: before and after sizes, effort, and whether the result was
@@ -140,6 +158,21 @@ defmodule Lockstep.Report do
       length(slice) == steps ->
         ["Causal slice: all #{steps} steps happen before the failure.", ""]
 
+      # Nearly the whole schedule again says nothing new: name the steps it leaves out.
+      length(slice) * 3 > steps * 2 ->
+        outside = Enum.to_list(MapSet.difference(MapSet.new(1..steps), MapSet.new(slice)))
+
+        shown =
+          if length(outside) > 12,
+            do: Enum.join(Enum.take(outside, 12), ", ") <> ", ...",
+            else: Enum.join(outside, ", ")
+
+        [
+          "Causal slice: #{length(slice)} of #{steps} steps happen before the failure; the " <>
+            "others (#{shown}) ran concurrently with it.",
+          ""
+        ]
+
       true ->
         keep = MapSet.new(slice)
         trace = Enum.filter(f.trace, fn {step, _, _, _} -> MapSet.member?(keep, step) end)
@@ -182,7 +215,7 @@ defmodule Lockstep.Report do
   def summary(other), do: "#{other}."
 
   defp detail(%{category: :exception, exception: {kind, payload, stack}}, _names) do
-    Exception.format(kind, payload, stack) |> String.trim_trailing()
+    Exception.format(kind, payload, user_stack(stack)) |> String.trim_trailing()
   end
 
   defp detail(%{category: :exception, detail: reason}, _names) do
@@ -194,7 +227,8 @@ defmodule Lockstep.Report do
 
     case f.exception do
       {kind, payload, stack} ->
-        "#{who} crashed:\n" <> (Exception.format(kind, payload, stack) |> String.trim_trailing())
+        "#{who} crashed:\n" <>
+          (Exception.format(kind, payload, user_stack(stack)) |> String.trim_trailing())
 
       nil ->
         "#{who} exited with #{inspect(reason, limit: 20)}"
@@ -422,8 +456,17 @@ defmodule Lockstep.Report do
 
   defp event({:receive, msg}, n), do: "receives #{term(msg, n)}"
 
+  defp event({:call, dest, _to, request}, n),
+    do: "calls #{dest(dest, n)} with #{term(request, n)}"
+
+  defp event({:takes_call, from, request}, n),
+    do: "takes #{term(from, n)}'s call #{term(request, n)}"
+
+  defp event({:reply, to, reply}, n), do: "replies #{term(reply, n)} to #{alias_of(to, n)}"
+  defp event({:call_returns, reply}, n), do: "gets the reply #{term(reply, n)}"
+
   defp event({:scan, _base, count, _}, _),
-    do: "selective receive looks at #{count} new message(s)"
+    do: "selective receive looks at #{plural(count, "new message")}"
 
   defp event({:timeout}, _), do: "receive times out"
   defp event({:sleep}, _), do: "wakes from sleep"
@@ -507,8 +550,22 @@ defmodule Lockstep.Report do
     Map.new(procs, fn {id, pid, _} -> {{:pid, inspect(pid)}, alias_of(id, names)} end)
   end
 
+  # In a step line an exception is its name and the first line of its message, cut at a word:
+  # the report shows it whole once, above.
   defp term({%{__exception__: true} = e, stack}, _names) when is_list(stack) do
-    "** (#{inspect(e.__struct__)}) " <> String.slice(Exception.message(e), 0, 90)
+    first =
+      e
+      |> Exception.message()
+      |> String.split("\n", trim: true)
+      |> Enum.find("", &(String.trim(&1) != ""))
+      |> String.trim()
+
+    first =
+      if String.length(first) > 70,
+        do: (first |> String.slice(0, 70) |> String.replace(~r/\s+\S*$/, "")) <> " ...",
+        else: first
+
+    "** (#{inspect(e.__struct__)}) #{first}" |> String.trim_trailing()
   end
 
   defp term(t, names) do
@@ -521,6 +578,20 @@ defmodule Lockstep.Report do
 
     if String.length(text) > 100, do: String.slice(text, 0, 97) <> "...", else: text
   end
+
+  # The frames of the user's code: Lockstep's own runtime (which runs every process's body) is
+  # left out, so the first frame shown is the user's (or ExUnit's assertion) when there is one.
+  defp user_stack(stack) when is_list(stack) do
+    case Enum.reject(stack, &runtime_frame?/1) do
+      [] -> stack
+      own -> own
+    end
+  end
+
+  defp user_stack(stack), do: stack
+
+  defp runtime_frame?({mod, _, _, _}), do: mod in [Lockstep.Runtime, Lockstep.Runner]
+  defp runtime_frame?(_), do: false
 
   # " in Mod.fun/1 (file.ex:12)": where the stack's first frame is.
   defp location([{mod, fun, arity, info} | _]) when is_atom(mod) do

@@ -850,7 +850,8 @@ defmodule Lockstep.Runner do
 
     text = Report.format(f)
 
-    report_path = report_base && save_report(report_base, Report.format(f, max_lines: :infinity))
+    report_path =
+      report_base && save_report(report_base, Report.format(f, max_lines: :infinity, full: true))
 
     message = text <> if(report_path, do: "\nFull report: #{report_path}", else: "")
 
