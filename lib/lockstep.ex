@@ -619,6 +619,17 @@ defmodule Lockstep do
     do: Lockstep.Replay.run(fun, source, opts)
 
   @doc """
+  Replays the schedule a `ctest` saved, from iex, with no function to pass: the schedule names
+  its test, whose file is loaded and whose ctest replays it (see `Lockstep.Replay.ctest/1`).
+
+      $ MIX_ENV=test iex -S mix
+      iex> Lockstep.replay("_build/test/lockstep/CounterTest-two_increments-seed7-iter3-81234-5.json")
+      ** (Lockstep.BugFound) Lockstep replayed ...: the bug fired again: the test body failed.
+  """
+  @spec replay(Path.t()) :: no_return() | :ok
+  def replay(path) when is_binary(path), do: Lockstep.Replay.ctest(path)
+
+  @doc """
   Puts already compiled modules under control for the hunts that follow: each module is
   rewritten from its `debug_info` (see `Lockstep.Instrument`) and loaded in place of the
   original, until `uninstrument/1`. Prints, for each module, what could not be put under

@@ -181,6 +181,27 @@ defmodule Lockstep.MixTasksReplayTest do
       assert out =~ "1 ctest, 1 failure"
     end
 
+    test "from iex, Lockstep.replay(PATH) loads the ctest's file and replays it", %{tmp_dir: dir} do
+      bug = recorded_by_ctest(dir, fixture_line())
+      rel = Path.relative_to_cwd(bug.schedule_path)
+
+      assert bug.message =~
+               "From iex: MIX_ENV=test iex -S mix, then Lockstep.replay(#{inspect(rel)})"
+
+      # What iex would run, in a VM of its own (the suite's ExUnit takes no new modules).
+      code =
+        "try do Lockstep.replay(#{inspect(rel)}) rescue e in Lockstep.BugFound -> " <>
+          "IO.puts(\"REPLAYED: \" <> hd(String.split(e.message, \"\\n\"))) end"
+
+      {out, 0} =
+        System.cmd("mix", ["run", "--no-compile", "--no-start", "-e", code],
+          env: [{"MIX_ENV", "test"}],
+          stderr_to_stdout: true
+        )
+
+      assert out =~ "REPLAYED: Lockstep replayed #{rel}: the bug fired again"
+    end
+
     test "errors: no path, a missing or corrupt file, a schedule without a test", %{tmp_dir: dir} do
       replay = fn args -> Mix.Tasks.Lockstep.Replay.main(args) end
       assert_raise Mix.Error, ~r/expected the path of a schedule file/, fn -> replay.([]) end

@@ -183,6 +183,64 @@ defmodule Lockstep.Replay do
   end
 
   @doc """
+  Replays the schedule a `ctest` saved, from iex, with no function to pass: loads the test
+  file the schedule names (its module is compiled, ExUnit started without running anything),
+  runs the module's setup, and runs that ctest, which replays the schedule as `mix
+  lockstep.replay` would. Start iex in the test environment so that the test's support code is
+  compiled: `MIX_ENV=test iex -S mix`, then `Lockstep.replay("_build/test/lockstep/....json")`.
+  Raises what the replay raises (`Lockstep.BugFound` when the bug fires again).
+  """
+  @spec ctest(Path.t()) :: no_return() | :ok
+  def ctest(path) when is_binary(path) do
+    outside_runs!("Lockstep.replay/1")
+    schedule = Schedule.load!(path)
+
+    %{module: mod_name, name: name, file: file} =
+      schedule.test ||
+        raise ArgumentError,
+              "#{path} was saved by Lockstep.Runner.run/2, not by a ctest: replay it with " <>
+                "Lockstep.replay(fun, #{inspect(path)})"
+
+    module = Module.concat([mod_name])
+
+    unless Code.ensure_loaded?(module) do
+      unless File.regular?(file) do
+        raise ArgumentError, "the schedule's test file #{file} does not exist here"
+      end
+
+      if Process.whereis(ExUnit.Server) == nil, do: ExUnit.start(autorun: false)
+      Code.require_file(file)
+    end
+
+    test = :"ctest #{name}"
+
+    unless function_exported?(module, test, 1) do
+      raise ArgumentError, "#{inspect(module)} has no ctest #{inspect(name)} any more"
+    end
+
+    context = setup(module, %{module: module, test: test, file: file, case: module})
+    previous = System.get_env("LOCKSTEP_REPLAY")
+    System.put_env("LOCKSTEP_REPLAY", Path.expand(path))
+
+    try do
+      apply(module, test, [context])
+    after
+      if previous,
+        do: System.put_env("LOCKSTEP_REPLAY", previous),
+        else: System.delete_env("LOCKSTEP_REPLAY")
+    end
+  end
+
+  # The module's setup_all and setup callbacks, as ExUnit runs them before a test.
+  defp setup(module, context) do
+    Enum.reduce([:setup_all, :setup], context, fn kind, ctx ->
+      if function_exported?(module, :__ex_unit__, 2),
+        do: module.__ex_unit__(kind, ctx),
+        else: ctx
+    end)
+  end
+
+  @doc """
   Re-runs one iteration of a hunt from its seeds, deterministically, and returns `:ok` when it
   passes or raises `Lockstep.BugFound` when it fails (saving a schedule file like a hunt does).
 

@@ -38,9 +38,17 @@ defmodule Lockstep.Report do
     ["Reproduce: #{f.reproduce}"] ++
       case f[:schedule_path] do
         nil -> []
-        path -> ["Schedule: #{path}", "Replay: #{f[:replay_command]}"]
+        path -> ["Schedule: #{path}", "Replay: #{f[:replay_command]}"] ++ from_iex(f, path)
       end
   end
+
+  # A ctest's schedule replays from iex too, with no function to pass.
+  defp from_iex(%{test: %{file: file}}, path) when is_binary(file),
+    do: [
+      "From iex: MIX_ENV=test iex -S mix, then Lockstep.replay(#{inspect(Path.relative_to_cwd(path))})"
+    ]
+
+  defp from_iex(_f, _path), do: []
 
   @doc "The failure's detail as text (the exception, the blocked processes, ...)."
   @spec detail_text(map()) :: String.t()

@@ -832,6 +832,7 @@ defmodule Lockstep.Runner do
         seed: cfg.seed,
         iterations: cfg.iterations,
         strategy: cfg.strategy,
+        test: cfg[:test],
         reproduce: reproduce(cfg, f)
       })
       |> Map.merge(Map.take(extra, [:headline]))
