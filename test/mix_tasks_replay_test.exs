@@ -76,6 +76,23 @@ defmodule Lockstep.MixTasksReplayTest do
 
       assert length(lines) == length(bug.trace) + 2
       assert dump([bug.schedule_path, "--format", "json"]) =~ ~s("kind": "spawn")
+
+      # Structured fields beside the text, read back by Lockstep.Schedule.
+      assert Enum.any?(
+               lines,
+               &(&1 =~ ~r/"kind": "spawn", .*"fields": \{"child": \d+, "link": false\}/)
+             )
+
+      assert Enum.any?(
+               lines,
+               &(&1 =~
+                   ~r/"kind": "send", .*"fields": \{"dest": \d+, "dropped": false, "message": /)
+             )
+
+      trace = Lockstep.Schedule.load!(bug.schedule_path).trace
+      spawn = Enum.find(trace, &(&1.kind == "spawn"))
+      assert %{"child" => child, "link" => false} = spawn.fields
+      assert is_integer(child)
     end
 
     test "text of a run with 100k processes names each one right (one lookup table)" do

@@ -78,7 +78,7 @@ defmodule Lockstep.ScheduleTest do
     assert {steps, preemptions} != {s.steps, length(bug.preemptions)}
     assert s.processes == for(i <- 0..3, do: %{id: i, name: nil})
     assert length(s.trace) == length(bug.trace)
-    assert hd(s.trace) == %{step: 1, time: 0, proc: 0, kind: "start", text: "starts"}
+    assert hd(s.trace) == %{step: 1, time: 0, proc: 0, kind: "start", text: "starts", fields: %{}}
     assert Enum.any?(s.trace, &(&1.kind == "send" and &1.text =~ ~r/sends \{:set, 1\} to P1/))
     assert List.last(s.trace).text =~ "raises ** (RuntimeError)"
     # The text report and the schedule tell the same run.

@@ -91,8 +91,17 @@ defmodule Lockstep.Report do
   def events(trace, processes) do
     names = names(processes)
 
+    render = &term(&1, names)
+
     Enum.map(trace, fn {step, time, proc, event} ->
-      %{step: step, time: time, proc: proc, kind: kind(event), text: event(event, names)}
+      %{
+        step: step,
+        time: time,
+        proc: proc,
+        kind: kind(event),
+        text: event(event, names),
+        fields: Lockstep.Report.Fields.of(event, render)
+      }
     end)
   end
 

@@ -142,7 +142,8 @@ defmodule Lockstep.Schedule do
               time: non_neg_integer(),
               proc: non_neg_integer() | nil,
               kind: String.t(),
-              text: String.t()
+              text: String.t(),
+              fields: %{String.t() => boolean() | integer() | String.t()}
             }
           ],
           path: Path.t() | nil
@@ -209,11 +210,18 @@ defmodule Lockstep.Schedule do
       choices: m.choices,
       shrunk_from: m.shrunk_from && pick(m.shrunk_from, [:steps, :preemptions, :choices]),
       processes: Enum.map(m.processes, &pick(&1, [:id, :name])),
-      trace: Enum.map(m.trace, &pick(&1, [:step, :time, :proc, :kind, :text]))
+      trace: Enum.map(m.trace, &event/1)
     }
   end
 
   defp pick(map, keys), do: Map.new(keys, &{&1, Map.get(map, &1)})
+
+  # A trace event as read: its fields (absent in older files) with string keys.
+  defp event(e) do
+    e
+    |> pick([:step, :time, :proc, :kind, :text])
+    |> Map.put(:fields, Map.new(Map.get(e, :fields) || %{}, fn {k, v} -> {to_string(k), v} end))
+  end
 
   # The file's settings (the engine filled in defaults for fields older files lack).
   defp settings(s) do
@@ -450,7 +458,12 @@ defmodule Lockstep.Schedule do
       trace:
         f.trace
         |> Lockstep.Report.events(f.processes)
-        |> Enum.map(&%{&1 | text: printable(&1.text)})
+        |> Enum.map(fn e ->
+          fields =
+            Map.new(e.fields, fn {k, v} -> {k, if(is_binary(v), do: printable(v), else: v)} end)
+
+          %{e | text: printable(e.text), fields: fields}
+        end)
     }
   end
 

@@ -17,7 +17,25 @@ defmodule Mix.Tasks.Lockstep.DumpTrace do
                  · P0 gets {:DOWN, #Reference<...>, :process, P2, :normal}
 
     * `json` - the trace events alone, as a JSON array with one event per line:
-      `{"step": 12, "time": 0, "proc": 1, "kind": "send", "text": "sends {:value, 0} to P2"}`
+      `{"step": 12, "time": 0, "proc": 1, "kind": "send", "text": "sends {:value, 0} to P2",
+      "fields": {"dest": 2, "to": 2, "message": "{:value, 0}", "dropped": false}}`
+
+  ### The JSON schema of an event
+
+    * `step` (integer; 0 before the first step), `time` (virtual ms), `proc` (the process id
+      whose step it is, `null` for the clock and timers), `kind`, `text` (as in the report)
+    * `fields` (absent when empty, and in files written before fields existed): process ids as
+      integers, flags as booleans, numbers as integers, terms as rendered text (P-aliases for
+      pids, at most 100 characters). By kind:
+      `send`: `dest` (id, or the name sent to), `to` (the id it reached, absent if dropped),
+      `message`, `dropped`; a `GenServer` call also `reference` and `request`. `receive`:
+      `message`. `scan`: `count`. `spawn`: `child`, `link`. `monitor`: `target`.
+      `demonitor`: `active`. `link`/`unlink`: `target`. `exit`: `reason`. `exit_signal`:
+      `target`, `reason`. `died`: `process`, `reason`, `from`, `link`. `send_after`: `dest`,
+      `delay`, `message`. `cancel_timer`/`read_timer`: `left` (absent when the timer was gone).
+      `now`: `result`. `register`/`whereis` and the `global_` ones: `name`, `target`/`result`.
+      `sync` (shared state): `label`. `deliver`: `to`, `message`. `clock`: `time`.
+      `timer_fired`: `to`. `deadline`, `vanished`: `process`.
 
   ## Options
 

@@ -216,6 +216,19 @@ pub struct TraceEvent {
     pub kind: String,
     /// What happened, for people (`sends {:set, 1} to P1`).
     pub text: String,
+    /// The same, as named fields for tools (`to`, `message`, `reason`, ...; see `mix help
+    /// lockstep.dump_trace`). Absent in files written before fields existed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, Field>,
+}
+
+/// A value of a trace event's field: a process id or count, a flag, or rendered text.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Field {
+    Bool(bool),
+    Int(i64),
+    Text(String),
 }
 
 /// Why a schedule could not be read or written. The message names the problem.

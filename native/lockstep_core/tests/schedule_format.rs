@@ -2,7 +2,7 @@
 //! problem, the readable layout, and strict replay of a saved schedule.
 
 use lockstep_core::schedule::{
-    fingerprint, ProcessInfo, RunSettings, Schedule, ScheduleError, ShrunkFrom, StepLimit,
+    fingerprint, Field, ProcessInfo, RunSettings, Schedule, ScheduleError, ShrunkFrom, StepLimit,
     StrategySpec, TestIdentity, Timers, TraceEvent, CATEGORIES, FORMAT, STRATEGIES, VERSION,
 };
 use lockstep_core::strategy::{PickError, StrategyConfig};
@@ -72,6 +72,7 @@ fn sample() -> Schedule {
                 proc: Some(ProcId(0)),
                 kind: "start".into(),
                 text: "starts".into(),
+                fields: Default::default(),
             },
             TraceEvent {
                 step: 2,
@@ -79,6 +80,12 @@ fn sample() -> Schedule {
                 proc: Some(ProcId(0)),
                 kind: "spawn".into(),
                 text: "spawns P1".into(),
+                fields: [
+                    ("child".to_string(), Field::Int(1)),
+                    ("link".to_string(), Field::Bool(false)),
+                ]
+                .into_iter()
+                .collect(),
             },
             TraceEvent {
                 step: 2,
@@ -86,6 +93,7 @@ fn sample() -> Schedule {
                 proc: None,
                 kind: "timer_fired".into(),
                 text: "a timer fires for P1".into(),
+                fields: Default::default(),
             },
             TraceEvent {
                 step: 4,
@@ -93,6 +101,7 @@ fn sample() -> Schedule {
                 proc: Some(ProcId(0)),
                 kind: "exit".into(),
                 text: "raises ** (RuntimeError) lost update".into(),
+                fields: Default::default(),
             },
         ],
     }
@@ -532,13 +541,23 @@ fn arb_event() -> impl Strategy<Value = TraceEvent> {
         proptest::option::of(0u32..20),
         "[a-z_]{1,12}",
         any::<String>(),
+        proptest::collection::btree_map(
+            "[a-z]{1,8}",
+            prop_oneof![
+                any::<bool>().prop_map(Field::Bool),
+                any::<i64>().prop_map(Field::Int),
+                any::<String>().prop_map(Field::Text),
+            ],
+            0..4,
+        ),
     )
-        .prop_map(|(step, time, proc, kind, text)| TraceEvent {
+        .prop_map(|(step, time, proc, kind, text, fields)| TraceEvent {
             step,
             time,
             proc: proc.map(ProcId),
             kind,
             text,
+            fields,
         })
 }
 
