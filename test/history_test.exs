@@ -159,4 +159,27 @@ defmodule Lockstep.HistoryTest do
     assert Exception.message(error) =~ "stop: 2 events"
     assert Exception.message(error) =~ "history"
   end
+
+  test "events carry a key for the :kv model, recorded with key:" do
+    h = History.new()
+    History.op(h, :put, 1, fn -> :ok end, key: :x)
+    History.op(h, :put, 2, fn -> :ok end, key: :y)
+    History.op(h, :get, nil, fn -> 1 end, key: :x)
+    assert [%{f: :put, key: :x}, %{f: :put, key: :x}, %{key: :y} | _] = History.events(h)
+    assert :ok = Lockstep.Checker.Linearizable.check(h, :kv)
+
+    # A read of :y that saw :x's value is caught, on :y.
+    History.op(h, :get, nil, fn -> 1 end, key: :y)
+    assert {:error, v} = Lockstep.Checker.Linearizable.check(h, :kv)
+    assert v.text =~ ":y" or v.partition =~ "y"
+
+    # Without key: the events have no :key, as before.
+    plain = History.new()
+    History.op(plain, :write, 1, fn -> :ok end)
+    refute Map.has_key?(hd(History.events(plain)), :key)
+
+    assert_raise ArgumentError, ~r/history options are key: k/, fn ->
+      History.op(plain, :write, 1, fn -> :ok end, keys: :x)
+    end
+  end
 end

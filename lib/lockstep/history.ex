@@ -32,6 +32,16 @@ defmodule Lockstep.History do
   `events/1` returns maps `%{process: p, type: t, f: f, value: v}`, oldest first, the shape the
   checkers take. `op/4` records the calling pid as the process; the checkers number
   non-integer processes in order of first appearance.
+
+  ## Keys
+
+  The `:kv` model checks each key as a register of its own, and its events carry the key:
+  `op/5` with `key: k` (and `invoke/5`, `ok/5`, `fail/5`, `info/5`) records it, and `events/1`
+  gives it as `:key`.
+
+      Lockstep.History.op(history, :put, 5, fn -> Store.put(s, :x, 5) end, key: :x)
+      Lockstep.History.op(history, :get, nil, fn -> Store.get(s, :x) end, key: :x)
+      :ok = Lockstep.Checker.Linearizable.check(history, :kv)
   """
 
   alias Lockstep.Runtime
@@ -51,40 +61,44 @@ defmodule Lockstep.History do
   end
 
   @doc "Records that `process` invoked `f` with `value`."
-  @spec invoke(t(), term(), term(), term()) :: :ok
-  def invoke(history, process, f, value), do: record(history, :invoke, process, f, value)
+  @spec invoke(t(), term(), term(), term(), keyword()) :: :ok
+  def invoke(history, process, f, value, opts \\ []),
+    do: record(history, :invoke, process, f, value, opts)
 
   @doc "Records that `process`'s pending `f` completed with `value`."
-  @spec ok(t(), term(), term(), term()) :: :ok
-  def ok(history, process, f, value), do: record(history, :ok, process, f, value)
+  @spec ok(t(), term(), term(), term(), keyword()) :: :ok
+  def ok(history, process, f, value, opts \\ []),
+    do: record(history, :ok, process, f, value, opts)
 
   @doc "Records that `process`'s pending `f` definitely failed (see the checkers' `:fail` option)."
-  @spec fail(t(), term(), term(), term()) :: :ok
-  def fail(history, process, f, value), do: record(history, :fail, process, f, value)
+  @spec fail(t(), term(), term(), term(), keyword()) :: :ok
+  def fail(history, process, f, value, opts \\ []),
+    do: record(history, :fail, process, f, value, opts)
 
   @doc "Records that the outcome of `process`'s pending `f` is unknown (it may have taken effect)."
-  @spec info(t(), term(), term(), term()) :: :ok
-  def info(history, process, f, value), do: record(history, :info, process, f, value)
+  @spec info(t(), term(), term(), term(), keyword()) :: :ok
+  def info(history, process, f, value, opts \\ []),
+    do: record(history, :info, process, f, value, opts)
 
   @doc """
   Records an invocation of `f` with `value` by the calling process, runs `fun`, and records its
   result as the `:ok` value. When `fun` raises, exits or throws, records `:info` (the effect is
   unknown) and re-raises. Returns `fun`'s result.
   """
-  @spec op(t(), term(), term(), (() -> result)) :: result when result: term()
-  def op(history, f, value, fun) when is_function(fun, 0) do
+  @spec op(t(), term(), term(), (() -> result), keyword()) :: result when result: term()
+  def op(history, f, value, fun, opts \\ []) when is_function(fun, 0) do
     me = self()
-    invoke(history, me, f, value)
+    invoke(history, me, f, value, opts)
 
     try do
       fun.()
     catch
       kind, reason ->
-        info(history, me, f, nil)
+        info(history, me, f, nil, opts)
         :erlang.raise(kind, reason, __STACKTRACE__)
     else
       result ->
-        ok(history, me, f, result)
+        ok(history, me, f, result, opts)
         result
     end
   end
@@ -92,8 +106,9 @@ defmodule Lockstep.History do
   @doc "The recorded events, oldest first."
   @spec events(t()) :: [%{process: term(), type: kind(), f: term(), value: term()}]
   def events(%__MODULE__{table: table}) do
-    for {n, type, process, f, value} <- :ets.tab2list(table), is_integer(n) do
-      %{process: process, type: type, f: f, value: value}
+    for {n, type, process, f, value, key} <- :ets.tab2list(table), is_integer(n) do
+      event = %{process: process, type: type, f: f, value: value}
+      if key == :none, do: event, else: Map.put(event, :key, key)
     end
   end
 
@@ -104,14 +119,21 @@ defmodule Lockstep.History do
     :ok
   end
 
-  defp record(%__MODULE__{table: table}, type, process, f, value) do
+  defp record(%__MODULE__{table: table}, type, process, f, value, opts) do
+    key =
+      case opts do
+        [] -> :none
+        [key: key] -> key
+        other -> raise ArgumentError, "history options are key: k, got: #{inspect(other)}"
+      end
+
     case Runtime.ctx() do
       nil -> :ok
       ctx -> Runtime.sync(ctx, {:sync, {__MODULE__, table}, true, {:history, type, f}})
     end
 
     n = :ets.update_counter(table, :seq, 1)
-    :ets.insert(table, {n, type, process, f, value})
+    :ets.insert(table, {n, type, process, f, value, key})
     :ok
   end
 end
