@@ -37,6 +37,21 @@ defmodule Lockstep.Checker do
     * a string holding a history text: Jepsen EDN op maps, a Jepsen etcd log, or JSON events;
     * `{:file, path}`.
 
+  ## Models and their operations
+
+  The `f` of each event names the operation; the invocation's value is its argument, the `:ok`
+  completion's value its result.
+
+  | model | operations (`f`) |
+  |---|---|
+  | `:register` | `:read` (`:r`, `:get`) returning the value; `:write` (`:w`, `:put`) of a value |
+  | `:cas_register` | those, and `:cas` with `[expected, new]` (a `:fail` completion: it did not match) |
+  | `:kv` | `:read`/`:write`/`:cas` as above, each event with a `:key` (`Lockstep.History.op/5`, `key:`) |
+  | `:counter` | `:add` (`:incr`, `:increment`) by the value (default 1); `:read`; `:fetch_add` (`:get_and_add`) returning the value before, `:add_get` (`:add_and_get`, `:incr_get`, `:increment_and_get`) the value after |
+  | `:set` | `:add` of an element; `:read` returning the elements (any order) |
+  | `:queue` | `:enqueue` (`:enq`) of a value; `:dequeue` (`:deq`) returning it (a `:fail`: the queue was empty) |
+  | `:mutex` | `:acquire` (`:lock`; a `:fail`: not acquired) and `:release` (`:unlock`) |
+
   Values may be `nil`, booleans, atoms, integers (64-bit), strings, lists, tuples (checked as
   lists) and maps. Floats, pids, references and funs are not supported. Values may nest at most
   100 levels deep (each list, tuple or map is a level); a deeper one is `{:invalid, message}`,

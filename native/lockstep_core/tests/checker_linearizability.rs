@@ -610,3 +610,37 @@ fn model_names_parse() {
     );
     assert!(check_text("hello world\n", &cas_opts()).is_err());
 }
+
+#[test]
+fn counter_fetch_and_add_values_are_checked() {
+    let c = CheckOptions::new(ModelKind::Counter);
+    // Two concurrent fetch_adds: one must see 0 and the other 1.
+    let both_zero = vec![
+        inv(0, "fetch_add", int(1)),
+        inv(1, "fetch_add", int(1)),
+        ok(0, "fetch_add", int(0)),
+        ok(1, "fetch_add", int(0)),
+    ];
+    assert!(verdict(&both_zero, &c).is_violation());
+    let fine = vec![
+        inv(0, "fetch_add", int(1)),
+        inv(1, "fetch_add", int(1)),
+        ok(1, "fetch_add", int(0)),
+        ok(0, "fetch_add", int(1)),
+        inv(2, "read", Value::Nil),
+        ok(2, "read", int(2)),
+    ];
+    assert!(verdict(&fine, &c).is_linearizable());
+    // add_get returns the value after; an increment_and_get of 5 from 0 must say 5.
+    let after = vec![inv(0, "add_get", int(5)), ok(0, "add_get", int(5))];
+    assert!(verdict(&after, &c).is_linearizable());
+    let wrong = vec![inv(0, "add_get", int(5)), ok(0, "add_get", int(0))];
+    assert!(verdict(&wrong, &c).is_violation());
+    // A value that is not an integer is a clear error.
+    let bad = vec![inv(0, "fetch_add", int(1)), ok(0, "fetch_add", Value::Nil)];
+    let err = check_events(&bad, &c).unwrap_err();
+    assert!(
+        err.to_string().contains("fetch_add must return an integer"),
+        "{err}"
+    );
+}
