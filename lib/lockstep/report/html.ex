@@ -60,9 +60,9 @@ defmodule Lockstep.Report.Html do
     procs =
       Enum.map(f.processes, fn {id, _pid, name} -> %{id: id, name: name && inspect(name)} end)
 
-    texts = Lockstep.Report.events(f.trace, f.processes)
-
-    events = Enum.zip_with(f.trace, texts, fn {_, _, _, raw}, ev -> from_raw(ev, raw) end)
+    {trace, cut} = window(f.trace, &elem(&1, 0), opts)
+    texts = Lockstep.Report.events(trace, f.processes)
+    events = Enum.zip_with(trace, texts, fn {_, _, _, raw}, ev -> from_raw(ev, raw) end)
 
     render(
       %{
@@ -71,6 +71,7 @@ defmodule Lockstep.Report.Html do
         detail: Lockstep.Report.detail_text(f),
         processes: procs,
         events: events,
+        cut: cut,
         slice: f[:slice],
         failing_step: f.steps,
         source: f[:schedule_path]
@@ -84,6 +85,7 @@ defmodule Lockstep.Report.Html do
   def from_schedule(%Lockstep.Schedule{} = s, opts \\ []) do
     who = Lockstep.Schedule.process_aliases(s)
     aliases = Enum.map(s.processes, &{&1.id, who.(&1.id), &1.name})
+    {trace, cut} = window(s.trace, & &1.step, opts)
 
     render(
       %{
@@ -91,13 +93,31 @@ defmodule Lockstep.Report.Html do
         headline: Lockstep.Report.summary(s.category),
         detail: s.detail,
         processes: s.processes,
-        events: Enum.map(s.trace, &from_text(&1, aliases)),
+        events: Enum.map(trace, &from_text(&1, aliases)),
+        cut: cut,
         slice: nil,
         failing_step: s.steps,
         source: s.path
       },
       opts
     )
+  end
+
+  # The last `:last_steps` steps of a trace, and the first step kept when some are left out
+  # (also when the run itself kept only its last events).
+  defp window(trace, step_of, opts) do
+    last = Keyword.get(opts, :last_steps, @last_steps)
+    steps = trace |> Enum.map(step_of) |> Enum.dedup()
+
+    if length(steps) > last do
+      first = Enum.at(steps, -last)
+      {Enum.filter(trace, &(step_of.(&1) >= first)), first}
+    else
+      case steps do
+        [first | _] when first > 1 -> {trace, first}
+        _ -> {trace, nil}
+      end
+    end
   end
 
   # ----- events, normalized ------------------------------------------------------------------
@@ -237,17 +257,9 @@ defmodule Lockstep.Report.Html do
 
   @doc false
   # The page for normalized input; exposed for tests.
-  def render(page, opts) do
-    last = Keyword.get(opts, :last_steps, @last_steps)
-    all_steps = page.events |> Enum.map(& &1.step) |> Enum.uniq()
-
-    {events, cut} =
-      if length(all_steps) > last do
-        first = Enum.at(all_steps, -last)
-        {Enum.filter(page.events, &(&1.step >= first)), first}
-      else
-        {page.events, nil}
-      end
+  def render(page, _opts) do
+    events = page.events
+    cut = page[:cut]
 
     known = MapSet.new(page.processes, & &1.id)
 
