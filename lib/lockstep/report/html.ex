@@ -463,9 +463,6 @@ defmodule Lockstep.Report.Html do
       "markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\"/></marker>",
       "</defs>\n",
       row_backgrounds(page.events, page.failing_step, slice, total),
-      for {lane, i} <- Enum.with_index(lanes) do
-        lane_group(lane, i, lanes, open, page, slice, Map.get(ends, i, {0, nrows}))
-      end,
       "<g id=\"arrows\">\n",
       for a <- arrows do
         [
@@ -484,7 +481,11 @@ defmodule Lockstep.Report.Html do
           "</title></path>\n"
         ]
       end,
-      "</g>\n</svg></div>\n"
+      "</g>\n",
+      for {lane, i} <- Enum.with_index(lanes) do
+        lane_group(lane, i, lanes, open, page, slice, Map.get(ends, i, {0, nrows}))
+      end,
+      "</svg></div>\n"
     ]
   end
 
@@ -627,7 +628,13 @@ defmodule Lockstep.Report.Html do
   defp path(x1, y1, x2, y2) when x1 == x2,
     do: "M#{x1},#{y1} C#{x1 + 40},#{y1} #{x2 + 40},#{y2} #{x2},#{y2}"
 
-  defp path(x1, y1, x2, y2), do: "M#{x1},#{y1} L#{x2},#{y2}"
+  # A straight arrow stops short of the receiving glyph, so its head shows.
+  defp path(x1, y1, x2, y2) do
+    len = :math.sqrt((x2 - x1) * (x2 - x1) + (y2 - y1) * (y2 - y1))
+    ex = Float.round(x2 - (x2 - x1) * 7 / len, 1)
+    ey = Float.round(y2 - (y2 - y1) * 7 / len, 1)
+    "M#{x1},#{y1} L#{ex},#{ey}"
+  end
 
   defp clip(text, n) do
     if String.length(text) > n, do: String.slice(text, 0, n - 1) <> "…", else: text
@@ -658,6 +665,7 @@ defmodule Lockstep.Report.Html do
     .failing-key{border-left:4px solid #d22;padding-left:4px;margin-left:8px}
     .chart{overflow:auto;padding:0 16px 16px}
     svg text{font:11px ui-monospace,monospace;fill:#222}
+    .label{paint-order:stroke;stroke:#fff;stroke-width:3px;stroke-linejoin:round}
     .row .bg{fill:#fff}.row.even .bg{fill:#f4f6fa}
     .row.failing .bg{fill:#ffe1e1;stroke:#d22;stroke-width:1.5}
     .row .time{fill:#777}.row .num{font-weight:bold}
@@ -693,7 +701,8 @@ defmodule Lockstep.Report.Html do
     svg.querySelectorAll('path.arrow').forEach(function(p){var d=p.dataset,
     x1=xs[d.a]+GX,x2=xs[d.b]+GX,y1=+d.y1,y2=+d.y2;
     p.setAttribute('d',x1==x2?'M'+x1+','+y1+' C'+(x1+40)+','+y1+' '+(x2+40)+','+y2+' '+x2+','+y2
-    :'M'+x1+','+y1+' L'+x2+','+y2);});}
+    :(function(){var l=Math.hypot(x2-x1,y2-y1);return 'M'+x1+','+y1+' L'+
+    (x2-(x2-x1)*7/l).toFixed(1)+','+(y2-(y2-y1)*7/l).toFixed(1);})());});}
     lanes.forEach(function(l){l.querySelector('.head').addEventListener('click',function(){
     l.classList.toggle('folded');lay();});});
     var f=document.getElementById('filter');
