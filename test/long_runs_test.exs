@@ -80,6 +80,7 @@ defmodule Lockstep.LongRunsTest do
     kept = dir |> File.ls!() |> Enum.sort()
     assert length(Enum.filter(kept, &String.ends_with?(&1, ".json"))) == 4
     assert length(Enum.filter(kept, &String.ends_with?(&1, ".txt"))) == 3
+    assert length(Enum.filter(kept, &String.ends_with?(&1, ".html"))) == 3
     assert "notes-seed1-iter2.json" in kept
     assert Path.basename(List.last(paths)) in kept
     refute Path.basename(hd(paths)) in kept
@@ -97,8 +98,8 @@ defmodule Lockstep.LongRunsTest do
     end
 
     kept = File.ls!(dir)
-    assert Enum.count(kept, &String.starts_with?(&1, "Other-t-seed")) == 2
-    assert Enum.count(kept, &String.starts_with?(&1, "run-seed")) == 6
+    assert Enum.count(kept, &String.starts_with?(&1, "Other-t-seed")) == 3
+    assert Enum.count(kept, &String.starts_with?(&1, "run-seed")) == 9
 
     assert_raise ArgumentError, ~r/:keep_failures/, fn ->
       Lockstep.Runner.run(racy, keep_failures: 0)

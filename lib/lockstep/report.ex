@@ -37,9 +37,20 @@ defmodule Lockstep.Report do
   defp footer(f) do
     ["Reproduce: #{f.reproduce}"] ++
       case f[:schedule_path] do
-        nil -> []
-        path -> ["Schedule: #{path}", "Replay: #{f[:replay_command]}"] ++ from_iex(f, path)
+        nil ->
+          []
+
+        path ->
+          ["Schedule: #{path}"] ++
+            picture(f) ++ ["Replay: #{f[:replay_command]}"] ++ from_iex(f, path)
       end
+  end
+
+  defp picture(f) do
+    case f[:picture_path] do
+      nil -> []
+      path -> ["Picture: #{path}"]
+    end
   end
 
   # A ctest's schedule replays from iex too, with no function to pass.

@@ -849,6 +849,9 @@ defmodule Lockstep.Runner do
         replay_command: replay_command(schedule_path, cfg)
       })
 
+    # The picture goes beside the schedule file (a replayed schedule's run draws none).
+    f = Map.put(f, :picture_path, report_base && save_picture(report_base, f))
+
     text = Report.format(f)
 
     report_path =
@@ -943,6 +946,17 @@ defmodule Lockstep.Runner do
         {nil, {:new, dir, "#{slug(cfg)}-seed#{cfg.seed}-iter#{f.iteration}"}}
     end
   end
+
+  defp save_picture({:beside, path}, f) do
+    path = Path.rootname(path) <> ".html"
+
+    case File.write(path, Lockstep.Report.Html.from_failure(f)) do
+      :ok -> path
+      {:error, _} -> nil
+    end
+  end
+
+  defp save_picture({:new, _dir, _base}, _f), do: nil
 
   defp save_report({:beside, path}, text) do
     case File.write(path, text <> "\n") do

@@ -1,11 +1,11 @@
 defmodule Lockstep.Schedule.Keep do
   # Bounds what failures leave on disk: after a failure saves its schedule file and report,
   # only the newest `keep` failures' files of each test in that directory are kept. Only files named as the
-  # runner names them (`<test>-seed<S>-iter<I>-<os pid>-<n>.json|.txt`) are touched; a schedule
+  # runner names them (`<test>-seed<S>-iter<I>-<os pid>-<n>.json|.txt|.html`) are touched; a schedule
   # saved elsewhere, renamed or written by `mix lockstep.shrink` is the user's.
   @moduledoc false
 
-  @pattern ~r/^(.*)-seed\d+-iter\d+-\d+-\d+\.(json|txt)$/
+  @pattern ~r/^(.*)-seed\d+-iter\d+-\d+-\d+\.(json|txt|html)$/
 
   @doc """
   Deletes the files of all but the newest `keep` failures of each test in `dir` (`:infinity`
