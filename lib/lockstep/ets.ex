@@ -18,7 +18,8 @@ defmodule Lockstep.ETS do
   ## What the trace records
 
   Each operation is recorded with a label naming the table and, for an operation on one key,
-  the key: `{:ets, :insert, :cache, :hits}`; a whole-table operation has no key:
+  the key: `{:ets, :lookup, :cache, :hits}`, and for a write of one object the object too:
+  `{:ets, :insert, :cache, :hits, {:hits, 3}}`; a whole-table operation has no key:
   `{:ets, :tab2list, :cache}`. Operations on one key are the key's object (see
   `Lockstep.SharedState`); `new`, `delete/1`, `delete_all_objects`, `insert` of several
   objects, `tab2list`, `first`/`next`/`last`/`prev`, `foldl`/`foldr`, `match*`, `select*`,
@@ -565,8 +566,12 @@ defmodule Lockstep.ETS do
 
       ctx ->
         case key_of(resolve(ctx, table), objects) do
-          {:key, key} -> touch(ctx, identity(table), {:key, key}, true, {:ets, op, table, key})
-          :whole -> touch(ctx, identity(table), nil, true, {:ets, op, table})
+          # The object itself is in the label, so the report shows what was written.
+          {:key, key} ->
+            touch(ctx, identity(table), {:key, key}, true, {:ets, op, table, key, objects})
+
+          :whole ->
+            touch(ctx, identity(table), nil, true, {:ets, op, table})
         end
 
         resolve(ctx, table)

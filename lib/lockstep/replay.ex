@@ -520,7 +520,7 @@ defmodule Lockstep.Replay do
 
   defp recorded_at(schedule, step), do: Enum.filter(schedule.trace, &(&1.step == step))
 
-  defp blank(text), do: Regex.replace(~r/#(Reference|PID|Port)<[\d.]+>/, text, "#\\1<>")
+  defp blank(text), do: Regex.replace(~r/#(Reference|PID|Port|Ref)<[\d.]+>/, text, "#\\1<>")
 
   defp describe([], _who), do: "nothing (the run had ended)"
 

@@ -542,6 +542,13 @@ defmodule Lockstep.Report do
   defp event({:global_whereis, name, p}, n),
     do: "whereis({:global, #{inspect(name)}}) -> #{alias_of(p, n)}"
 
+  defp event({:sync, {:ets, op, table, _key, object}}, n),
+    do: "ETS #{op} #{term(object, n)} into #{table(table, n)}"
+
+  defp event({:sync, {:ets, op, table, key}}, n),
+    do: "ETS #{op} #{term(key, n)} in #{table(table, n)}"
+
+  defp event({:sync, {:ets, op, table}}, n), do: "ETS #{op} on #{table(table, n)}"
   defp event({:sync, label}, n), do: term(label, n)
   defp event({:failed, why}, _), do: "fails: #{why}"
   defp event({:deliver, to, msg}, n), do: "#{alias_of(to, n)} gets #{term(msg, n)}"
@@ -561,6 +568,9 @@ defmodule Lockstep.Report do
   defp event({:timer_fired, to}, n), do: "a timer fires for #{alias_of(to, n)}"
   defp event({:deadline, of}, n), do: "#{alias_of(of, n)}'s timeout expires"
   defp event(other, _), do: inspect(other)
+
+  defp table(table, _names) when is_reference(table), do: "an unnamed table"
+  defp table(table, names), do: "table " <> term(table, names)
 
   defp dest(id, names) when is_integer(id), do: alias_of(id, names)
   defp dest(name, _), do: inspect(name)
@@ -603,6 +613,9 @@ defmodule Lockstep.Report do
       Regex.replace(~r/#PID<\d+\.\d+\.\d+>/, text, fn pid ->
         Map.get(names, {:pid, pid}, pid)
       end)
+
+    # A reference reads as its last number: enough to tell two apart in one report.
+    text = Regex.replace(~r/#Reference<\d+\.\d+\.\d+\.(\d+)>/, text, "#Ref<\\1>")
 
     if String.length(text) > 100, do: String.slice(text, 0, 97) <> "...", else: text
   end

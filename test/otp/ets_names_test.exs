@@ -292,7 +292,7 @@ defmodule Lockstep.ETSNamesTest do
 
     assert for({_, _, 0, {:sync, label}} <- bug.trace, do: label) == [
              {:ets, :new, :lockstep_names_traced},
-             {:ets, :insert, :lockstep_names_traced, :k},
+             {:ets, :insert, :lockstep_names_traced, :k, {:k, 1}},
              {:ets, :whereis, :lockstep_names_traced},
              {:ets, :rename, :lockstep_names_traced},
              {:ets, :info, :lockstep_names_traced2},

@@ -150,14 +150,15 @@ defmodule Lockstep.ETSTest do
 
     assert labels == [
              {:ets, :new, :lockstep_ets_traced},
-             {:ets, :insert, :lockstep_ets_traced, :k},
+             {:ets, :insert, :lockstep_ets_traced, :k, {:k, 1}},
              {:ets, :lookup, :lockstep_ets_traced, :k},
              {:ets, :tab2list, :lockstep_ets_traced},
              # The root raised: its table goes at its last step.
              {:ets, :owner_exit, :lockstep_ets_traced}
            ]
 
-    assert bug.message =~ "{:ets, :insert, :lockstep_ets_traced, :k}"
+    assert bug.message =~ "ETS insert {:k, 1} into table :lockstep_ets_traced"
+    assert bug.message =~ "ETS lookup :k in table :lockstep_ets_traced"
   end
 
   test "an exiting owner releases its tables in name order, whatever order it created them" do
