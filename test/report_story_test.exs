@@ -63,4 +63,15 @@ defmodule Lockstep.ReportStoryTest do
     assert full =~ "$gen_call"
     assert full =~ "demonitors (active)"
   end
+
+  test "report: :full shows every step in the message too", %{tmp_dir: dir} do
+    bug =
+      assert_raise Lockstep.BugFound, fn ->
+        Lockstep.Runner.run(&withdraw_twice/0, seed: 1, trace_dir: dir, report: :full)
+      end
+
+    assert bug.message =~ "$gen_call"
+    assert bug.message =~ "demonitors (active)"
+    refute bug.message =~ "steps of call bookkeeping"
+  end
 end

@@ -48,6 +48,7 @@ defmodule Lockstep.Options do
     regression: {nil, "a schedule file's path (string)", :string},
     verbose: {false, "a boolean", :boolean},
     progress: {:auto, ":auto, true or false", {:in, [:auto, true, false]}},
+    report: {:story, ":story or :full", {:in, [:story, :full]}},
     shrink: {true, "a boolean", :boolean},
     shrink_time: {5_000, "a positive integer (milliseconds)", :pos_integer},
     # Set by `ctest`: where the test lives, for the report's reproduce line.

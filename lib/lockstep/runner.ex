@@ -70,6 +70,9 @@ defmodule Lockstep.Runner do
     * `:keep_failures` - how many failures' files (schedule and report) that directory keeps
       per test: after each failure the test's oldest beyond this many are deleted (default 100,
       or `:infinity`); only files named as the runner names them are touched
+    * `:report` - `:story` (default): the failure's report folds each `GenServer.call` into
+      its call and reply and leaves out their monitor/demonitor steps; `:full`: every step as
+      the engine recorded it (the report file beside the schedule always has every step)
     * `:progress` - a one-line display of a long hunt (iterations, distinct schedules, rate,
       time left), redrawn once a second: `:auto` (default) shows it when standard error is a
       terminal and `CI` is not set, `true` always, `false` never
@@ -852,7 +855,7 @@ defmodule Lockstep.Runner do
     # The picture goes beside the schedule file (a replayed schedule's run draws none).
     f = Map.put(f, :picture_path, report_base && save_picture(report_base, f))
 
-    text = Report.format(f)
+    text = Report.format(f, full: cfg[:report] == :full)
 
     report_path =
       report_base && save_report(report_base, Report.format(f, max_lines: :infinity, full: true))
