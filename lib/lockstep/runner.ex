@@ -387,8 +387,12 @@ defmodule Lockstep.Runner do
   end
 
   defp explored(cfg, stats) do
+    # Under ExUnit (a ctest, `mix test --trace`) on a line of its own, not after a test's name.
+    lead = if cfg[:test], do: "\n", else: ""
+
     IO.puts(
-      "Lockstep: #{test_name(cfg)}: #{stats.iterations} iterations, " <>
+      lead <>
+        "Lockstep: #{test_name(cfg)}: #{stats.iterations} iterations, " <>
         "#{MapSet.size(stats.schedules)} distinct schedules, longest run #{stats.longest} steps, " <>
         "#{stats.step_limited} stopped at the step limit; no bug found " <>
         "(seed #{cfg.seed}, strategy #{inspect(cfg.strategy)})."
