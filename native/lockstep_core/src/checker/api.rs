@@ -3,7 +3,7 @@
 
 use super::causal::{causal_ops, check_causal, CausalModel};
 use super::error::CheckError;
-use super::history::{pair_events, Event, HistoryOptions};
+use super::history::{pair_events, Event, HistoryOptions, Rules};
 use super::linearizability::{
     check_operations, LinearizabilityOptions, LinearizabilityReport, Verdict,
 };
@@ -72,6 +72,10 @@ pub struct CheckOptions {
     /// Jepsen etcd log), instead of skipping and counting them.
     #[serde(default)]
     pub strict: bool,
+    /// The preset the options started from (see [`CheckOptions::with_rules`]); informational:
+    /// the other fields are what a check uses.
+    #[serde(default)]
+    pub rules: Rules,
 }
 
 impl CheckOptions {
@@ -83,6 +87,19 @@ impl CheckOptions {
             initial: None,
             linearizability: LinearizabilityOptions::default(),
             strict: false,
+            rules: Rules::Lockstep,
+        }
+    }
+
+    /// Options that read histories as `rules` does (see [`Rules`]): its history options,
+    /// initial value and strictness. Fields set afterwards override the preset.
+    pub fn with_rules(model: ModelKind, rules: Rules) -> Self {
+        CheckOptions {
+            history: rules.history(),
+            initial: rules.initial(),
+            strict: rules.strict(),
+            rules,
+            ..CheckOptions::new(model)
         }
     }
 }

@@ -94,6 +94,18 @@ pub enum FailMode {
     Discard,
 }
 
+/// How an `:ok` read that returned `nil` is read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NilReads {
+    /// `nil` is the value read: the register (or key) held `nil` (Porcupine, Lockstep).
+    #[default]
+    Value,
+    /// `nil` means the value is not known: the read is legal in any state (Knossos, whose
+    /// clients record a read whose answer was lost as a read of `nil`).
+    Unknown,
+}
+
 /// Options that affect how events become operations.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryOptions {
@@ -101,6 +113,82 @@ pub struct HistoryOptions {
     pub info: InfoMode,
     #[serde(default)]
     pub fail: FailMode,
+    #[serde(default)]
+    pub nil_reads: NilReads,
+}
+
+/// How Jepsen-era tools read a history: a preset of [`HistoryOptions`], the initial value and
+/// strictness, so that a history gets the verdict the tool it was written for would give.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rules {
+    /// Lockstep's defaults: `nil` reads are values, a failed compare-and-set is observed,
+    /// `:info` stays open, registers start at `nil`, lines that are not events are skipped.
+    #[default]
+    Lockstep,
+    /// Knossos (`knossos.history/preprocess` and `knossos.model`): every `:fail` operation is
+    /// dropped, an `:ok` read of `nil` is a read of an unknown value, `:info` stays open, and
+    /// registers start at 0 (what Knossos's own cas-register and multi-register tests use).
+    Knossos,
+    /// Porcupine (its Jepsen etcd harness): `nil` reads mean "no value" (the initial `nil`), a
+    /// failed compare-and-set saw a different value, a failed read observed nothing, `:info`
+    /// and unanswered operations stay open to the end; lines it does not recognise are skipped.
+    Porcupine,
+    /// Lockstep's defaults, and a line that is not a history event is an error.
+    Strict,
+}
+
+impl Rules {
+    pub fn name(self) -> &'static str {
+        match self {
+            Rules::Lockstep => "lockstep",
+            Rules::Knossos => "knossos",
+            Rules::Porcupine => "porcupine",
+            Rules::Strict => "strict",
+        }
+    }
+
+    /// How the preset reads events.
+    pub fn history(self) -> HistoryOptions {
+        match self {
+            Rules::Knossos => HistoryOptions {
+                info: InfoMode::Open,
+                fail: FailMode::Discard,
+                nil_reads: NilReads::Unknown,
+            },
+            Rules::Lockstep | Rules::Porcupine | Rules::Strict => HistoryOptions::default(),
+        }
+    }
+
+    /// The initial value of registers and keys under this preset (`None`: `nil`).
+    pub fn initial(self) -> Option<Value> {
+        match self {
+            Rules::Knossos => Some(Value::Int(0)),
+            _ => None,
+        }
+    }
+
+    /// Whether lines that are not history events are refused.
+    pub fn strict(self) -> bool {
+        self == Rules::Strict
+    }
+}
+
+impl std::str::FromStr for Rules {
+    type Err = CheckError;
+    fn from_str(s: &str) -> Result<Self, CheckError> {
+        match s {
+            "lockstep" | "default" => Ok(Rules::Lockstep),
+            "knossos" => Ok(Rules::Knossos),
+            "porcupine" => Ok(Rules::Porcupine),
+            "strict" => Ok(Rules::Strict),
+            other => Err(CheckError::Options {
+                message: format!(
+                    "unknown rules {other:?} (known: knossos, porcupine, strict, lockstep)"
+                ),
+            }),
+        }
+    }
 }
 
 /// An invocation paired with its completion, before any model has interpreted it.

@@ -28,7 +28,9 @@ pub use api::{
 };
 pub use causal::{check_causal, CausalModel, CausalOp};
 pub use error::CheckError;
-pub use history::{Event, EventKind, FailMode, HistoryOptions, InfoMode, Operation};
+pub use history::{
+    Event, EventKind, FailMode, HistoryOptions, InfoMode, NilReads, Operation, Rules,
+};
 pub use linearizability::{
     check_operations, LinearizabilityOptions, LinearizabilityReport, Verdict,
 };

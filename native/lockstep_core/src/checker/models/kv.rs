@@ -223,7 +223,7 @@ impl HistoryModel for KvModel {
     fn encode(
         &mut self,
         op: &RawOperation,
-        _opts: &HistoryOptions,
+        opts: &HistoryOptions,
     ) -> Result<Option<(KvInput, RegisterOutput)>, CheckError> {
         let event = op.call + 1;
         let Some(key) = &op.key else {
@@ -249,14 +249,16 @@ impl HistoryModel for KvModel {
                 )),
             });
         }
-        Ok(encode_register_op(&op.f, op, true, event)?.map(|(r, out)| {
-            (
-                KvInput {
-                    key,
-                    op: KvOp::Register(r),
-                },
-                out,
-            )
-        }))
+        Ok(
+            encode_register_op(&op.f, op, true, event, opts.nil_reads)?.map(|(r, out)| {
+                (
+                    KvInput {
+                        key,
+                        op: KvOp::Register(r),
+                    },
+                    out,
+                )
+            }),
+        )
     }
 }
