@@ -27,6 +27,22 @@ defmodule Mix.Tasks.Lockstep.Check do
       `mutex`
     * `--initial VALUE` - the initial value, as an Elixir literal (`nil`, `0`, `'""'` for the
       empty string, `:a`); anything else is taken as a plain string
+    * `--rules knossos|porcupine|strict` - read histories as that tool does (default:
+      Lockstep's own reading). A preset sets `--nil-reads`, `--fail`, `--info`, `--initial`
+      and `--strict`; those options given explicitly override it (`--initial nil`,
+      `--no-strict`). Each file's line says `(rules: NAME)`. See "Rules presets" in
+      `Lockstep.Checker`:
+
+      | option | default | `knossos` | `porcupine` | `strict` |
+      |---|---|---|---|---|
+      | `--nil-reads` | `value` | `unknown` | `value` | `value` |
+      | `--fail` | `observe` | `discard` | `observe` | `observe` |
+      | `--info` | `open` | `open` | `open` | `open` |
+      | `--initial` | `nil` | `0` | `nil` | `nil` |
+      | `--strict` | off | off | off | on |
+
+    * `--nil-reads value|unknown` - an `:ok` read of `nil` read the value `nil` (default), or
+      read a value that is not known (legal in any state: Knossos)
     * `--info open|discard` - how `:info` completions are read (default `open`: the operation
       may take effect at any later time)
     * `--fail observe|discard` - how `:fail` completions are read (default `observe`)
@@ -52,6 +68,8 @@ defmodule Mix.Tasks.Lockstep.Check do
 
   @switches [
     model: :string,
+    rules: :string,
+    nil_reads: :string,
     initial: :string,
     info: :string,
     fail: :string,
@@ -112,22 +130,30 @@ defmodule Mix.Tasks.Lockstep.Check do
 
   defp options(opts) do
     with {:ok, model} <- model(opts[:model]),
+         {:ok, rules} <- choice(opts, :rules, ~w(knossos porcupine strict lockstep)),
+         {:ok, nil_reads} <- choice(opts, :nil_reads, ~w(value unknown)),
          {:ok, info} <- choice(opts, :info, ~w(open discard)),
          {:ok, fail} <- choice(opts, :fail, ~w(observe discard)),
          {:ok, initial} <- initial(opts[:initial]) do
       keyword =
         [
+          rules: rules,
           initial: initial,
           info: info,
           fail: fail,
+          nil_reads: nil_reads,
           partition: Keyword.get(opts, :partition, true),
           threads: Keyword.get(opts, :threads, 1),
           max_steps: opts[:max_steps],
           time_limit: budget(opts[:time_limit], 1),
           max_memory: budget(opts[:max_memory], 1024 * 1024),
-          strict: Keyword.get(opts, :strict, false)
+          strict: opts[:strict]
         ]
         |> Enum.reject(fn {_k, v} -> v == nil end)
+        # An explicit `--initial nil` overrides a preset's initial value.
+        |> then(
+          &if(Keyword.has_key?(opts, :initial), do: Keyword.put(&1, :initial, initial), else: &1)
+        )
 
       try do
         o = Lockstep.Checker.options!(keyword, "mix lockstep.check")
@@ -183,7 +209,10 @@ defmodule Mix.Tasks.Lockstep.Check do
       value ->
         if value in allowed,
           do: {:ok, String.to_atom(value)},
-          else: {:error, "--#{key} must be #{Enum.join(allowed, " or ")}, got #{inspect(value)}"}
+          else:
+            {:error,
+             "--#{key |> Atom.to_string() |> String.replace("_", "-")} must be " <>
+               "#{Enum.join(allowed, " or ")}, got #{inspect(value)}"}
     end
   end
 
@@ -208,7 +237,7 @@ defmodule Mix.Tasks.Lockstep.Check do
     codes =
       for {path, result, skipped} <- results do
         {line, code} = line(result)
-        Mix.shell().info("#{path}: #{line}#{skipped(skipped)}")
+        Mix.shell().info("#{path}: #{line}#{notes(rules_note(o), skipped)}")
         details(path, result, opts)
         code
       end
@@ -221,8 +250,6 @@ defmodule Mix.Tasks.Lockstep.Check do
         "#{Map.get(counts, :invalid, 0)} errors"
     )
 
-    _ = o
-
     cond do
       Map.has_key?(counts, :unknown) or Map.has_key?(counts, :invalid) or results == [] -> 2
       Map.has_key?(counts, :violation) -> 1
@@ -230,8 +257,19 @@ defmodule Mix.Tasks.Lockstep.Check do
     end
   end
 
-  defp skipped(nil), do: ""
-  defp skipped({count, first}), do: " (#{Lockstep.Checker.skipped_text(count, first)})"
+  # What follows a file's verdict in parentheses: the rules used, the lines skipped.
+  defp notes(rules, skipped) do
+    case Enum.reject([rules, skipped(skipped)], &is_nil/1) do
+      [] -> ""
+      notes -> " (" <> Enum.join(notes, "; ") <> ")"
+    end
+  end
+
+  defp rules_note(%{rules: nil}), do: nil
+  defp rules_note(%{rules: rules}), do: "rules: #{rules}"
+
+  defp skipped(nil), do: nil
+  defp skipped({count, first}), do: Lockstep.Checker.skipped_text(count, first)
 
   defp line(:ok), do: {"linearizable", :ok}
 

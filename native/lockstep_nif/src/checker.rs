@@ -21,7 +21,7 @@ use lockstep_core::checker::value::{too_deep, MAX_DEPTH};
 use lockstep_core::checker::{
     check_causal_events, check_events, check_operations, check_paths, check_sequential_events,
     check_sequential_with, CausalModel, CheckError, CheckOptions, ConsistencyVerdict, Event,
-    EventKind, FailMode, Format, InfoMode, ModelKind, Value, Verdict,
+    EventKind, FailMode, Format, InfoMode, ModelKind, NilReads, Rules, Value, Verdict,
 };
 use rustler::types::map::MapIterator;
 use rustler::types::tuple::{get_tuple, make_tuple};
@@ -40,6 +40,7 @@ mod atoms {
         process, r#type = "type", f, value, key,
         model, initial, threads, max_steps, time_limit_ms, max_memory, diagnostics, format, strict,
         cc, cm, ccv,
+        nil_reads, rules,
     }
 }
 
@@ -405,12 +406,68 @@ fn options_of(term: Term<'_>) -> Result<BridgeOptions, String> {
     let html = opt(term, atoms::html(), "html")?
         .decode()
         .map_err(|_| ":html must be a boolean")?;
-    // Older callers do not pass it: lenient.
+    // Older callers do not pass these: lenient.
     check.strict = match get(term, atoms::strict()) {
         None => false,
         Some(t) => t.decode().map_err(|_| ":strict must be a boolean")?,
     };
+    check.history.nil_reads = match get(term, atoms::nil_reads()) {
+        None => NilReads::Value,
+        Some(t) => match t.atom_to_string().as_deref() {
+            Ok("value") => NilReads::Value,
+            Ok("unknown") => NilReads::Unknown,
+            _ => return Err(":nil_reads must be :value or :unknown".into()),
+        },
+    };
+    check.rules = match get(term, atoms::rules()) {
+        None => Rules::Lockstep,
+        Some(t) if atom_is(t, "nil") => Rules::Lockstep,
+        Some(t) => rules_of(t)?,
+    };
     Ok(BridgeOptions { check, html })
+}
+
+fn rules_of(t: Term<'_>) -> Result<Rules, String> {
+    name_of(t, "the :rules")?
+        .parse::<Rules>()
+        .map_err(|e| e.to_string())
+}
+
+/// What a rules preset sets: `{:ok, %{info:, fail:, nil_reads:, initial:, strict:}}` (the
+/// Elixir options start from it; explicit options override it), or `{:error, message}`.
+#[rustler::nif]
+fn checker_rules<'a>(env: Env<'a>, name: Term<'a>) -> Term<'a> {
+    let rules = match rules_of(name) {
+        Ok(r) => r,
+        Err(m) => return (atoms::error(), m).encode(env),
+    };
+    let h = rules.history();
+    let info = match h.info {
+        InfoMode::Open => atoms::open(),
+        InfoMode::Discard => atoms::discard(),
+    };
+    let fail = match h.fail {
+        FailMode::Observe => atoms::observe(),
+        FailMode::Discard => atoms::discard(),
+    };
+    let nil_reads = match h.nil_reads {
+        NilReads::Value => atoms::value(),
+        NilReads::Unknown => atoms::unknown(),
+    };
+    let initial = value_term(env, &rules.initial().unwrap_or(Value::Nil));
+    let pairs = [
+        (atoms::info().encode(env), info.encode(env)),
+        (atoms::fail().encode(env), fail.encode(env)),
+        (atoms::nil_reads().encode(env), nil_reads.encode(env)),
+        (atoms::initial().encode(env), initial),
+        (atoms::strict().encode(env), rules.strict().encode(env)),
+    ];
+    let nil = atoms::nil().encode(env);
+    (
+        atoms::ok(),
+        Term::map_from_pairs(env, &pairs).unwrap_or(nil),
+    )
+        .encode(env)
 }
 
 // ---------------------------------------------------------------------------------------------
