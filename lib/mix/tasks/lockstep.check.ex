@@ -8,7 +8,10 @@ defmodule Mix.Tasks.Lockstep.Check do
 
   Each `PATH` is a file or a directory (its regular, non-hidden files, in name order; not
   recursive). Formats are recognised per file: Jepsen EDN op maps, Jepsen etcd logs, or JSON
-  events. One line is printed per file:
+  events. Files in a directory that are not histories (by extension: `.html`, `.png`, `.md`,
+  ...; or by content: binary data, markup) are passed over with a note, `FILE: skipped: not a
+  history file (a .html file)`, and do not change the exit status; a file named explicitly is
+  always checked. One line is printed per file:
 
       histories/etcd_001.log: not linearizable: process 3: read -> 4 (events 12..15)
       histories/etcd_002.log: linearizable
@@ -233,13 +236,22 @@ defmodule Mix.Tasks.Lockstep.Check do
     2
   end
 
-  defp report(results, o, opts) do
+  defp report(entries, o, opts) do
+    {passed_over, results} = Enum.split_with(entries, &match?({_path, :not_history, _reason}, &1))
+
     codes =
-      for {path, result, skipped} <- results do
-        {line, code} = line(result)
-        Mix.shell().info("#{path}: #{line}#{notes(rules_note(o), skipped)}")
-        details(path, result, opts)
-        code
+      for entry <- entries do
+        case entry do
+          {path, :not_history, reason} ->
+            Mix.shell().info("#{path}: skipped: not a history file (#{reason})")
+            :not_history
+
+          {path, result, skipped} ->
+            {line, code} = line(result)
+            Mix.shell().info("#{path}: #{line}#{notes(rules_note(o), skipped)}")
+            details(path, result, opts)
+            code
+        end
       end
 
     counts = Enum.frequencies(codes)
@@ -247,7 +259,7 @@ defmodule Mix.Tasks.Lockstep.Check do
     Mix.shell().info(
       "#{length(results)} histories: #{Map.get(counts, :ok, 0)} linearizable, " <>
         "#{Map.get(counts, :violation, 0)} not linearizable, #{Map.get(counts, :unknown, 0)} unknown, " <>
-        "#{Map.get(counts, :invalid, 0)} errors"
+        "#{Map.get(counts, :invalid, 0)} errors" <> passed_over_note(length(passed_over))
     )
 
     cond do
@@ -256,6 +268,10 @@ defmodule Mix.Tasks.Lockstep.Check do
       true -> 0
     end
   end
+
+  defp passed_over_note(0), do: ""
+  defp passed_over_note(1), do: " (1 file that is not a history skipped)"
+  defp passed_over_note(n), do: " (#{n} files that are not histories skipped)"
 
   # What follows a file's verdict in parentheses: the rules used, the lines skipped.
   defp notes(rules, skipped) do

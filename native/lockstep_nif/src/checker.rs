@@ -19,9 +19,10 @@ use lockstep_core::checker::parse::{read_history, Skipped};
 use lockstep_core::checker::report::{render_html, Explanation, OpView};
 use lockstep_core::checker::value::{too_deep, MAX_DEPTH};
 use lockstep_core::checker::{
-    check_causal_events, check_events, check_operations, check_paths, check_sequential_events,
-    check_sequential_with, CausalModel, CheckError, CheckOptions, ConsistencyVerdict, Event,
-    EventKind, FailMode, Format, InfoMode, ModelKind, NilReads, Rules, Value, Verdict,
+    check_causal_events, check_events, check_operations, check_path_entries,
+    check_sequential_events, check_sequential_with, CausalModel, CheckError, CheckOptions,
+    ConsistencyVerdict, Event, EventKind, FailMode, Format, InfoMode, ModelKind, NilReads,
+    PathEntry, Rules, Value, Verdict,
 };
 use rustler::types::map::MapIterator;
 use rustler::types::tuple::{get_tuple, make_tuple};
@@ -40,7 +41,7 @@ mod atoms {
         process, r#type = "type", f, value, key,
         model, initial, threads, max_steps, time_limit_ms, max_memory, diagnostics, format, strict,
         cc, cm, ccv,
-        nil_reads, rules,
+        nil_reads, rules, not_history,
     }
 }
 
@@ -638,7 +639,8 @@ fn checker_causal<'a>(
 }
 
 /// Checks files and directories: a list of `{path, result, skipped}` (`skipped` as in
-/// [`skipped_term`]), or `{:invalid, message}` for bad options.
+/// [`skipped_term`]) and, for files in a directory that are not histories, `{path,
+/// :not_history, reason}`; or `{:invalid, message}` for bad options.
 #[rustler::nif(schedule = "DirtyCpu")]
 fn checker_check_paths<'a>(env: Env<'a>, paths: Term<'a>, opts: Term<'a>) -> Term<'a> {
     let Some(paths) = decode_list::<String>(paths) else {
@@ -649,17 +651,27 @@ fn checker_check_paths<'a>(env: Env<'a>, paths: Term<'a>, opts: Term<'a>) -> Ter
         Err(m) => return invalid(env, m),
     };
     let paths: Vec<PathBuf> = paths.into_iter().map(PathBuf::from).collect();
-    let results: Vec<Term<'a>> = check_paths(&paths, &opts.check)
+    let results: Vec<Term<'a>> = check_path_entries(&paths, &opts.check)
         .iter()
-        .map(|fv| {
-            let result = match &fv.result {
-                Ok(v) => verdict_term(env, &fv.path, v, opts.html),
-                Err(e) => check_error(env, e),
-            };
-            make_tuple(
+        .map(|entry| match entry {
+            PathEntry::Checked(fv) => {
+                let result = match &fv.result {
+                    Ok(v) => verdict_term(env, &fv.path, v, opts.html),
+                    Err(e) => check_error(env, e),
+                };
+                make_tuple(
+                    env,
+                    &[fv.path.encode(env), result, skipped_term(env, &fv.skipped)],
+                )
+            }
+            PathEntry::NotHistory { path, reason } => make_tuple(
                 env,
-                &[fv.path.encode(env), result, skipped_term(env, &fv.skipped)],
-            )
+                &[
+                    path.encode(env),
+                    atoms::not_history().encode(env),
+                    reason.encode(env),
+                ],
+            ),
         })
         .collect();
     results.encode(env)

@@ -272,43 +272,106 @@ pub fn check_file(path: &Path, opts: &CheckOptions) -> FileVerdict {
     }
 }
 
+/// What a path given to [`check_path_entries`] turned into.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "entry")]
+pub enum PathEntry {
+    Checked(FileVerdict),
+    /// A file found in a directory that is not a history (an HTML timeline, an image, binary
+    /// data): passed over, not an error. Files named explicitly are always checked.
+    NotHistory {
+        path: String,
+        reason: String,
+    },
+}
+
+/// Extensions of files that sit beside histories but are never histories themselves.
+const NOT_HISTORY_EXTENSIONS: &[&str] = &[
+    "html", "htm", "xhtml", "svg", "png", "jpg", "jpeg", "gif", "webp", "pdf", "md", "css", "js",
+    "zip", "gz", "tgz", "bz2", "xz", "zst", "tar", "jar", "class", "so", "o",
+];
+
+/// Why a file found in a directory is not a history, or `None` when it may be one: decided by
+/// its extension, then by its first 4 KiB (binary data, or markup starting with `<`). Texts
+/// that might be histories are checked, so that a broken history is still an error.
+pub fn not_a_history(path: &Path) -> Option<String> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    if let Some(ext) = ext.filter(|e| NOT_HISTORY_EXTENSIONS.contains(&e.as_str())) {
+        return Some(format!("a .{ext} file"));
+    }
+    let mut head = Vec::with_capacity(4096);
+    let file = std::fs::File::open(path).ok()?;
+    std::io::Read::read_to_end(&mut std::io::Read::take(file, 4096), &mut head).ok()?;
+    if head.contains(&0) {
+        return Some("binary data".into());
+    }
+    let text = match std::str::from_utf8(&head) {
+        Ok(t) => t,
+        // A multi-byte character cut at the 4 KiB boundary is still text.
+        Err(e) if e.error_len().is_none() => std::str::from_utf8(&head[..e.valid_up_to()]).ok()?,
+        Err(_) => return Some("not UTF-8 text".into()),
+    };
+    match text.trim_start().as_bytes().first() {
+        Some(b'<') => Some("markup (HTML or XML)".into()),
+        _ => None,
+    }
+}
+
 /// Expands directories (their regular, non-hidden files, sorted by name; not recursive) and checks
-/// every file. Paths that do not exist produce an error entry rather than being dropped.
-pub fn check_paths(paths: &[PathBuf], opts: &CheckOptions) -> Vec<FileVerdict> {
-    let mut files: Vec<PathBuf> = Vec::new();
+/// every file; files in a directory that are not histories ([`not_a_history`]) are passed over.
+/// Paths that do not exist produce an error entry rather than being dropped.
+pub fn check_path_entries(paths: &[PathBuf], opts: &CheckOptions) -> Vec<PathEntry> {
     let mut out = Vec::new();
     for p in paths {
-        if p.is_dir() {
-            match std::fs::read_dir(p) {
-                Ok(entries) => {
-                    let mut found: Vec<PathBuf> = entries
-                        .filter_map(|e| e.ok().map(|e| e.path()))
-                        .filter(|f| f.is_file())
-                        .filter(|f| {
-                            f.file_name()
-                                .and_then(|n| n.to_str())
-                                .is_some_and(|n| !n.starts_with('.'))
-                        })
-                        .collect();
-                    found.sort();
-                    files.extend(found);
+        if !p.is_dir() {
+            out.push(PathEntry::Checked(check_file(p, opts)));
+            continue;
+        }
+        match std::fs::read_dir(p) {
+            Ok(entries) => {
+                let mut found: Vec<PathBuf> = entries
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|f| f.is_file())
+                    .filter(|f| {
+                        f.file_name()
+                            .and_then(|n| n.to_str())
+                            .is_some_and(|n| !n.starts_with('.'))
+                    })
+                    .collect();
+                found.sort();
+                for f in found {
+                    out.push(match not_a_history(&f) {
+                        Some(reason) => PathEntry::NotHistory {
+                            path: f.display().to_string(),
+                            reason,
+                        },
+                        None => PathEntry::Checked(check_file(&f, opts)),
+                    });
                 }
-                Err(e) => out.push((
-                    p.clone(),
-                    FileVerdict {
-                        path: p.display().to_string(),
-                        result: Err(CheckError::Io {
-                            path: p.display().to_string(),
-                            message: e.to_string(),
-                        }),
-                        skipped: None,
-                    },
-                )),
             }
-        } else {
-            files.push(p.clone());
+            Err(e) => out.push(PathEntry::Checked(FileVerdict {
+                path: p.display().to_string(),
+                result: Err(CheckError::Io {
+                    path: p.display().to_string(),
+                    message: e.to_string(),
+                }),
+                skipped: None,
+            })),
         }
     }
-    out.extend(files.iter().map(|f| (f.clone(), check_file(f, opts))));
-    out.into_iter().map(|(_, v)| v).collect()
+    out
+}
+
+/// [`check_path_entries`], the files checked only.
+pub fn check_paths(paths: &[PathBuf], opts: &CheckOptions) -> Vec<FileVerdict> {
+    check_path_entries(paths, opts)
+        .into_iter()
+        .filter_map(|e| match e {
+            PathEntry::Checked(v) => Some(v),
+            PathEntry::NotHistory { .. } => None,
+        })
+        .collect()
 }

@@ -23,8 +23,9 @@ pub mod sequential;
 pub mod value;
 
 pub use api::{
-    check_causal_events, check_events, check_file, check_paths, check_sequential_events,
-    check_text, CheckOptions, FileVerdict, ModelKind,
+    check_causal_events, check_events, check_file, check_path_entries, check_paths,
+    check_sequential_events, check_text, not_a_history, CheckOptions, FileVerdict, ModelKind,
+    PathEntry,
 };
 pub use causal::{check_causal, CausalModel, CausalOp};
 pub use error::CheckError;
