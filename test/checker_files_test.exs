@@ -44,4 +44,62 @@ defmodule Lockstep.CheckerFilesTest do
     assert {2, out, _} = task([dir, "--model", "register"])
     assert out =~ "0 histories"
   end
+
+  # A stale read on lines 6 and 7, with nemesis ops in between.
+  @with_nemesis """
+  {:process :nemesis, :type :info, :f :start, :value nil}
+  {:process 0, :type :invoke, :f :write, :value 1}
+  {:process :nemesis, :type :info, :f :start, :value "partitioned"}
+  {:process 0, :type :ok, :f :write, :value 1}
+  {:process :nemesis, :type :info, :f :stop, :value nil}
+  {:process 1, :type :invoke, :f :read, :value nil}
+  {:process 1, :type :ok, :f :read, :value 2}
+  """
+
+  test "positions are lines of the file, nemesis ops counted", %{tmp_dir: dir} do
+    path = Path.join(dir, "nemesis.edn")
+    File.write!(path, @with_nemesis)
+
+    assert {1, out, _} = task([path, "--model", "register", "--html", Path.join(dir, "html")])
+    assert out =~ "nemesis.edn: not linearizable: process 1: read -> 2 (lines 6..7)\n"
+    assert File.read!(Path.join(dir, "html/nemesis.edn.html")) =~ "(lines 6..7)"
+
+    for history <- [{:file, path}, @with_nemesis] do
+      assert {:error, v} = Lockstep.Checker.Linearizable.check(history, :register)
+      assert v.failing == "process 1: read -> 2 (lines 6..7)"
+      assert v.text =~ "process 0: write 1 -> ok (lines 2..4)"
+    end
+
+    # With the ops' own :index, those.
+    indexed =
+      @with_nemesis
+      |> String.split("\n", trim: true)
+      |> Enum.with_index(10)
+      |> Enum.map_join("\n", fn {line, i} ->
+        String.replace(line, "{", "{:index #{i}, ", global: false)
+      end)
+
+    assert {:error, v} = Lockstep.Checker.Linearizable.check(indexed, :register)
+    assert v.failing == "process 1: read -> 2 (:index 15..16)"
+
+    # Event lists that were never a text keep client event numbers.
+    events = [
+      {0, :invoke, :write, 1},
+      {0, :ok, :write, 1},
+      {1, :invoke, :read, nil},
+      {1, :ok, :read, 2}
+    ]
+
+    assert {:error, v} = Lockstep.Checker.Linearizable.check(events, :register)
+    assert v.failing == "process 1: read -> 2 (events 3..4)"
+
+    # An error names the line.
+    File.write!(
+      path,
+      "{:process :nemesis, :type :info, :f :start}\n{:process 0, :type :ok, :f :read}\n"
+    )
+
+    assert {:invalid, msg} = Lockstep.Checker.Linearizable.check({:file, path}, :register)
+    assert msg =~ "line 2: process 0 completed read without a pending invocation"
+  end
 end

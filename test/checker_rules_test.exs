@@ -108,7 +108,7 @@ defmodule Lockstep.CheckerRulesTest do
     files = [nil_read, cas, zero]
 
     assert {1, out, _} = task(files ++ ["--model", "cas_register"])
-    assert out =~ "nil_read.edn: not linearizable: process 1: read -> nil (events 3..4)\n"
+    assert out =~ "nil_read.edn: not linearizable: process 1: read -> nil (lines 3..4)\n"
     refute out =~ "rules:"
 
     assert {0, out, _} = task(files ++ ["--model", "cas_register", "--rules", "knossos"])

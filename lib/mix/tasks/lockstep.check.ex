@@ -13,14 +13,16 @@ defmodule Mix.Tasks.Lockstep.Check do
   history file (a .html file)`, and do not change the exit status; a file named explicitly is
   always checked. One line is printed per file:
 
-      histories/etcd_001.log: not linearizable: process 3: read -> 4 (events 12..15)
+      histories/etcd_001.log: not linearizable: process 3: read -> 4 (lines 12..15)
       histories/etcd_002.log: linearizable
       histories/etcd_007.log: unknown (time budget exhausted)
       histories/broken.log: error: line 3: ...
       histories/empty.log: error: no operations: the history is empty
       histories/etcd_010.log: linearizable (skipped 2 lines that are not history events, first at line 1)
 
-  followed by a summary line. A file with no operations is an error, not a pass. Lines of a
+  followed by a summary line. Positions are where an operation is in the file: its lines, or
+  the ops' own `:index` (`(:index 40..43)`) when every op of a Jepsen history carries one; HTML
+  timelines (`--html`) use the same. A file with no operations is an error, not a pass. Lines of a
   Jepsen etcd log that are not history events (other log output) are skipped, and the file's
   line says how many and where the first was; with `--strict` they make the file an error.
 

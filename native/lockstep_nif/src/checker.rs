@@ -16,13 +16,13 @@ use lockstep_core::checker::history::pair_events;
 use lockstep_core::checker::models::encode_operations;
 use lockstep_core::checker::models::external::{ExternalOutput, MemoModel, StepQuestion};
 use lockstep_core::checker::parse::{read_history, Skipped};
-use lockstep_core::checker::report::{render_html, Explanation, OpView};
+use lockstep_core::checker::report::{op_line, render_html, Explanation};
 use lockstep_core::checker::value::{too_deep, MAX_DEPTH};
 use lockstep_core::checker::{
     check_causal_events, check_events, check_operations, check_path_entries,
-    check_sequential_events, check_sequential_with, CausalModel, CheckError, CheckOptions,
-    ConsistencyVerdict, Event, EventKind, FailMode, Format, InfoMode, ModelKind, NilReads,
-    PathEntry, Rules, Value, Verdict,
+    check_sequential_events, check_sequential_with, locate_error, locate_verdict, CausalModel,
+    CheckError, CheckOptions, ConsistencyVerdict, Event, EventKind, FailMode, Format, InfoMode,
+    ModelKind, NilReads, PathEntry, Rules, Value, Verdict,
 };
 use rustler::types::map::MapIterator;
 use rustler::types::tuple::{get_tuple, make_tuple};
@@ -41,7 +41,7 @@ mod atoms {
         process, r#type = "type", f, value, key,
         model, initial, threads, max_steps, time_limit_ms, max_memory, diagnostics, format, strict,
         cc, cm, ccv,
-        nil_reads, rules, not_history,
+        nil_reads, rules, not_history, line, index,
     }
 }
 
@@ -285,6 +285,23 @@ fn event_of(term: Term<'_>, index: usize) -> Result<Event, String> {
     if let Some(k) = get(term, atoms::key()) {
         event = event.with_key(value_of(k).map_err(|m| at(format!(":key: {m}")))?);
     }
+    // Where a parsed history's event was in its text (`checker_parse` gives them); optional.
+    for (key, name) in [(atoms::line(), "line"), (atoms::index(), "index")] {
+        let Some(t) = get(term, key).filter(|t| !atom_is(*t, "nil")) else {
+            continue;
+        };
+        let n = t.decode::<u64>().map_err(|_| {
+            at(format!(
+                "the :{name} must be a non-negative integer, got {t}",
+                t = show(t)
+            ))
+        })?;
+        event = if name == "line" {
+            event.with_line(n)
+        } else {
+            event.with_index(n)
+        };
+    }
     Ok(event)
 }
 
@@ -312,6 +329,12 @@ fn event_term<'a>(env: Env<'a>, e: &Event) -> Term<'a> {
     ];
     if let Some(k) = &e.key {
         pairs.push((atoms::key().encode(env), value_term(env, k)));
+    }
+    if let Some(line) = e.line {
+        pairs.push((atoms::line().encode(env), line.encode(env)));
+    }
+    if let Some(index) = e.index {
+        pairs.push((atoms::index().encode(env), index.encode(env)));
     }
     Term::map_from_pairs(env, &pairs).unwrap_or_else(|_| atoms::nil().encode(env))
 }
@@ -474,21 +497,12 @@ fn checker_rules<'a>(env: Env<'a>, name: Term<'a>) -> Term<'a> {
 // ---------------------------------------------------------------------------------------------
 // Results to terms
 
-/// One operation in a line, with its place in the history (1-based event numbers).
-fn op_text(op: &OpView) -> String {
-    let when = match op.ret {
-        Some(r) => format!("events {}..{}", op.call + 1, r + 1),
-        None => format!("invoked at event {}, never returned", op.call + 1),
-    };
-    format!("process {}: {} ({when})", op.process, op.description)
-}
-
 fn explanation_term<'a>(env: Env<'a>, title: &str, exp: &Explanation, html: bool) -> Term<'a> {
     let failing = exp
         .longest
         .first()
         .and_then(|p| p.stuck.as_ref())
-        .map(op_text);
+        .map(op_line);
     let nil = atoms::nil().encode(env);
     let mut pairs: Vec<(Term<'a>, Term<'a>)> = vec![
         (atoms::text().encode(env), exp.text.encode(env)),
@@ -766,15 +780,16 @@ fn checker_external_run<'a>(
     } = &mut *ext;
     let raw = match pair_events(events, &opts.history) {
         Ok(raw) => raw,
-        Err(e) => return (atoms::done(), check_error(env, &e)).encode(env),
+        Err(e) => return (atoms::done(), check_error(env, &locate_error(e, events))).encode(env),
     };
     let ops = match encode_operations(model, &raw, &opts.history) {
         Ok(ops) => ops,
-        Err(e) => return (atoms::done(), check_error(env, &e)).encode(env),
+        Err(e) => return (atoms::done(), check_error(env, &locate_error(e, events))).encode(env),
     };
     let (result, undecided) = match mode.atom_to_string().as_deref() {
         Ok("linearizable") => {
-            let report = check_operations(&*model, &ops, &opts.linearizability);
+            let mut report = check_operations(&*model, &ops, &opts.linearizability);
+            locate_verdict(&mut report.verdict, events);
             let undecided = matches!(report.verdict, Verdict::Unknown { .. });
             (verdict_term(env, TITLE, &report.verdict, false), undecided)
         }

@@ -3,7 +3,7 @@
 
 use super::causal::{causal_ops, check_causal, CausalModel};
 use super::error::CheckError;
-use super::history::{pair_events, Event, HistoryOptions, Rules};
+use super::history::{pair_events, positions, Event, HistoryOptions, Rules};
 use super::linearizability::{
     check_operations, LinearizabilityOptions, LinearizabilityReport, Verdict,
 };
@@ -174,12 +174,49 @@ macro_rules! with_model {
     }};
 }
 
-/// Checks parsed events for linearizability with the model named in `opts`.
+/// Checks parsed events for linearizability with the model named in `opts`. A violation's
+/// operations are placed where they are in the file ([`locate_verdict`]), and an event that
+/// cannot be read is named by its line when the events carry lines.
 pub fn check_events(
     events: &[Event],
     opts: &CheckOptions,
 ) -> Result<LinearizabilityReport, CheckError> {
-    with_model!(opts, m => run(m, events, opts))
+    let mut report =
+        with_model!(opts, m => run(m, events, opts)).map_err(|e| locate_error(e, events))?;
+    locate_verdict(&mut report.verdict, events);
+    Ok(report)
+}
+
+/// Gives the operations of a violation their places in the file the events were read from:
+/// lines, or the ops' own `:index` when every event carries one (see
+/// [`positions`](super::history::positions)); client event numbers otherwise.
+pub fn locate_verdict(verdict: &mut Verdict, events: &[Event]) {
+    if let Verdict::NotLinearizable { explanation } = verdict {
+        let (unit, at) = positions(events);
+        explanation.locate(unit, &at);
+    }
+}
+
+/// An error about event `n` becomes an error about its line, when the event has one.
+pub fn locate_error(e: CheckError, events: &[Event]) -> CheckError {
+    let line_of = |event: usize| {
+        event
+            .checked_sub(1)
+            .and_then(|i| events.get(i))
+            .and_then(|e| e.line)
+            .and_then(|l| usize::try_from(l).ok())
+    };
+    match e {
+        CheckError::History { event, message } | CheckError::Model { event, message }
+            if line_of(event).is_some() =>
+        {
+            CheckError::Parse {
+                line: line_of(event).unwrap_or(event),
+                message,
+            }
+        }
+        other => other,
+    }
 }
 
 fn run_sequential<M: HistoryModel>(
@@ -202,7 +239,7 @@ pub fn check_sequential_events(
     events: &[Event],
     opts: &CheckOptions,
 ) -> Result<ConsistencyVerdict, CheckError> {
-    with_model!(opts, m => run_sequential(m, events, opts))
+    with_model!(opts, m => run_sequential(m, events, opts)).map_err(|e| locate_error(e, events))
 }
 
 /// Checks parsed read/write events (registers or keys) for causal consistency.
@@ -212,8 +249,8 @@ pub fn check_causal_events(
     model: CausalModel,
 ) -> Result<ConsistencyVerdict, CheckError> {
     check_initial(opts)?;
-    let raw = pair_events(events, &opts.history)?;
-    let ops = causal_ops(&raw)?;
+    let raw = pair_events(events, &opts.history).map_err(|e| locate_error(e, events))?;
+    let ops = causal_ops(&raw).map_err(|e| locate_error(e, events))?;
     check_causal(&ops, model, &opts.initial.clone().unwrap_or(Value::Nil))
 }
 

@@ -37,6 +37,13 @@ pub struct Event {
     /// The key for multi-register / key-value histories, when the history carries it separately.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<Value>,
+    /// The 1-based line of the text the event was read from (where its op map starts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    /// The `:index` the history gives the event: Jepsen numbers every op of a history, the
+    /// nemesis's too, so it is the op's position in the history it was recorded in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<u64>,
 }
 
 fn nil() -> Value {
@@ -51,12 +58,55 @@ impl Event {
             f: f.to_string(),
             value,
             key: None,
+            line: None,
+            index: None,
         }
     }
 
     pub fn with_key(mut self, key: Value) -> Self {
         self.key = Some(key);
         self
+    }
+
+    pub fn with_line(mut self, line: u64) -> Self {
+        self.line = Some(line);
+        self
+    }
+
+    pub fn with_index(mut self, index: u64) -> Self {
+        self.index = Some(index);
+        self
+    }
+}
+
+/// What the positions of a history's events count.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PositionUnit {
+    /// Client events, 1-based (histories that were not read from a text).
+    #[default]
+    Event,
+    /// Lines of the file, 1-based.
+    Line,
+    /// The ops' own `:index` (Jepsen histories that carry one).
+    Index,
+}
+
+/// Where each event is, in the terms a person finds it in the file: the `:index` when every
+/// event carries one, else the line when every event has one, else the event's number.
+pub fn positions(events: &[Event]) -> (PositionUnit, Vec<u64>) {
+    if !events.is_empty() && events.iter().all(|e| e.index.is_some()) {
+        (
+            PositionUnit::Index,
+            events.iter().map(|e| e.index.unwrap_or(0)).collect(),
+        )
+    } else if !events.is_empty() && events.iter().all(|e| e.line.is_some()) {
+        (
+            PositionUnit::Line,
+            events.iter().map(|e| e.line.unwrap_or(0)).collect(),
+        )
+    } else {
+        (PositionUnit::Event, (1..=events.len() as u64).collect())
     }
 }
 
