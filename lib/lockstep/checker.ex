@@ -48,7 +48,8 @@ defmodule Lockstep.Checker do
       `:strict` (default `nil`: Lockstep's own reading, the same as `:lockstep`). A preset sets
       `:initial`, `:info`, `:fail`, `:nil_reads` and `:strict` (see "Rules presets" below);
       those options given explicitly override it
-    * `:initial` - the initial value of the register, of every key (`:kv`) or of the counter
+    * `:initial` - the initial value of the register, of every key (`:kv`, `:multi_register`)
+      or of the counter
       (default `nil`; counters default to 0)
     * `:nil_reads` - how an `:ok` read of `nil` is read: `:value` (default; the register held
       `nil`) or `:unknown` (the value read is not known, so the read is legal in any state;
@@ -110,7 +111,7 @@ defmodule Lockstep.Checker do
 
   require Logger
 
-  @builtin [:register, :cas_register, :kv, :counter, :set, :queue, :mutex]
+  @builtin [:register, :cas_register, :kv, :multi_register, :counter, :set, :queue, :mutex]
 
   @typedoc "A history, in any of the accepted shapes (see \"Histories\")."
   @type history :: Lockstep.History.t() | [map() | tuple()] | String.t() | {:file, Path.t()}

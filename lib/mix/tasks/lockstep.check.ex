@@ -28,8 +28,8 @@ defmodule Mix.Tasks.Lockstep.Check do
 
   ## Options
 
-    * `--model NAME` - required: `register`, `cas_register`, `kv`, `counter`, `set`, `queue` or
-      `mutex`
+    * `--model NAME` - required: `register`, `cas_register`, `kv`, `multi_register` (`:txn`
+      transactions over keyed registers), `counter`, `set`, `queue` or `mutex`
     * `--initial VALUE` - the initial value, as an Elixir literal (`nil`, `0`, `'""'` for the
       empty string, `:a`); anything else is taken as a plain string
     * `--rules knossos|porcupine|strict` - read histories as that tool does (default:

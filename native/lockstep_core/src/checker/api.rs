@@ -9,6 +9,7 @@ use super::linearizability::{
 };
 use super::models::counter::CounterModel;
 use super::models::kv::KvModel;
+use super::models::multi_register::MultiRegisterModel;
 use super::models::mutex::MutexModel;
 use super::models::queue::QueueModel;
 use super::models::register::RegisterModel;
@@ -27,8 +28,11 @@ use std::str::FromStr;
 pub enum ModelKind {
     Register,
     CasRegister,
-    /// Key-value map / multi-register, partitioned by key.
+    /// Key-value map (one register per key), partitioned by key.
     Kv,
+    /// Registers named by keys, read and written by `:txn` transactions (strict
+    /// serializability), partitioned by groups of keys transactions connect.
+    MultiRegister,
     Counter,
     Set,
     Queue,
@@ -41,14 +45,17 @@ impl FromStr for ModelKind {
         match s.replace('-', "_").as_str() {
             "register" => Ok(ModelKind::Register),
             "cas_register" | "cas" => Ok(ModelKind::CasRegister),
-            "kv" | "key_value" | "multi_register" | "map" => Ok(ModelKind::Kv),
+            "kv" | "key_value" | "map" => Ok(ModelKind::Kv),
+            // Single-key operations with a :key check as they do with kv.
+            "multi_register" | "txn" | "txn_register" => Ok(ModelKind::MultiRegister),
             "counter" => Ok(ModelKind::Counter),
             "set" => Ok(ModelKind::Set),
             "queue" | "fifo_queue" | "fifo" => Ok(ModelKind::Queue),
             "mutex" | "lock" => Ok(ModelKind::Mutex),
             other => Err(CheckError::Options {
                 message: format!(
-                    "unknown model {other:?} (known: register, cas_register, kv, counter, set, queue, mutex)"
+                    "unknown model {other:?} (known: register, cas_register, kv, multi_register, \
+                     counter, set, queue, mutex)"
                 ),
             }),
         }
@@ -146,6 +153,10 @@ macro_rules! with_model {
             }
             ModelKind::Kv => {
                 let $m = KvModel::new(initial);
+                $body
+            }
+            ModelKind::MultiRegister => {
+                let $m = MultiRegisterModel::new(initial);
                 $body
             }
             ModelKind::Counter => {
