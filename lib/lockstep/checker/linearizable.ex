@@ -24,6 +24,14 @@ defmodule Lockstep.Checker.Linearizable do
     * `:cas_register` - a register with `cas [expected, new]` (a `:fail` completion means the
       register did not hold `expected`)
     * `:kv` - one register per key (events carry `:key`), with `get`, `put` and `append`
+    * `:multi_register` - registers named by keys, read and written by transactions: `:txn`
+      operations whose value is a list of `[f, key, value]` micro-operations (`f` is `:r`,
+      `:w` or `:append`), e.g. `[[:r, :x, 1], [:w, :y, 2]]` (in EDN `[[:r :x 1] [:w :y 2]]`).
+      A transaction takes effect at one instant, all of it, so this checks strict
+      serializability; the completion's value says what each read saw (a read of `nil`
+      follows `:nil_reads`). Transactions that share keys are searched together, groups of
+      keys no transaction connects apart. Single-key `read`/`write`/`cas` events with a
+      `:key` check as one-operation transactions, as with `:kv`
     * `:counter`, `:set`, `:queue`, `:mutex`
 
   Any module implementing `Lockstep.Model` may be given instead of a name.

@@ -6,7 +6,10 @@ defmodule Lockstep.Checker.Violation do
       search found (each step with the model state after it) and why the next operation could
       not be placed
     * `:failing` - the operation that could not be placed, e.g.
-      `"process 3: read -> 4 (events 12..15)"` (event numbers are 1-based), when known
+      `"process 3: read -> 4 (lines 12..15)"`, when known. Positions are where the operation
+      is in the file: lines of a history text (nemesis ops and other output counted), or the
+      ops' own `:index` (`"(:index 40..43)"`) when every event carries one; for histories
+      that were never a text, client event numbers (`"(events 3..4)"`, 1-based)
     * `:partition` - the independent part that failed (e.g. `key "3"`), when partitioned
     * `:total_ops` - operations checked
     * `:html_path` - where the HTML timeline was written (option `:html`)

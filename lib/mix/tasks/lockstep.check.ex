@@ -8,25 +8,46 @@ defmodule Mix.Tasks.Lockstep.Check do
 
   Each `PATH` is a file or a directory (its regular, non-hidden files, in name order; not
   recursive). Formats are recognised per file: Jepsen EDN op maps, Jepsen etcd logs, or JSON
-  events. One line is printed per file:
+  events. Files in a directory that are not histories (by extension: `.html`, `.png`, `.md`,
+  ...; or by content: binary data, markup) are passed over with a note, `FILE: skipped: not a
+  history file (a .html file)`, and do not change the exit status; a file named explicitly is
+  always checked. One line is printed per file:
 
-      histories/etcd_001.log: not linearizable: process 3: read -> 4 (events 12..15)
+      histories/etcd_001.log: not linearizable: process 3: read -> 4 (lines 12..15)
       histories/etcd_002.log: linearizable
       histories/etcd_007.log: unknown (time budget exhausted)
       histories/broken.log: error: line 3: ...
       histories/empty.log: error: no operations: the history is empty
       histories/etcd_010.log: linearizable (skipped 2 lines that are not history events, first at line 1)
 
-  followed by a summary line. A file with no operations is an error, not a pass. Lines of a
+  followed by a summary line. Positions are where an operation is in the file: its lines, or
+  the ops' own `:index` (`(:index 40..43)`) when every op of a Jepsen history carries one; HTML
+  timelines (`--html`) use the same. A file with no operations is an error, not a pass. Lines of a
   Jepsen etcd log that are not history events (other log output) are skipped, and the file's
   line says how many and where the first was; with `--strict` they make the file an error.
 
   ## Options
 
-    * `--model NAME` - required: `register`, `cas_register`, `kv`, `counter`, `set`, `queue` or
-      `mutex`
+    * `--model NAME` - required: `register`, `cas_register`, `kv`, `multi_register` (`:txn`
+      transactions over keyed registers), `counter`, `set`, `queue` or `mutex`
     * `--initial VALUE` - the initial value, as an Elixir literal (`nil`, `0`, `'""'` for the
       empty string, `:a`); anything else is taken as a plain string
+    * `--rules knossos|porcupine|strict` - read histories as that tool does (default:
+      Lockstep's own reading). A preset sets `--nil-reads`, `--fail`, `--info`, `--initial`
+      and `--strict`; those options given explicitly override it (`--initial nil`,
+      `--no-strict`). Each file's line says `(rules: NAME)`. See "Rules presets" in
+      `Lockstep.Checker`:
+
+      | option | default | `knossos` | `porcupine` | `strict` |
+      |---|---|---|---|---|
+      | `--nil-reads` | `value` | `unknown` | `value` | `value` |
+      | `--fail` | `observe` | `discard` | `observe` | `observe` |
+      | `--info` | `open` | `open` | `open` | `open` |
+      | `--initial` | `nil` | `0` | `nil` | `nil` |
+      | `--strict` | off | off | off | on |
+
+    * `--nil-reads value|unknown` - an `:ok` read of `nil` read the value `nil` (default), or
+      read a value that is not known (legal in any state: Knossos)
     * `--info open|discard` - how `:info` completions are read (default `open`: the operation
       may take effect at any later time)
     * `--fail observe|discard` - how `:fail` completions are read (default `observe`)
@@ -52,6 +73,8 @@ defmodule Mix.Tasks.Lockstep.Check do
 
   @switches [
     model: :string,
+    rules: :string,
+    nil_reads: :string,
     initial: :string,
     info: :string,
     fail: :string,
@@ -112,22 +135,30 @@ defmodule Mix.Tasks.Lockstep.Check do
 
   defp options(opts) do
     with {:ok, model} <- model(opts[:model]),
+         {:ok, rules} <- choice(opts, :rules, ~w(knossos porcupine strict lockstep)),
+         {:ok, nil_reads} <- choice(opts, :nil_reads, ~w(value unknown)),
          {:ok, info} <- choice(opts, :info, ~w(open discard)),
          {:ok, fail} <- choice(opts, :fail, ~w(observe discard)),
          {:ok, initial} <- initial(opts[:initial]) do
       keyword =
         [
+          rules: rules,
           initial: initial,
           info: info,
           fail: fail,
+          nil_reads: nil_reads,
           partition: Keyword.get(opts, :partition, true),
           threads: Keyword.get(opts, :threads, 1),
           max_steps: opts[:max_steps],
           time_limit: budget(opts[:time_limit], 1),
           max_memory: budget(opts[:max_memory], 1024 * 1024),
-          strict: Keyword.get(opts, :strict, false)
+          strict: opts[:strict]
         ]
         |> Enum.reject(fn {_k, v} -> v == nil end)
+        # An explicit `--initial nil` overrides a preset's initial value.
+        |> then(
+          &if(Keyword.has_key?(opts, :initial), do: Keyword.put(&1, :initial, initial), else: &1)
+        )
 
       try do
         o = Lockstep.Checker.options!(keyword, "mix lockstep.check")
@@ -183,7 +214,10 @@ defmodule Mix.Tasks.Lockstep.Check do
       value ->
         if value in allowed,
           do: {:ok, String.to_atom(value)},
-          else: {:error, "--#{key} must be #{Enum.join(allowed, " or ")}, got #{inspect(value)}"}
+          else:
+            {:error,
+             "--#{key |> Atom.to_string() |> String.replace("_", "-")} must be " <>
+               "#{Enum.join(allowed, " or ")}, got #{inspect(value)}"}
     end
   end
 
@@ -204,13 +238,22 @@ defmodule Mix.Tasks.Lockstep.Check do
     2
   end
 
-  defp report(results, o, opts) do
+  defp report(entries, o, opts) do
+    {passed_over, results} = Enum.split_with(entries, &match?({_path, :not_history, _reason}, &1))
+
     codes =
-      for {path, result, skipped} <- results do
-        {line, code} = line(result)
-        Mix.shell().info("#{path}: #{line}#{skipped(skipped)}")
-        details(path, result, opts)
-        code
+      for entry <- entries do
+        case entry do
+          {path, :not_history, reason} ->
+            Mix.shell().info("#{path}: skipped: not a history file (#{reason})")
+            :not_history
+
+          {path, result, skipped} ->
+            {line, code} = line(result)
+            Mix.shell().info("#{path}: #{line}#{notes(rules_note(o), skipped)}")
+            details(path, result, opts)
+            code
+        end
       end
 
     counts = Enum.frequencies(codes)
@@ -218,10 +261,8 @@ defmodule Mix.Tasks.Lockstep.Check do
     Mix.shell().info(
       "#{length(results)} histories: #{Map.get(counts, :ok, 0)} linearizable, " <>
         "#{Map.get(counts, :violation, 0)} not linearizable, #{Map.get(counts, :unknown, 0)} unknown, " <>
-        "#{Map.get(counts, :invalid, 0)} errors"
+        "#{Map.get(counts, :invalid, 0)} errors" <> passed_over_note(length(passed_over))
     )
-
-    _ = o
 
     cond do
       Map.has_key?(counts, :unknown) or Map.has_key?(counts, :invalid) or results == [] -> 2
@@ -230,8 +271,23 @@ defmodule Mix.Tasks.Lockstep.Check do
     end
   end
 
-  defp skipped(nil), do: ""
-  defp skipped({count, first}), do: " (#{Lockstep.Checker.skipped_text(count, first)})"
+  defp passed_over_note(0), do: ""
+  defp passed_over_note(1), do: " (1 file that is not a history skipped)"
+  defp passed_over_note(n), do: " (#{n} files that are not histories skipped)"
+
+  # What follows a file's verdict in parentheses: the rules used, the lines skipped.
+  defp notes(rules, skipped) do
+    case Enum.reject([rules, skipped(skipped)], &is_nil/1) do
+      [] -> ""
+      notes -> " (" <> Enum.join(notes, "; ") <> ")"
+    end
+  end
+
+  defp rules_note(%{rules: nil}), do: nil
+  defp rules_note(%{rules: rules}), do: "rules: #{rules}"
+
+  defp skipped(nil), do: nil
+  defp skipped({count, first}), do: Lockstep.Checker.skipped_text(count, first)
 
   defp line(:ok), do: {"linearizable", :ok}
 

@@ -1,7 +1,7 @@
 //! Conformance against the Porcupine test data (see EXPECTED.md in the data directory).
 //! Every etcd and kv history is checked on every run; verdicts must match the published ones.
 
-use lockstep_core::checker::{check_text, CheckOptions, Format, ModelKind, Value, Verdict};
+use lockstep_core::checker::{check_text, CheckOptions, Format, ModelKind, Rules, Value, Verdict};
 use std::path::PathBuf;
 
 fn data_dir() -> Option<PathBuf> {
@@ -29,7 +29,16 @@ const ETCD_LINEARIZABLE: [u32; 23] = [
 #[test]
 fn etcd_histories_match_expected_verdicts() {
     let Some(dir) = data_dir() else { return };
-    let opts = CheckOptions::new(ModelKind::CasRegister);
+    // Lockstep's defaults and Porcupine's rules read these logs alike.
+    for opts in [
+        CheckOptions::new(ModelKind::CasRegister),
+        CheckOptions::with_rules(ModelKind::CasRegister, Rules::Porcupine),
+    ] {
+        etcd_histories_with(&dir, &opts);
+    }
+}
+
+fn etcd_histories_with(dir: &std::path::Path, opts: &CheckOptions) {
     let mut checked = 0;
     for i in 0..=102u32 {
         let path = dir.join(format!("jepsen/etcd_{i:03}.log"));
@@ -38,7 +47,7 @@ fn etcd_histories_match_expected_verdicts() {
             assert_eq!(i, 95, "only etcd_095 is empty");
             continue;
         }
-        let verdict = check_text(&text, &opts).unwrap_or_else(|e| panic!("etcd_{i:03}: {e}"));
+        let verdict = check_text(&text, opts).unwrap_or_else(|e| panic!("etcd_{i:03}: {e}"));
         let expected = ETCD_LINEARIZABLE.contains(&i);
         match (&verdict, expected) {
             (Verdict::Linearizable, true) | (Verdict::NotLinearizable { .. }, false) => {}

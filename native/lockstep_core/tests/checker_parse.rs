@@ -82,10 +82,21 @@ fn jepsen_op_maps_one_per_line_and_as_a_vector() {
                  {:process 1, :type :invoke, :f :put, :key \"k\", :value \"x\"}\n";
     let evs = parse_edn_history(lines).expect("parses");
     assert_eq!(evs.len(), 3, "nemesis ops are skipped");
-    assert_eq!(evs[1], Event::new(0, EventKind::Ok, "read", Value::Int(3)));
+    assert_eq!(
+        evs[1],
+        Event::new(0, EventKind::Ok, "read", Value::Int(3)).with_line(3)
+    );
     assert_eq!(evs[2].key, Some(Value::Str("k".into())));
+    // On one line, every op is at line 1; each op of a vector on its own line keeps its line.
     let vector = format!("[{}]", lines.replace('\n', " "));
-    assert_eq!(parse_edn_history(&vector).expect("parses"), evs);
+    let on_one_line: Vec<Event> = evs.iter().cloned().map(|e| e.with_line(1)).collect();
+    assert_eq!(parse_edn_history(&vector).expect("parses"), on_one_line);
+    let vector = format!("; a comment\n[{lines}]\n");
+    let lines_of = |evs: Vec<Event>| evs.iter().map(|e| e.line).collect::<Vec<_>>();
+    assert_eq!(
+        lines_of(parse_edn_history(&vector).expect("parses")),
+        [Some(2), Some(4), Some(5)]
+    );
 
     let bad = "{:process 0, :type :invoke, :f :read}\n{:process 0, :type :weird, :f :read}\n";
     assert!(matches!(
@@ -119,8 +130,14 @@ fn etcd_log_lines_tabs_and_spaces() {
             "cas",
             Value::List(vec![Value::Int(3), Value::Int(0)])
         )
+        .with_line(1)
     );
     assert_eq!(evs[1].kind, EventKind::Fail);
+    assert_eq!(
+        evs[1].line,
+        Some(3),
+        "the line in the file, other output included"
+    );
     assert_eq!(evs[2].value, kw("timed-out"));
     assert_eq!(detect(text), Format::JepsenLog);
     assert!(matches!(

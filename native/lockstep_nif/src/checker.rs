@@ -16,12 +16,13 @@ use lockstep_core::checker::history::pair_events;
 use lockstep_core::checker::models::encode_operations;
 use lockstep_core::checker::models::external::{ExternalOutput, MemoModel, StepQuestion};
 use lockstep_core::checker::parse::{read_history, Skipped};
-use lockstep_core::checker::report::{render_html, Explanation, OpView};
+use lockstep_core::checker::report::{op_line, render_html, Explanation};
 use lockstep_core::checker::value::{too_deep, MAX_DEPTH};
 use lockstep_core::checker::{
-    check_causal_events, check_events, check_operations, check_paths, check_sequential_events,
-    check_sequential_with, CausalModel, CheckError, CheckOptions, ConsistencyVerdict, Event,
-    EventKind, FailMode, Format, InfoMode, ModelKind, Value, Verdict,
+    check_causal_events, check_events, check_operations, check_path_entries,
+    check_sequential_events, check_sequential_with, locate_error, locate_verdict, CausalModel,
+    CheckError, CheckOptions, ConsistencyVerdict, Event, EventKind, FailMode, Format, InfoMode,
+    ModelKind, NilReads, PathEntry, Rules, Value, Verdict,
 };
 use rustler::types::map::MapIterator;
 use rustler::types::tuple::{get_tuple, make_tuple};
@@ -40,6 +41,7 @@ mod atoms {
         process, r#type = "type", f, value, key,
         model, initial, threads, max_steps, time_limit_ms, max_memory, diagnostics, format, strict,
         cc, cm, ccv,
+        nil_reads, rules, not_history, line, index,
     }
 }
 
@@ -283,6 +285,23 @@ fn event_of(term: Term<'_>, index: usize) -> Result<Event, String> {
     if let Some(k) = get(term, atoms::key()) {
         event = event.with_key(value_of(k).map_err(|m| at(format!(":key: {m}")))?);
     }
+    // Where a parsed history's event was in its text (`checker_parse` gives them); optional.
+    for (key, name) in [(atoms::line(), "line"), (atoms::index(), "index")] {
+        let Some(t) = get(term, key).filter(|t| !atom_is(*t, "nil")) else {
+            continue;
+        };
+        let n = t.decode::<u64>().map_err(|_| {
+            at(format!(
+                "the :{name} must be a non-negative integer, got {t}",
+                t = show(t)
+            ))
+        })?;
+        event = if name == "line" {
+            event.with_line(n)
+        } else {
+            event.with_index(n)
+        };
+    }
     Ok(event)
 }
 
@@ -310,6 +329,12 @@ fn event_term<'a>(env: Env<'a>, e: &Event) -> Term<'a> {
     ];
     if let Some(k) = &e.key {
         pairs.push((atoms::key().encode(env), value_term(env, k)));
+    }
+    if let Some(line) = e.line {
+        pairs.push((atoms::line().encode(env), line.encode(env)));
+    }
+    if let Some(index) = e.index {
+        pairs.push((atoms::index().encode(env), index.encode(env)));
     }
     Term::map_from_pairs(env, &pairs).unwrap_or_else(|_| atoms::nil().encode(env))
 }
@@ -405,32 +430,79 @@ fn options_of(term: Term<'_>) -> Result<BridgeOptions, String> {
     let html = opt(term, atoms::html(), "html")?
         .decode()
         .map_err(|_| ":html must be a boolean")?;
-    // Older callers do not pass it: lenient.
+    // Older callers do not pass these: lenient.
     check.strict = match get(term, atoms::strict()) {
         None => false,
         Some(t) => t.decode().map_err(|_| ":strict must be a boolean")?,
     };
+    check.history.nil_reads = match get(term, atoms::nil_reads()) {
+        None => NilReads::Value,
+        Some(t) => match t.atom_to_string().as_deref() {
+            Ok("value") => NilReads::Value,
+            Ok("unknown") => NilReads::Unknown,
+            _ => return Err(":nil_reads must be :value or :unknown".into()),
+        },
+    };
+    check.rules = match get(term, atoms::rules()) {
+        None => Rules::Lockstep,
+        Some(t) if atom_is(t, "nil") => Rules::Lockstep,
+        Some(t) => rules_of(t)?,
+    };
     Ok(BridgeOptions { check, html })
+}
+
+fn rules_of(t: Term<'_>) -> Result<Rules, String> {
+    name_of(t, "the :rules")?
+        .parse::<Rules>()
+        .map_err(|e| e.to_string())
+}
+
+/// What a rules preset sets: `{:ok, %{info:, fail:, nil_reads:, initial:, strict:}}` (the
+/// Elixir options start from it; explicit options override it), or `{:error, message}`.
+#[rustler::nif]
+fn checker_rules<'a>(env: Env<'a>, name: Term<'a>) -> Term<'a> {
+    let rules = match rules_of(name) {
+        Ok(r) => r,
+        Err(m) => return (atoms::error(), m).encode(env),
+    };
+    let h = rules.history();
+    let info = match h.info {
+        InfoMode::Open => atoms::open(),
+        InfoMode::Discard => atoms::discard(),
+    };
+    let fail = match h.fail {
+        FailMode::Observe => atoms::observe(),
+        FailMode::Discard => atoms::discard(),
+    };
+    let nil_reads = match h.nil_reads {
+        NilReads::Value => atoms::value(),
+        NilReads::Unknown => atoms::unknown(),
+    };
+    let initial = value_term(env, &rules.initial().unwrap_or(Value::Nil));
+    let pairs = [
+        (atoms::info().encode(env), info.encode(env)),
+        (atoms::fail().encode(env), fail.encode(env)),
+        (atoms::nil_reads().encode(env), nil_reads.encode(env)),
+        (atoms::initial().encode(env), initial),
+        (atoms::strict().encode(env), rules.strict().encode(env)),
+    ];
+    let nil = atoms::nil().encode(env);
+    (
+        atoms::ok(),
+        Term::map_from_pairs(env, &pairs).unwrap_or(nil),
+    )
+        .encode(env)
 }
 
 // ---------------------------------------------------------------------------------------------
 // Results to terms
-
-/// One operation in a line, with its place in the history (1-based event numbers).
-fn op_text(op: &OpView) -> String {
-    let when = match op.ret {
-        Some(r) => format!("events {}..{}", op.call + 1, r + 1),
-        None => format!("invoked at event {}, never returned", op.call + 1),
-    };
-    format!("process {}: {} ({when})", op.process, op.description)
-}
 
 fn explanation_term<'a>(env: Env<'a>, title: &str, exp: &Explanation, html: bool) -> Term<'a> {
     let failing = exp
         .longest
         .first()
         .and_then(|p| p.stuck.as_ref())
-        .map(op_text);
+        .map(op_line);
     let nil = atoms::nil().encode(env);
     let mut pairs: Vec<(Term<'a>, Term<'a>)> = vec![
         (atoms::text().encode(env), exp.text.encode(env)),
@@ -581,7 +653,8 @@ fn checker_causal<'a>(
 }
 
 /// Checks files and directories: a list of `{path, result, skipped}` (`skipped` as in
-/// [`skipped_term`]), or `{:invalid, message}` for bad options.
+/// [`skipped_term`]) and, for files in a directory that are not histories, `{path,
+/// :not_history, reason}`; or `{:invalid, message}` for bad options.
 #[rustler::nif(schedule = "DirtyCpu")]
 fn checker_check_paths<'a>(env: Env<'a>, paths: Term<'a>, opts: Term<'a>) -> Term<'a> {
     let Some(paths) = decode_list::<String>(paths) else {
@@ -592,17 +665,27 @@ fn checker_check_paths<'a>(env: Env<'a>, paths: Term<'a>, opts: Term<'a>) -> Ter
         Err(m) => return invalid(env, m),
     };
     let paths: Vec<PathBuf> = paths.into_iter().map(PathBuf::from).collect();
-    let results: Vec<Term<'a>> = check_paths(&paths, &opts.check)
+    let results: Vec<Term<'a>> = check_path_entries(&paths, &opts.check)
         .iter()
-        .map(|fv| {
-            let result = match &fv.result {
-                Ok(v) => verdict_term(env, &fv.path, v, opts.html),
-                Err(e) => check_error(env, e),
-            };
-            make_tuple(
+        .map(|entry| match entry {
+            PathEntry::Checked(fv) => {
+                let result = match &fv.result {
+                    Ok(v) => verdict_term(env, &fv.path, v, opts.html),
+                    Err(e) => check_error(env, e),
+                };
+                make_tuple(
+                    env,
+                    &[fv.path.encode(env), result, skipped_term(env, &fv.skipped)],
+                )
+            }
+            PathEntry::NotHistory { path, reason } => make_tuple(
                 env,
-                &[fv.path.encode(env), result, skipped_term(env, &fv.skipped)],
-            )
+                &[
+                    path.encode(env),
+                    atoms::not_history().encode(env),
+                    reason.encode(env),
+                ],
+            ),
         })
         .collect();
     results.encode(env)
@@ -697,15 +780,16 @@ fn checker_external_run<'a>(
     } = &mut *ext;
     let raw = match pair_events(events, &opts.history) {
         Ok(raw) => raw,
-        Err(e) => return (atoms::done(), check_error(env, &e)).encode(env),
+        Err(e) => return (atoms::done(), check_error(env, &locate_error(e, events))).encode(env),
     };
     let ops = match encode_operations(model, &raw, &opts.history) {
         Ok(ops) => ops,
-        Err(e) => return (atoms::done(), check_error(env, &e)).encode(env),
+        Err(e) => return (atoms::done(), check_error(env, &locate_error(e, events))).encode(env),
     };
     let (result, undecided) = match mode.atom_to_string().as_deref() {
         Ok("linearizable") => {
-            let report = check_operations(&*model, &ops, &opts.linearizability);
+            let mut report = check_operations(&*model, &ops, &opts.linearizability);
+            locate_verdict(&mut report.verdict, events);
             let undecided = matches!(report.verdict, Verdict::Unknown { .. });
             (verdict_term(env, TITLE, &report.verdict, false), undecided)
         }

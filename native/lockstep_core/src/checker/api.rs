@@ -3,12 +3,13 @@
 
 use super::causal::{causal_ops, check_causal, CausalModel};
 use super::error::CheckError;
-use super::history::{pair_events, Event, HistoryOptions};
+use super::history::{pair_events, positions, Event, HistoryOptions, Rules};
 use super::linearizability::{
     check_operations, LinearizabilityOptions, LinearizabilityReport, Verdict,
 };
 use super::models::counter::CounterModel;
 use super::models::kv::KvModel;
+use super::models::multi_register::MultiRegisterModel;
 use super::models::mutex::MutexModel;
 use super::models::queue::QueueModel;
 use super::models::register::RegisterModel;
@@ -27,8 +28,11 @@ use std::str::FromStr;
 pub enum ModelKind {
     Register,
     CasRegister,
-    /// Key-value map / multi-register, partitioned by key.
+    /// Key-value map (one register per key), partitioned by key.
     Kv,
+    /// Registers named by keys, read and written by `:txn` transactions (strict
+    /// serializability), partitioned by groups of keys transactions connect.
+    MultiRegister,
     Counter,
     Set,
     Queue,
@@ -41,14 +45,17 @@ impl FromStr for ModelKind {
         match s.replace('-', "_").as_str() {
             "register" => Ok(ModelKind::Register),
             "cas_register" | "cas" => Ok(ModelKind::CasRegister),
-            "kv" | "key_value" | "multi_register" | "map" => Ok(ModelKind::Kv),
+            "kv" | "key_value" | "map" => Ok(ModelKind::Kv),
+            // Single-key operations with a :key check as they do with kv.
+            "multi_register" | "txn" | "txn_register" => Ok(ModelKind::MultiRegister),
             "counter" => Ok(ModelKind::Counter),
             "set" => Ok(ModelKind::Set),
             "queue" | "fifo_queue" | "fifo" => Ok(ModelKind::Queue),
             "mutex" | "lock" => Ok(ModelKind::Mutex),
             other => Err(CheckError::Options {
                 message: format!(
-                    "unknown model {other:?} (known: register, cas_register, kv, counter, set, queue, mutex)"
+                    "unknown model {other:?} (known: register, cas_register, kv, multi_register, \
+                     counter, set, queue, mutex)"
                 ),
             }),
         }
@@ -72,6 +79,10 @@ pub struct CheckOptions {
     /// Jepsen etcd log), instead of skipping and counting them.
     #[serde(default)]
     pub strict: bool,
+    /// The preset the options started from (see [`CheckOptions::with_rules`]); informational:
+    /// the other fields are what a check uses.
+    #[serde(default)]
+    pub rules: Rules,
 }
 
 impl CheckOptions {
@@ -83,6 +94,19 @@ impl CheckOptions {
             initial: None,
             linearizability: LinearizabilityOptions::default(),
             strict: false,
+            rules: Rules::Lockstep,
+        }
+    }
+
+    /// Options that read histories as `rules` does (see [`Rules`]): its history options,
+    /// initial value and strictness. Fields set afterwards override the preset.
+    pub fn with_rules(model: ModelKind, rules: Rules) -> Self {
+        CheckOptions {
+            history: rules.history(),
+            initial: rules.initial(),
+            strict: rules.strict(),
+            rules,
+            ..CheckOptions::new(model)
         }
     }
 }
@@ -131,6 +155,10 @@ macro_rules! with_model {
                 let $m = KvModel::new(initial);
                 $body
             }
+            ModelKind::MultiRegister => {
+                let $m = MultiRegisterModel::new(initial);
+                $body
+            }
             ModelKind::Counter => {
                 let initial = match &$opts.initial {
                     None => 0,
@@ -157,12 +185,49 @@ macro_rules! with_model {
     }};
 }
 
-/// Checks parsed events for linearizability with the model named in `opts`.
+/// Checks parsed events for linearizability with the model named in `opts`. A violation's
+/// operations are placed where they are in the file ([`locate_verdict`]), and an event that
+/// cannot be read is named by its line when the events carry lines.
 pub fn check_events(
     events: &[Event],
     opts: &CheckOptions,
 ) -> Result<LinearizabilityReport, CheckError> {
-    with_model!(opts, m => run(m, events, opts))
+    let mut report =
+        with_model!(opts, m => run(m, events, opts)).map_err(|e| locate_error(e, events))?;
+    locate_verdict(&mut report.verdict, events);
+    Ok(report)
+}
+
+/// Gives the operations of a violation their places in the file the events were read from:
+/// lines, or the ops' own `:index` when every event carries one (see
+/// [`positions`](super::history::positions)); client event numbers otherwise.
+pub fn locate_verdict(verdict: &mut Verdict, events: &[Event]) {
+    if let Verdict::NotLinearizable { explanation } = verdict {
+        let (unit, at) = positions(events);
+        explanation.locate(unit, &at);
+    }
+}
+
+/// An error about event `n` becomes an error about its line, when the event has one.
+pub fn locate_error(e: CheckError, events: &[Event]) -> CheckError {
+    let line_of = |event: usize| {
+        event
+            .checked_sub(1)
+            .and_then(|i| events.get(i))
+            .and_then(|e| e.line)
+            .and_then(|l| usize::try_from(l).ok())
+    };
+    match e {
+        CheckError::History { event, message } | CheckError::Model { event, message }
+            if line_of(event).is_some() =>
+        {
+            CheckError::Parse {
+                line: line_of(event).unwrap_or(event),
+                message,
+            }
+        }
+        other => other,
+    }
 }
 
 fn run_sequential<M: HistoryModel>(
@@ -185,7 +250,7 @@ pub fn check_sequential_events(
     events: &[Event],
     opts: &CheckOptions,
 ) -> Result<ConsistencyVerdict, CheckError> {
-    with_model!(opts, m => run_sequential(m, events, opts))
+    with_model!(opts, m => run_sequential(m, events, opts)).map_err(|e| locate_error(e, events))
 }
 
 /// Checks parsed read/write events (registers or keys) for causal consistency.
@@ -195,8 +260,8 @@ pub fn check_causal_events(
     model: CausalModel,
 ) -> Result<ConsistencyVerdict, CheckError> {
     check_initial(opts)?;
-    let raw = pair_events(events, &opts.history)?;
-    let ops = causal_ops(&raw)?;
+    let raw = pair_events(events, &opts.history).map_err(|e| locate_error(e, events))?;
+    let ops = causal_ops(&raw).map_err(|e| locate_error(e, events))?;
     check_causal(&ops, model, &opts.initial.clone().unwrap_or(Value::Nil))
 }
 
@@ -255,43 +320,106 @@ pub fn check_file(path: &Path, opts: &CheckOptions) -> FileVerdict {
     }
 }
 
+/// What a path given to [`check_path_entries`] turned into.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "entry")]
+pub enum PathEntry {
+    Checked(FileVerdict),
+    /// A file found in a directory that is not a history (an HTML timeline, an image, binary
+    /// data): passed over, not an error. Files named explicitly are always checked.
+    NotHistory {
+        path: String,
+        reason: String,
+    },
+}
+
+/// Extensions of files that sit beside histories but are never histories themselves.
+const NOT_HISTORY_EXTENSIONS: &[&str] = &[
+    "html", "htm", "xhtml", "svg", "png", "jpg", "jpeg", "gif", "webp", "pdf", "md", "css", "js",
+    "zip", "gz", "tgz", "bz2", "xz", "zst", "tar", "jar", "class", "so", "o",
+];
+
+/// Why a file found in a directory is not a history, or `None` when it may be one: decided by
+/// its extension, then by its first 4 KiB (binary data, or markup starting with `<`). Texts
+/// that might be histories are checked, so that a broken history is still an error.
+pub fn not_a_history(path: &Path) -> Option<String> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    if let Some(ext) = ext.filter(|e| NOT_HISTORY_EXTENSIONS.contains(&e.as_str())) {
+        return Some(format!("a .{ext} file"));
+    }
+    let mut head = Vec::with_capacity(4096);
+    let file = std::fs::File::open(path).ok()?;
+    std::io::Read::read_to_end(&mut std::io::Read::take(file, 4096), &mut head).ok()?;
+    if head.contains(&0) {
+        return Some("binary data".into());
+    }
+    let text = match std::str::from_utf8(&head) {
+        Ok(t) => t,
+        // A multi-byte character cut at the 4 KiB boundary is still text.
+        Err(e) if e.error_len().is_none() => std::str::from_utf8(&head[..e.valid_up_to()]).ok()?,
+        Err(_) => return Some("not UTF-8 text".into()),
+    };
+    match text.trim_start().as_bytes().first() {
+        Some(b'<') => Some("markup (HTML or XML)".into()),
+        _ => None,
+    }
+}
+
 /// Expands directories (their regular, non-hidden files, sorted by name; not recursive) and checks
-/// every file. Paths that do not exist produce an error entry rather than being dropped.
-pub fn check_paths(paths: &[PathBuf], opts: &CheckOptions) -> Vec<FileVerdict> {
-    let mut files: Vec<PathBuf> = Vec::new();
+/// every file; files in a directory that are not histories ([`not_a_history`]) are passed over.
+/// Paths that do not exist produce an error entry rather than being dropped.
+pub fn check_path_entries(paths: &[PathBuf], opts: &CheckOptions) -> Vec<PathEntry> {
     let mut out = Vec::new();
     for p in paths {
-        if p.is_dir() {
-            match std::fs::read_dir(p) {
-                Ok(entries) => {
-                    let mut found: Vec<PathBuf> = entries
-                        .filter_map(|e| e.ok().map(|e| e.path()))
-                        .filter(|f| f.is_file())
-                        .filter(|f| {
-                            f.file_name()
-                                .and_then(|n| n.to_str())
-                                .is_some_and(|n| !n.starts_with('.'))
-                        })
-                        .collect();
-                    found.sort();
-                    files.extend(found);
+        if !p.is_dir() {
+            out.push(PathEntry::Checked(check_file(p, opts)));
+            continue;
+        }
+        match std::fs::read_dir(p) {
+            Ok(entries) => {
+                let mut found: Vec<PathBuf> = entries
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|f| f.is_file())
+                    .filter(|f| {
+                        f.file_name()
+                            .and_then(|n| n.to_str())
+                            .is_some_and(|n| !n.starts_with('.'))
+                    })
+                    .collect();
+                found.sort();
+                for f in found {
+                    out.push(match not_a_history(&f) {
+                        Some(reason) => PathEntry::NotHistory {
+                            path: f.display().to_string(),
+                            reason,
+                        },
+                        None => PathEntry::Checked(check_file(&f, opts)),
+                    });
                 }
-                Err(e) => out.push((
-                    p.clone(),
-                    FileVerdict {
-                        path: p.display().to_string(),
-                        result: Err(CheckError::Io {
-                            path: p.display().to_string(),
-                            message: e.to_string(),
-                        }),
-                        skipped: None,
-                    },
-                )),
             }
-        } else {
-            files.push(p.clone());
+            Err(e) => out.push(PathEntry::Checked(FileVerdict {
+                path: p.display().to_string(),
+                result: Err(CheckError::Io {
+                    path: p.display().to_string(),
+                    message: e.to_string(),
+                }),
+                skipped: None,
+            })),
         }
     }
-    out.extend(files.iter().map(|f| (f.clone(), check_file(f, opts))));
-    out.into_iter().map(|(_, v)| v).collect()
+    out
+}
+
+/// [`check_path_entries`], the files checked only.
+pub fn check_paths(paths: &[PathBuf], opts: &CheckOptions) -> Vec<FileVerdict> {
+    check_path_entries(paths, opts)
+        .into_iter()
+        .filter_map(|e| match e {
+            PathEntry::Checked(v) => Some(v),
+            PathEntry::NotHistory { .. } => None,
+        })
+        .collect()
 }

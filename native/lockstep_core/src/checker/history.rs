@@ -37,6 +37,13 @@ pub struct Event {
     /// The key for multi-register / key-value histories, when the history carries it separately.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<Value>,
+    /// The 1-based line of the text the event was read from (where its op map starts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    /// The `:index` the history gives the event: Jepsen numbers every op of a history, the
+    /// nemesis's too, so it is the op's position in the history it was recorded in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<u64>,
 }
 
 fn nil() -> Value {
@@ -51,12 +58,55 @@ impl Event {
             f: f.to_string(),
             value,
             key: None,
+            line: None,
+            index: None,
         }
     }
 
     pub fn with_key(mut self, key: Value) -> Self {
         self.key = Some(key);
         self
+    }
+
+    pub fn with_line(mut self, line: u64) -> Self {
+        self.line = Some(line);
+        self
+    }
+
+    pub fn with_index(mut self, index: u64) -> Self {
+        self.index = Some(index);
+        self
+    }
+}
+
+/// What the positions of a history's events count.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PositionUnit {
+    /// Client events, 1-based (histories that were not read from a text).
+    #[default]
+    Event,
+    /// Lines of the file, 1-based.
+    Line,
+    /// The ops' own `:index` (Jepsen histories that carry one).
+    Index,
+}
+
+/// Where each event is, in the terms a person finds it in the file: the `:index` when every
+/// event carries one, else the line when every event has one, else the event's number.
+pub fn positions(events: &[Event]) -> (PositionUnit, Vec<u64>) {
+    if !events.is_empty() && events.iter().all(|e| e.index.is_some()) {
+        (
+            PositionUnit::Index,
+            events.iter().map(|e| e.index.unwrap_or(0)).collect(),
+        )
+    } else if !events.is_empty() && events.iter().all(|e| e.line.is_some()) {
+        (
+            PositionUnit::Line,
+            events.iter().map(|e| e.line.unwrap_or(0)).collect(),
+        )
+    } else {
+        (PositionUnit::Event, (1..=events.len() as u64).collect())
     }
 }
 
@@ -94,6 +144,18 @@ pub enum FailMode {
     Discard,
 }
 
+/// How an `:ok` read that returned `nil` is read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NilReads {
+    /// `nil` is the value read: the register (or key) held `nil` (Porcupine, Lockstep).
+    #[default]
+    Value,
+    /// `nil` means the value is not known: the read is legal in any state (Knossos, whose
+    /// clients record a read whose answer was lost as a read of `nil`).
+    Unknown,
+}
+
 /// Options that affect how events become operations.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryOptions {
@@ -101,6 +163,82 @@ pub struct HistoryOptions {
     pub info: InfoMode,
     #[serde(default)]
     pub fail: FailMode,
+    #[serde(default)]
+    pub nil_reads: NilReads,
+}
+
+/// How Jepsen-era tools read a history: a preset of [`HistoryOptions`], the initial value and
+/// strictness, so that a history gets the verdict the tool it was written for would give.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rules {
+    /// Lockstep's defaults: `nil` reads are values, a failed compare-and-set is observed,
+    /// `:info` stays open, registers start at `nil`, lines that are not events are skipped.
+    #[default]
+    Lockstep,
+    /// Knossos (`knossos.history/preprocess` and `knossos.model`): every `:fail` operation is
+    /// dropped, an `:ok` read of `nil` is a read of an unknown value, `:info` stays open, and
+    /// registers start at 0 (what Knossos's own cas-register and multi-register tests use).
+    Knossos,
+    /// Porcupine (its Jepsen etcd harness): `nil` reads mean "no value" (the initial `nil`), a
+    /// failed compare-and-set saw a different value, a failed read observed nothing, `:info`
+    /// and unanswered operations stay open to the end; lines it does not recognise are skipped.
+    Porcupine,
+    /// Lockstep's defaults, and a line that is not a history event is an error.
+    Strict,
+}
+
+impl Rules {
+    pub fn name(self) -> &'static str {
+        match self {
+            Rules::Lockstep => "lockstep",
+            Rules::Knossos => "knossos",
+            Rules::Porcupine => "porcupine",
+            Rules::Strict => "strict",
+        }
+    }
+
+    /// How the preset reads events.
+    pub fn history(self) -> HistoryOptions {
+        match self {
+            Rules::Knossos => HistoryOptions {
+                info: InfoMode::Open,
+                fail: FailMode::Discard,
+                nil_reads: NilReads::Unknown,
+            },
+            Rules::Lockstep | Rules::Porcupine | Rules::Strict => HistoryOptions::default(),
+        }
+    }
+
+    /// The initial value of registers and keys under this preset (`None`: `nil`).
+    pub fn initial(self) -> Option<Value> {
+        match self {
+            Rules::Knossos => Some(Value::Int(0)),
+            _ => None,
+        }
+    }
+
+    /// Whether lines that are not history events are refused.
+    pub fn strict(self) -> bool {
+        self == Rules::Strict
+    }
+}
+
+impl std::str::FromStr for Rules {
+    type Err = CheckError;
+    fn from_str(s: &str) -> Result<Self, CheckError> {
+        match s {
+            "lockstep" | "default" => Ok(Rules::Lockstep),
+            "knossos" => Ok(Rules::Knossos),
+            "porcupine" => Ok(Rules::Porcupine),
+            "strict" => Ok(Rules::Strict),
+            other => Err(CheckError::Options {
+                message: format!(
+                    "unknown rules {other:?} (known: knossos, porcupine, strict, lockstep)"
+                ),
+            }),
+        }
+    }
 }
 
 /// An invocation paired with its completion, before any model has interpreted it.

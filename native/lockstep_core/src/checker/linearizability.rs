@@ -279,6 +279,7 @@ fn view<M: Model>(model: &M, ops: &[Operation<M::Input, M::Output>], i: usize) -
         description: model.describe_operation(&op.input, &op.output),
         call: op.call,
         ret: op.ret,
+        place: None,
     }
 }
 

@@ -23,12 +23,16 @@ pub mod sequential;
 pub mod value;
 
 pub use api::{
-    check_causal_events, check_events, check_file, check_paths, check_sequential_events,
-    check_text, CheckOptions, FileVerdict, ModelKind,
+    check_causal_events, check_events, check_file, check_path_entries, check_paths,
+    check_sequential_events, check_text, locate_error, locate_verdict, not_a_history, CheckOptions,
+    FileVerdict, ModelKind, PathEntry,
 };
 pub use causal::{check_causal, CausalModel, CausalOp};
 pub use error::CheckError;
-pub use history::{Event, EventKind, FailMode, HistoryOptions, InfoMode, Operation};
+pub use history::{
+    positions, Event, EventKind, FailMode, HistoryOptions, InfoMode, NilReads, Operation,
+    PositionUnit, Rules,
+};
 pub use linearizability::{
     check_operations, LinearizabilityOptions, LinearizabilityReport, Verdict,
 };

@@ -4,8 +4,18 @@
 //! search found (each step with the model state after it) and the operation that could not be placed
 //! next, with the reason in the model's own words.
 
+use super::history::PositionUnit;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
+
+/// Where an operation is in the file it was read from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Place {
+    pub unit: PositionUnit,
+    /// The position of the invocation and of the completion (`None` when open).
+    pub call: u64,
+    pub ret: Option<u64>,
+}
 
 /// One operation as shown to a person.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -14,9 +24,14 @@ pub struct OpView {
     pub index: usize,
     pub process: u64,
     pub description: String,
+    /// The checker's clock (0-based client event indices).
     pub call: u64,
     /// `None` for open operations.
     pub ret: Option<u64>,
+    /// Where the operation is in the file (lines or `:index`); `None`: client event numbers,
+    /// `call + 1` and `ret + 1`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub place: Option<Place>,
 }
 
 /// One step of a partial linearization.
@@ -49,13 +64,24 @@ pub struct Explanation {
 }
 
 fn interval(op: &OpView) -> String {
-    match op.ret {
-        Some(r) => format!("events {}..{}", op.call + 1, r + 1),
-        None => format!("invoked at event {}, never returned", op.call + 1),
+    let place = op.place.unwrap_or(Place {
+        unit: PositionUnit::Event,
+        call: op.call + 1,
+        ret: op.ret.map(|r| r + 1),
+    });
+    let (many, one) = match place.unit {
+        PositionUnit::Event => ("events", "event"),
+        PositionUnit::Line => ("lines", "line"),
+        PositionUnit::Index => (":index", ":index"),
+    };
+    match place.ret {
+        Some(r) => format!("{many} {}..{r}", place.call),
+        None => format!("invoked at {one} {}, never returned", place.call),
     }
 }
 
-pub(crate) fn op_line(op: &OpView) -> String {
+/// An operation in one line: its process, what it did and where it is in the history.
+pub fn op_line(op: &OpView) -> String {
     format!(
         "process {}: {} ({})",
         op.process,
@@ -119,6 +145,41 @@ pub(crate) fn render_text(
         let _ = writeln!(t, "  {}", p.reason);
     }
     t
+}
+
+impl Explanation {
+    /// Gives every operation its place in the file: `positions[i]` is where client event `i`
+    /// (the checker's clock) is, counted in `unit`; the prose is written again to match.
+    pub fn locate(&mut self, unit: PositionUnit, positions: &[u64]) {
+        let at = |op: &mut OpView| {
+            let pos = |t: u64| {
+                usize::try_from(t)
+                    .ok()
+                    .and_then(|i| positions.get(i))
+                    .copied()
+            };
+            if let Some(call) = pos(op.call) {
+                op.place = Some(Place {
+                    unit,
+                    call,
+                    ret: op.ret.and_then(pos),
+                });
+            }
+        };
+        self.ops.iter_mut().for_each(at);
+        for p in &mut self.longest {
+            p.steps.iter_mut().for_each(|s| at(&mut s.op));
+            if let Some(stuck) = p.stuck.as_mut() {
+                at(stuck);
+            }
+        }
+        self.text = render_text(
+            self.partition.as_deref(),
+            self.total_ops,
+            self.ops.len(),
+            &self.longest,
+        );
+    }
 }
 
 fn esc(s: &str) -> String {

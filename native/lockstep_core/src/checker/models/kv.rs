@@ -62,7 +62,24 @@ impl KvState {
         fast_hash(&(key, v))
     }
 
-    fn set(&self, key: usize, v: Value) -> KvState {
+    /// `keys` slots, each holding `initial`.
+    pub(crate) fn filled(keys: usize, initial: &Value) -> KvState {
+        let slots: Vec<(u64, Arc<Value>)> = (0..keys)
+            .map(|k| (KvState::slot_hash(k, initial), Arc::new(initial.clone())))
+            .collect();
+        let hash = slots.iter().fold(0u64, |h, s| h.wrapping_add(s.0));
+        KvState {
+            hash,
+            slots: Arc::new(slots),
+        }
+    }
+
+    /// The values of the slots, in key order.
+    pub(crate) fn values(&self) -> impl Iterator<Item = &Value> {
+        self.slots.iter().map(|s| &*s.1)
+    }
+
+    pub(crate) fn set(&self, key: usize, v: Value) -> KvState {
         let mut slots: Vec<(u64, Arc<Value>)> = (*self.slots).clone();
         let h = Self::slot_hash(key, &v);
         let mut hash = self.hash;
@@ -112,7 +129,7 @@ impl KvModel {
     }
 }
 
-fn append(current: &Value, arg: &Value) -> Value {
+pub(crate) fn append(current: &Value, arg: &Value) -> Value {
     match (current, arg) {
         (Value::Str(a), Value::Str(b)) => {
             let mut s = String::with_capacity(a.len() + b.len());
@@ -136,19 +153,7 @@ impl Model for KvModel {
     type Output = RegisterOutput;
 
     fn init(&self) -> KvState {
-        let slots: Vec<(u64, Arc<Value>)> = (0..self.keys.len())
-            .map(|k| {
-                (
-                    KvState::slot_hash(k, &self.initial),
-                    Arc::new(self.initial.clone()),
-                )
-            })
-            .collect();
-        let hash = slots.iter().fold(0u64, |h, s| h.wrapping_add(s.0));
-        KvState {
-            hash,
-            slots: Arc::new(slots),
-        }
+        KvState::filled(self.keys.len(), &self.initial)
     }
 
     fn step(&self, state: &KvState, input: &KvInput, output: &RegisterOutput) -> Step<KvState> {
@@ -223,7 +228,7 @@ impl HistoryModel for KvModel {
     fn encode(
         &mut self,
         op: &RawOperation,
-        _opts: &HistoryOptions,
+        opts: &HistoryOptions,
     ) -> Result<Option<(KvInput, RegisterOutput)>, CheckError> {
         let event = op.call + 1;
         let Some(key) = &op.key else {
@@ -249,14 +254,16 @@ impl HistoryModel for KvModel {
                 )),
             });
         }
-        Ok(encode_register_op(&op.f, op, true, event)?.map(|(r, out)| {
-            (
-                KvInput {
-                    key,
-                    op: KvOp::Register(r),
-                },
-                out,
-            )
-        }))
+        Ok(
+            encode_register_op(&op.f, op, true, event, opts.nil_reads)?.map(|(r, out)| {
+                (
+                    KvInput {
+                        key,
+                        op: KvOp::Register(r),
+                    },
+                    out,
+                )
+            }),
+        )
     }
 }

@@ -19,6 +19,7 @@
 pub mod counter;
 pub mod external;
 pub mod kv;
+pub mod multi_register;
 pub mod mutex;
 pub mod queue;
 pub mod register;

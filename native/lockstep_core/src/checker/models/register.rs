@@ -2,7 +2,7 @@
 
 use super::{canonical_f, HistoryModel, Model, Step};
 use crate::checker::error::CheckError;
-use crate::checker::history::{HistoryOptions, Outcome, RawOperation};
+use crate::checker::history::{HistoryOptions, NilReads, Outcome, RawOperation};
 use crate::checker::value::Value;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -124,6 +124,7 @@ pub(crate) fn encode_register_op(
     op: &RawOperation,
     allow_cas: bool,
     event: usize,
+    nil_reads: NilReads,
 ) -> Result<Option<(RegisterInput, RegisterOutput)>, CheckError> {
     let unknown_or = |o: RegisterOutput| {
         if op.outcome == Outcome::Open {
@@ -134,6 +135,14 @@ pub(crate) fn encode_register_op(
     };
     match canonical_f(f) {
         "read" => match op.outcome {
+            // A read of an unknown value is legal in every state and changes none: nothing
+            // to check.
+            Outcome::Ok
+                if nil_reads == NilReads::Unknown
+                    && op.output.as_ref().is_none_or(Value::is_nil) =>
+            {
+                Ok(None)
+            }
             Outcome::Ok => Ok(Some((
                 RegisterInput::Read,
                 RegisterOutput::Read(op.output.clone().unwrap_or(Value::Nil)),
@@ -177,8 +186,8 @@ impl HistoryModel for RegisterModel {
     fn encode(
         &mut self,
         op: &RawOperation,
-        _opts: &HistoryOptions,
+        opts: &HistoryOptions,
     ) -> Result<Option<(RegisterInput, RegisterOutput)>, CheckError> {
-        encode_register_op(&op.f, op, self.cas, op.call + 1)
+        encode_register_op(&op.f, op, self.cas, op.call + 1, opts.nil_reads)
     }
 }

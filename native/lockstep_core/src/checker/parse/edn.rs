@@ -372,6 +372,44 @@ pub fn read_all(text: &str) -> Result<Vec<(usize, Value)>, CheckError> {
     }
 }
 
+/// Reads a text that is one top-level vector (or list) as its items, each with the line it
+/// starts on; `None` when the text is not a single collection, or a form follows it.
+pub fn read_items(text: &str) -> Result<Option<Vec<(usize, Value)>>, CheckError> {
+    let mut r = Reader::new(text);
+    if !r.skip_ws() {
+        return Ok(None);
+    }
+    let close = match r.peek() {
+        Some(b'[') => b']',
+        Some(b'(') => b')',
+        _ => return Ok(None),
+    };
+    let open_line = r.line();
+    r.bump();
+    let mut items = Vec::new();
+    loop {
+        if !r.skip_ws() {
+            return Err(CheckError::parse(
+                open_line,
+                format!("unclosed collection (expected '{}')", close as char),
+            ));
+        }
+        if r.peek() == Some(close) {
+            r.bump();
+            break;
+        }
+        let line = r.line();
+        match r.next_value()? {
+            Some(v) => items.push((line, v)),
+            None => break,
+        }
+    }
+    if r.skip_ws() {
+        return Ok(None);
+    }
+    Ok(Some(items))
+}
+
 /// Parses exactly one form from `text` (trailing whitespace allowed).
 pub fn read_one(text: &str, line: usize) -> Result<Value, CheckError> {
     let mut r = Reader::with_line(text, line);

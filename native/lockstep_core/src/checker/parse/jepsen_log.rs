@@ -72,7 +72,7 @@ pub fn parse_counting(text: &str) -> Result<(Vec<Event>, Option<Skipped>), Check
         } else {
             read_one(&value_text.join(" "), line)?
         };
-        events.push(Event::new(process, kind, f, value));
+        events.push(Event::new(process, kind, f, value).with_line(line as u64));
     }
     Ok((events, skipped))
 }

@@ -124,22 +124,16 @@ pub fn read_history(text: &str, format: Format, strict: bool) -> Result<ParsedHi
 /// Parses EDN op maps (`{:process 0, :type :invoke, :f :read, :value nil}`), either one per line or
 /// as a single top-level vector. Ops whose process is not an integer (e.g. `:nemesis`) are skipped.
 pub fn parse_edn_history(text: &str) -> Result<Vec<Event>, CheckError> {
-    let forms = edn::read_all(text)?;
+    // One vector of op maps (each op's line is where its map starts), or op maps one after
+    // another.
+    let forms = match edn::read_items(text)? {
+        Some(items) => items,
+        None => edn::read_all(text)?,
+    };
     let mut events = Vec::new();
-    let single_vector = forms.len() == 1 && matches!(forms.first(), Some((_, Value::List(_))));
-    if single_vector {
-        if let Some((line, Value::List(items))) = forms.into_iter().next() {
-            for item in items {
-                if let Some(ev) = op_map_to_event(&item, line)? {
-                    events.push(ev);
-                }
-            }
-        }
-    } else {
-        for (line, form) in forms {
-            if let Some(ev) = op_map_to_event(&form, line)? {
-                events.push(ev);
-            }
+    for (line, form) in forms {
+        if let Some(ev) = op_map_to_event(&form, line)? {
+            events.push(ev);
         }
     }
     Ok(events)
@@ -197,11 +191,17 @@ pub fn op_map_to_event(form: &Value, line: usize) -> Result<Option<Event>, Check
     let f = lookup(entries, "f")
         .and_then(Value::as_name)
         .ok_or_else(|| CheckError::parse(line, "op map needs an :f keyword"))?;
+    let index = match lookup(entries, "index") {
+        Some(Value::Int(i)) if *i >= 0 => Some(*i as u64),
+        _ => None,
+    };
     Ok(Some(Event {
         process,
         kind,
         f: f.to_string(),
         value: lookup(entries, "value").cloned().unwrap_or(Value::Nil),
         key: lookup(entries, "key").cloned(),
+        line: Some(line as u64),
+        index,
     }))
 }
