@@ -347,6 +347,16 @@ fn diagnostics_keep_several_partials_without_changing_the_verdict() {
         html.contains("read -&gt; 3") && html.contains("class=\"op stuck\""),
         "{html}"
     );
+    // A legend, lanes named P0, P1, ..., labels that are not clipped, and a slider per partial
+    // linearization that steps through its placed operations (numbered data-k 1..n).
+    assert!(html.contains("class=\"legend\"") && html.contains("could not be placed next"));
+    assert!(html.contains("<span class=\"lbl\">P0</span>") && !html.contains("process 0</span>"));
+    assert!(html.contains("overflow:visible") && !html.contains("overflow:hidden"));
+    assert!(
+        html.contains("type=\"range\" min=\"0\" max=\"2\"")
+            && html.contains("oninput=\"lstep('p0'")
+    );
+    assert!(html.contains("data-k=\"1\"") && html.contains("data-k=\"2\""));
 }
 
 fn simple(f_ops: &[(u64, &str, Value, EventKind, Value)]) -> Vec<Event> {

@@ -198,17 +198,35 @@ pub fn render_html(title: &str, exp: &Explanation) -> String {
         h,
         "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{}</title><style>\
 body{{font-family:sans-serif;margin:1.5em}}\
-.tl{{position:relative;border-left:1px solid #999;margin:1em 0}}\
-.row{{position:relative;height:30px;border-bottom:1px dotted #ddd}}\
-.lbl{{position:absolute;left:-7em;width:6.5em;text-align:right;font-size:12px;top:8px}}\
-.op{{position:absolute;top:4px;height:20px;background:#cfe3ff;border:1px solid #4a7bd0;\
-border-radius:3px;font-size:11px;overflow:hidden;white-space:nowrap}}\
+.tl{{position:relative;border-left:1px solid #999;margin:1em 14em 1em 0}}\
+.row{{position:relative;height:34px;border-bottom:1px dotted #ddd}}\
+.lbl{{position:absolute;left:-7em;width:6.5em;text-align:right;font-size:12px;top:9px}}\
+.op{{position:absolute;top:4px;height:22px;background:#cfe3ff;border:1px solid #4a7bd0;\
+border-radius:3px;font-size:11px;white-space:nowrap;overflow:visible;box-sizing:border-box}}\
+.op span{{position:relative;top:3px;left:2px;background:rgba(255,255,255,.75);padding:0 2px}}\
+.op:hover{{z-index:5;outline:2px solid #333}}\
 .op.open{{background:repeating-linear-gradient(45deg,#eee,#eee 4px,#ddd 4px,#ddd 8px);border-style:dashed}}\
 .op.lin{{background:#c8f0c8;border-color:#3a3}}.op.stuck{{border:2px solid #d22}}\
-pre{{background:#f6f6f6;padding:1em;white-space:pre-wrap}}</style></head><body>",
+.op.later{{background:#cfe3ff;border-color:#4a7bd0}}\
+.legend span{{display:inline-block;margin-right:1.2em;font-size:12px}}\
+.legend i{{display:inline-block;width:2.2em;height:1em;vertical-align:middle;margin-right:.3em;border:1px solid #4a7bd0;background:#cfe3ff}}\
+.legend i.lin{{background:#c8f0c8;border-color:#3a3}}.legend i.stuck{{border:2px solid #d22}}\
+.legend i.open{{background:repeating-linear-gradient(45deg,#eee,#eee 4px,#ddd 4px,#ddd 8px);border-style:dashed}}\
+.step{{font-size:13px;margin:.3em 0}}\
+pre{{background:#f6f6f6;padding:1em;white-space:pre-wrap}}</style>\
+<script>function lstep(id,k){{document.querySelectorAll('#'+id+' .op.lin,#'+id+' .op.later').forEach(\
+function(e){{var n=+e.dataset.k;e.classList.toggle('lin',n<=k);e.classList.toggle('later',n>k);}});\
+document.getElementById(id+'-n').textContent=k;}}</script></head><body>",
         esc(title)
     );
     let _ = write!(h, "<h1>{}</h1>", esc(title));
+    h.push_str(
+        "<div class=\"legend\"><span><i class=\"lin\"></i>placed, numbered in the order found</span>\
+<span><i></i>not placed</span><span><i class=\"open\"></i>never returned (may take effect late)</span>\
+<span><i class=\"stuck\"></i>could not be placed next</span>\
+<span>Lanes are the history's processes (P0, P1, ...), time runs left to right; hover an \
+operation for its whole text.</span></div>",
+    );
     let mut procs: Vec<u64> = exp.ops.iter().map(|o| o.process).collect();
     procs.sort_unstable();
     procs.dedup();
@@ -223,17 +241,19 @@ pre{{background:#f6f6f6;padding:1em;white-space:pre-wrap}}</style></head><body>"
     let span = (t1 - t0) as f64;
     let pct = |t: u64| ((t.saturating_sub(t0)) as f64 / span * 100.0).min(100.0);
     for (pi, p) in exp.longest.iter().enumerate() {
+        let n = p.steps.len();
         let _ = write!(
             h,
-            "<h2>Partial linearization {} ({} operations)</h2><div class=\"tl\" style=\"margin-left:7em\">",
+            "<h2>Partial linearization {} ({} operation{})</h2>\
+<div class=\"step\">Step through it: <input type=\"range\" min=\"0\" max=\"{n}\" value=\"{n}\" \
+oninput=\"lstep('p{pi}',+this.value)\"> <span id=\"p{pi}-n\">{n}</span> of {n} placed</div>\
+<div class=\"tl\" id=\"p{pi}\" style=\"margin-left:7em\">",
             pi + 1,
-            p.steps.len()
+            n,
+            if n == 1 { "" } else { "s" }
         );
         for proc_ in &procs {
-            let _ = write!(
-                h,
-                "<div class=\"row\"><span class=\"lbl\">process {proc_}</span>"
-            );
+            let _ = write!(h, "<div class=\"row\"><span class=\"lbl\">P{proc_}</span>");
             for op in exp.ops.iter().filter(|o| o.process == *proc_) {
                 let left = pct(op.call);
                 let right = op.ret.map(|r| pct(r + 1)).unwrap_or(100.0);
@@ -252,10 +272,14 @@ pre{{background:#f6f6f6;padding:1em;white-space:pre-wrap}}</style></head><body>"
                     Some(k) => format!("{}. {}", k + 1, op.description),
                     None => op.description.clone(),
                 };
+                let order = pos
+                    .map(|k| format!(" data-k=\"{}\"", k + 1))
+                    .unwrap_or_default();
                 let _ = write!(
                     h,
-                    "<div class=\"{}\" style=\"left:{:.3}%;width:{:.3}%\" title=\"{}\">{}</div>",
+                    "<div class=\"{}\"{} style=\"left:{:.3}%;width:{:.3}%\" title=\"{}\"><span>{}</span></div>",
                     class,
+                    order,
                     left,
                     (right - left).max(0.5),
                     esc(&op_line(op)),
