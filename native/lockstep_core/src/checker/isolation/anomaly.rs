@@ -71,6 +71,11 @@ impl AnomalyKind {
         AnomalyKind::GarbageRead,
     ];
 
+    /// The identifier (`g_single`, `g2_item_realtime`, `lost_update`): the serde name.
+    pub fn id(self) -> String {
+        self.name().to_lowercase().replace('-', "_")
+    }
+
     /// The name used in reports (`G-single`, `G2-item-realtime`, `lost-update`).
     pub fn name(self) -> &'static str {
         use AnomalyKind::*;

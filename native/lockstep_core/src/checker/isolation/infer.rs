@@ -478,8 +478,9 @@ fn lost_updates(
                 AnomalyKind::LostUpdate,
                 ts,
                 format!(
-                    "{} all read {version} of {} and {wrote}",
+                    "{} {} read {version} of {} and {wrote}",
                     names.join(", "),
+                    if names.len() == 2 { "both" } else { "all" },
                     show_key(key)
                 ),
             ));

@@ -380,3 +380,10 @@ fn bad_input_is_an_error() {
     assert!("snapshot_isolation".parse::<ConsistencyModel>().is_ok());
     assert!("bogus".parse::<ConsistencyModel>().is_err());
 }
+
+#[test]
+fn ids_are_the_serde_names() {
+    for k in AnomalyKind::ALL {
+        assert_eq!(serde_json::to_value(k).unwrap(), k.id());
+    }
+}
