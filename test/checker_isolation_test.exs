@@ -2,6 +2,8 @@ defmodule Lockstep.CheckerIsolationTest do
   use ExUnit.Case, async: true
   use Lockstep.Test, iterations: 50
 
+  import ExUnit.CaptureIO
+
   alias Lockstep.Checker.Isolation
   alias Lockstep.History
 
@@ -116,6 +118,57 @@ defmodule Lockstep.CheckerIsolationTest do
            ] = History.events(h)
 
     assert :ok = Isolation.check(h, :list_append, consistency_model: :strict_serializable)
+  end
+
+  defp task(args) do
+    err =
+      capture_io(:stderr, fn ->
+        send(
+          self(),
+          {:out, capture_io(fn -> send(self(), {:code, Mix.Tasks.Lockstep.Check.main(args)}) end)}
+        )
+      end)
+
+    assert_received {:code, code}
+    assert_received {:out, out}
+    {code, out, err}
+  end
+
+  @tag :tmp_dir
+  test "mix lockstep.check --isolation", %{tmp_dir: dir} do
+    File.write!(Path.join(dir, "a_skew.edn"), @read_skew)
+    File.write!(Path.join(dir, "b_write_skew.edn"), @write_skew)
+    File.write!(Path.join(dir, "c_bad.edn"), "{:type :ok, :f :read, :process 0}")
+
+    {code, out, _} =
+      task([dir, "--isolation", "list-append", "--consistency-model", "snapshot-isolation"])
+
+    assert code == 2
+    assert out =~ "a_skew.edn: not snapshot-isolation: G-single (1)\n"
+    assert out =~ "b_write_skew.edn: snapshot-isolation\n"
+    assert out =~ "c_bad.edn: error: event 1: expected a transaction"
+
+    assert out =~
+             "3 histories: 1 snapshot-isolation, 1 not snapshot-isolation, 0 unknown, 1 errors"
+
+    ok = Path.join(dir, "b_write_skew.edn")
+
+    assert {0, _, _} =
+             task([ok, "--isolation=list-append", "--consistency-model", "read-committed"])
+
+    {code, out, _} = task([ok, "--isolation", "list-append", "--verbose"])
+    assert code == 1
+    assert out =~ "not serializable: G2-item (1)"
+    assert out =~ "T1 -rw-> T2: T1 read :x = [], and T2 appended 1"
+
+    {code, _, err} = task([ok, "--isolation", "bank"])
+    assert code == 2 and err =~ "--isolation must be list-append or rw-register"
+    {code, _, err} = task([ok, "--isolation", "list-append", "--consistency-model", "acid"])
+    assert code == 2 and err =~ "unknown consistency model"
+    {code, _, err} = task([ok, "--isolation", "list-append", "--model", "kv"])
+    assert code == 2 and err =~ "unknown option --model"
+    {code, out, _} = task([Path.join(dir, "none.edn"), "--isolation", "rw-register"])
+    assert code == 2 and out =~ "none.edn: error: cannot read"
   end
 
   defmodule Store do
