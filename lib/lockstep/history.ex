@@ -103,6 +103,57 @@ defmodule Lockstep.History do
     end
   end
 
+  @doc """
+  Records a transaction by the calling process for `Lockstep.Checker.Isolation`: invokes `:txn`
+  with `micro_ops` (reads as `[:r, key, nil]`), runs `fun`, and records how it ended.
+
+  `fun` returns the completed micro-ops (reads with the values seen: `[:r, :x, [1, 2]]` for
+  list-append, `[:r, :x, 3]` for rw-register), as a list or `{:ok, list}`: recorded as `:ok`.
+  `{:fail, reason}` or `:abort` means the transaction definitely did not commit: recorded as
+  `:fail` with `micro_ops`. When `fun` raises, exits or throws, records `:info` (it may or may
+  not have committed) and re-raises. Returns `fun`'s result.
+
+      History.txn(h, [[:r, :x, nil], [:append, :x, 3]], fn ->
+        list = Store.read(store, :x)
+        Store.append(store, :x, 3)
+        [[:r, :x, list], [:append, :x, 3]]
+      end)
+
+  Micro-ops may also be tuples (`{:append, :x, 3}`).
+  """
+  @spec txn(t(), [list() | tuple()], (() -> result)) :: result when result: term()
+  def txn(history, micro_ops, fun) when is_list(micro_ops) and is_function(fun, 0) do
+    me = self()
+    invoke(history, me, :txn, micro_ops)
+
+    try do
+      fun.()
+    catch
+      kind, reason ->
+        info(history, me, :txn, micro_ops)
+        :erlang.raise(kind, reason, __STACKTRACE__)
+    else
+      result ->
+        case result do
+          {:ok, done} when is_list(done) -> ok(history, me, :txn, done)
+          done when is_list(done) -> ok(history, me, :txn, done)
+          {:fail, _} -> fail(history, me, :txn, micro_ops)
+          :abort -> fail(history, me, :txn, micro_ops)
+          other -> bad_txn_result!(history, me, micro_ops, other)
+        end
+
+        result
+    end
+  end
+
+  defp bad_txn_result!(history, me, micro_ops, other) do
+    info(history, me, :txn, micro_ops)
+
+    raise ArgumentError,
+          "Lockstep.History.txn/3: the function must return the completed micro-ops (a list " <>
+            "or {:ok, list}), {:fail, reason} or :abort, got: #{inspect(other)}"
+  end
+
   @doc "The recorded events, oldest first."
   @spec events(t()) :: [%{process: term(), type: kind(), f: term(), value: term()}]
   def events(%__MODULE__{table: table}) do

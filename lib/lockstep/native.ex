@@ -89,6 +89,7 @@ defmodule Lockstep.Native do
   def checker_causal(_events, _opts, _variant), do: :erlang.nif_error(:nif_not_loaded)
   def checker_check_paths(_paths, _opts), do: :erlang.nif_error(:nif_not_loaded)
   def checker_rules(_name), do: :erlang.nif_error(:nif_not_loaded)
+  def checker_isolation(_history, _workload, _opts), do: :erlang.nif_error(:nif_not_loaded)
   def checker_external_new(_events, _opts, _initial), do: :erlang.nif_error(:nif_not_loaded)
   def checker_external_run(_check, _mode), do: :erlang.nif_error(:nif_not_loaded)
   def checker_external_answer(_check, _answers), do: :erlang.nif_error(:nif_not_loaded)

@@ -63,6 +63,17 @@ defmodule Mix.Tasks.Lockstep.Check do
     * `--strict` - a line that is not a history event makes its file an error (default: skip
       and count such lines)
 
+  ## Transactional isolation
+
+      mix lockstep.check PATH... --isolation list-append|rw-register [--consistency-model MODEL]
+
+  checks transactional histories (Jepsen EDN `:txn` ops) for a consistency model with
+  `Lockstep.Checker.Isolation`: `read-uncommitted`, `read-committed`, `causal`,
+  `snapshot-isolation`, `repeatable-read`, `serializable` (default) or `strict-serializable`.
+  One line per file (`FILE: serializable`, `FILE: not serializable: G-single (2), ...`,
+  `FILE: error: ...`), `--verbose` for each anomaly's explanation, `--max-steps N` for the
+  G-single search budget (`0`: none), `--strict` as above. Exit status as below.
+
   ## Exit status
 
   0 when every history is linearizable, 1 when any is not (and none is undecided or unreadable),
@@ -102,6 +113,12 @@ defmodule Mix.Tasks.Lockstep.Check do
   """
   @spec main([String.t()]) :: 0 | 1 | 2
   def main(args) do
+    if Lockstep.Checker.Isolation.CLI.wanted?(args),
+      do: Lockstep.Checker.Isolation.CLI.main(args),
+      else: linearizability(args)
+  end
+
+  defp linearizability(args) do
     with {:ok, paths, opts} <- parse(args),
          {:ok, o} <- options(opts) do
       paths

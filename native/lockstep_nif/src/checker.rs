@@ -305,7 +305,7 @@ fn event_of(term: Term<'_>, index: usize) -> Result<Event, String> {
     Ok(event)
 }
 
-fn events_of(term: Term<'_>) -> Result<Vec<Event>, String> {
+pub(crate) fn events_of(term: Term<'_>) -> Result<Vec<Event>, String> {
     let items = list_items(term)
         .map_err(|_| format!("events must be a list, got {term}", term = show(term)))?;
     items.enumerate().map(|(i, t)| event_of(t, i)).collect()

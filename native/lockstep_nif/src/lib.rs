@@ -6,6 +6,7 @@ mod atoms;
 mod checker;
 mod decode;
 mod encode;
+mod isolation;
 mod payload;
 mod run;
 mod schedule;

@@ -7,6 +7,7 @@
 //!   partitioning (Horn & Kroening) and explanations of violations ([`report`]).
 //! - [`sequential`]: sequential consistency (Lamport 1979), program order only.
 //! - [`causal`]: causal consistency CC, CM and CCv (Bouajjani, Enea, Guerraoui, Hamza, POPL 2017).
+//! - [`isolation`]: transactional isolation by dependency cycles (Elle; Adya's anomalies).
 //! - [`parse`]: Jepsen EDN op maps, the Jepsen etcd log format, JSON events.
 //! - [`api`]: check texts or files with a named model; what the CLI and the NIF call.
 
@@ -14,6 +15,7 @@ pub mod api;
 pub mod causal;
 pub mod error;
 pub mod history;
+pub mod isolation;
 pub mod linearizability;
 pub mod models;
 pub mod parse;
