@@ -10,6 +10,9 @@ defmodule Lockstep.Checker do
       process's own order explains the history (Lamport); real time is ignored.
     * `Lockstep.Checker.Causal.check/3` - causal consistency (`:cc`, `:cm` or `:ccv`) of
       read/write histories.
+    * `Lockstep.Checker.Isolation.check/3` - isolation levels of transactional histories
+      (list-append, rw-register), from read uncommitted to strict serializability, by
+      dependency cycles (Elle).
 
   The search runs in Rust on a dirty CPU scheduler, so a long check never blocks a normal
   scheduler. `mix lockstep.check` checks files from the command line.

@@ -1,6 +1,7 @@
 //! Times the isolation checker on generated 100,000-transaction histories (list-append and
 //! rw-register; a correct store and a faulty one), parsed from EDN and checked:
-//! `cargo run --release -p lockstep_core --example isolation_bench [TXNS]`.
+//! `cargo run --release -p lockstep_core --example isolation_bench [TXNS [DIR]]` (with `DIR`,
+//! each history is also written there as EDN, for `mix lockstep.check --isolation`).
 
 use lockstep_core::checker::isolation::generate::{history, to_edn, Spec};
 use lockstep_core::checker::isolation::{
@@ -23,6 +24,10 @@ fn main() {
                 ..Spec::correct(w, 42, txns)
             };
             let text = to_edn(&history(&spec));
+            if let Some(dir) = std::env::args().nth(2) {
+                let file = format!("{dir}/{}-{name}-{txns}.edn", w.name());
+                std::fs::write(&file, &text).expect("the directory is writable");
+            }
             for model in [
                 ConsistencyModel::Serializable,
                 ConsistencyModel::StrictSerializable,

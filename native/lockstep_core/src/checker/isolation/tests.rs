@@ -387,3 +387,26 @@ fn ids_are_the_serde_names() {
         assert_eq!(serde_json::to_value(k).unwrap(), k.id());
     }
 }
+
+#[test]
+fn a_spent_g_single_budget_is_unknown_only_where_it_matters() {
+    let run = |model| {
+        let opts = IsolationOptions {
+            model,
+            max_steps: Some(1),
+        };
+        check_isolation_text(WRITE_SKEW, Format::Edn, false, Workload::ListAppend, &opts)
+            .0
+            .unwrap()
+    };
+    // Snapshot isolation allows the G2-item cycle shown but not a G-single it could not
+    // rule out.
+    let si = run(M::SnapshotIsolation);
+    assert!(
+        matches!(&si.verdict, IsolationVerdict::Unknown { why } if why.contains("budget of 1 steps")),
+        "{}",
+        si.text
+    );
+    assert_eq!(run(M::Serializable).verdict, IsolationVerdict::Invalid);
+    assert_eq!(run(M::ReadCommitted).verdict, IsolationVerdict::Valid);
+}
