@@ -3,18 +3,8 @@ defmodule Lockstep.EnvOverrideTest do
   # variable. Not async: it sets the environment.
   use ExUnit.Case, async: false
 
-  defp with_env(value, fun) do
-    old = System.get_env("LOCKSTEP_ITERATIONS")
-    System.put_env("LOCKSTEP_ITERATIONS", value)
-
-    try do
-      fun.()
-    after
-      if old,
-        do: System.put_env("LOCKSTEP_ITERATIONS", old),
-        else: System.delete_env("LOCKSTEP_ITERATIONS")
-    end
-  end
+  defp with_env(value, fun),
+    do: Lockstep.TestHelpers.with_env([{"LOCKSTEP_ITERATIONS", value}], fun)
 
   defp count_iterations(opts) do
     counter = :counters.new(1, [])

@@ -9,20 +9,6 @@ defmodule Lockstep.ReplayEnvTest do
 
   @moduletag :tmp_dir
 
-  defp with_env(vars, fun) do
-    old = Map.new(vars, fn {k, _} -> {k, System.get_env(k)} end)
-    Enum.each(vars, fn {k, v} -> System.put_env(k, v) end)
-
-    try do
-      fun.()
-    after
-      Enum.each(old, fn
-        {k, nil} -> System.delete_env(k)
-        {k, v} -> System.put_env(k, v)
-      end)
-    end
-  end
-
   defp ctest(name, opts, fun) do
     Lockstep.Test.__run__(__MODULE__, name, %{file: __ENV__.file, line: 1}, opts, fun)
   end

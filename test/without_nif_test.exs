@@ -4,22 +4,9 @@ defmodule Lockstep.WithoutNifTest do
   # it changes PATH and HOME, and pretends the NIF did not load.
   use ExUnit.Case, async: false
   import ExUnit.CaptureIO
+  import Lockstep.TestHelpers
 
   @moduletag :tmp_dir
-
-  defp with_env(vars, fun) do
-    old = Enum.map(vars, fn {k, _} -> {k, System.get_env(k)} end)
-    Enum.each(vars, fn {k, v} -> System.put_env(k, v) end)
-
-    try do
-      fun.()
-    after
-      Enum.each(old, fn
-        {k, nil} -> System.delete_env(k)
-        {k, v} -> System.put_env(k, v)
-      end)
-    end
-  end
 
   test "without cargo the NIF compiler skips the build and says so once", %{tmp_dir: dir} do
     notice = Path.join(Mix.Project.manifest_path(), "lockstep_native.skipped")

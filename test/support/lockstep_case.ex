@@ -1,6 +1,25 @@
 defmodule Lockstep.TestHelpers do
   @moduledoc false
 
+  @doc "Runs `fun` with the environment variables `vars` set (`nil` unsets), then restores them."
+  def with_env(vars, fun) do
+    old = Map.new(vars, fn {k, _} -> {k, System.get_env(k)} end)
+
+    Enum.each(vars, fn
+      {k, nil} -> System.delete_env(k)
+      {k, v} -> System.put_env(k, v)
+    end)
+
+    try do
+      fun.()
+    after
+      Enum.each(old, fn
+        {k, nil} -> System.delete_env(k)
+        {k, v} -> System.put_env(k, v)
+      end)
+    end
+  end
+
   @doc "Runs `fun` once-or-more under Lockstep and returns its value through the test process."
   def inside(fun, opts \\ []) do
     parent = self()

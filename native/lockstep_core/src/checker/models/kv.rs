@@ -7,7 +7,7 @@
 //! one new value plus reference-count bumps, and hashing a state is O(1) whatever the value sizes.
 
 use super::register::{encode_register_op, RegisterInput, RegisterOutput};
-use super::{fast_hash, HistoryModel, Model, Partition, Step};
+use super::{fast_hash, HistoryModel, Keys, Model, Partition, Step};
 use crate::checker::error::CheckError;
 use crate::checker::history::{HistoryOptions, Operation, RawOperation};
 use crate::checker::value::Value;
@@ -98,34 +98,24 @@ impl KvState {
 #[derive(Clone, Debug)]
 pub struct KvModel {
     pub initial: Value,
-    pub keys: Vec<Value>,
-    index: BTreeMap<Value, usize>,
+    pub keys: Keys,
 }
 
 impl KvModel {
     pub fn new(initial: Value) -> Self {
         KvModel {
             initial,
-            keys: Vec::new(),
-            index: BTreeMap::new(),
+            keys: Keys::default(),
         }
     }
 
     /// Number for `key`, allocating one if new.
     pub fn key_index(&mut self, key: &Value) -> usize {
-        if let Some(&i) = self.index.get(key) {
-            return i;
-        }
-        self.keys.push(key.clone());
-        self.index.insert(key.clone(), self.keys.len() - 1);
-        self.keys.len() - 1
+        self.keys.number(key)
     }
 
     fn key_name(&self, key: usize) -> String {
-        self.keys
-            .get(key)
-            .map(|k| k.to_string())
-            .unwrap_or_else(|| format!("#{key}"))
+        self.keys.name(key)
     }
 }
 

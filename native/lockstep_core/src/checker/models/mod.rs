@@ -243,3 +243,38 @@ pub(crate) fn canonical_f(f: &str) -> &str {
         other => other,
     }
 }
+
+/// The keys of a keyed model, numbered in order of first appearance.
+#[derive(Clone, Debug, Default)]
+pub struct Keys {
+    list: Vec<crate::checker::value::Value>,
+    index: std::collections::BTreeMap<crate::checker::value::Value, usize>,
+}
+
+impl Keys {
+    /// Number for `key`, allocating one if new.
+    pub fn number(&mut self, key: &crate::checker::value::Value) -> usize {
+        if let Some(&i) = self.index.get(key) {
+            return i;
+        }
+        self.list.push(key.clone());
+        self.index.insert(key.clone(), self.list.len() - 1);
+        self.list.len() - 1
+    }
+
+    /// The key numbered `key`, for messages.
+    pub fn name(&self, key: usize) -> String {
+        self.list
+            .get(key)
+            .map(|k| k.to_string())
+            .unwrap_or_else(|| format!("#{key}"))
+    }
+
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+}

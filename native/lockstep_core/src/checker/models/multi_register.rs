@@ -16,7 +16,7 @@
 
 use super::kv::{append, KvState};
 use super::register::{RegisterInput, RegisterOutput};
-use super::{canonical_f, HistoryModel, Model, Partition, Step};
+use super::{canonical_f, HistoryModel, Keys, Model, Partition, Step};
 use crate::checker::error::CheckError;
 use crate::checker::history::{HistoryOptions, NilReads, Operation, Outcome, RawOperation};
 use crate::checker::value::Value;
@@ -55,33 +55,24 @@ pub struct Txn {
 #[derive(Clone, Debug)]
 pub struct MultiRegisterModel {
     pub initial: Value,
-    pub keys: Vec<Value>,
-    index: BTreeMap<Value, usize>,
+    pub keys: Keys,
 }
 
 impl MultiRegisterModel {
     pub fn new(initial: Value) -> Self {
         MultiRegisterModel {
             initial,
-            keys: Vec::new(),
-            index: BTreeMap::new(),
+            keys: Keys::default(),
         }
     }
 
-    fn key_index(&mut self, key: &Value) -> usize {
-        if let Some(&i) = self.index.get(key) {
-            return i;
-        }
-        self.keys.push(key.clone());
-        self.index.insert(key.clone(), self.keys.len() - 1);
-        self.keys.len() - 1
+    /// Number for `key`, allocating one if new.
+    pub fn key_index(&mut self, key: &Value) -> usize {
+        self.keys.number(key)
     }
 
     fn key_name(&self, key: usize) -> String {
-        self.keys
-            .get(key)
-            .map(|k| k.to_string())
-            .unwrap_or_else(|| format!("#{key}"))
+        self.keys.name(key)
     }
 
     /// Reads a transaction's micro-operations from `value`.
