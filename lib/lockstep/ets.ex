@@ -334,21 +334,21 @@ defmodule Lockstep.ETS do
   @spec lookup(table(), term()) :: [tuple()]
   def lookup(table, key) do
     tid = keyed(table, key, false, :lookup)
-    real(table, tid, &:ets.lookup(&1, key))
+    noted(real(table, tid, &:ets.lookup(&1, key)))
   end
 
   @doc "Element `pos` of the object(s) with `key`, as `:ets.lookup_element/3`."
   @spec lookup_element(table(), term(), pos_integer()) :: term()
   def lookup_element(table, key, pos) do
     tid = keyed(table, key, false, :lookup_element)
-    real(table, tid, &:ets.lookup_element(&1, key, pos))
+    noted(real(table, tid, &:ets.lookup_element(&1, key, pos)))
   end
 
   @doc "Whether an object with `key` exists, as `:ets.member/2`."
   @spec member(table(), term()) :: boolean()
   def member(table, key) do
     tid = keyed(table, key, false, :member)
-    real(table, tid, &:ets.member(&1, key))
+    noted(real(table, tid, &:ets.member(&1, key)))
   end
 
   @doc "All objects, as `:ets.tab2list/1`."
@@ -531,6 +531,14 @@ defmodule Lockstep.ETS do
   end
 
   # ----- sync points ---------------------------------------------------------------------------
+
+  # A keyed read's result, noted in the trace (inside a run) so the report shows what it saw.
+  defp noted(result) do
+    case Runtime.ctx() do
+      nil -> result
+      ctx -> Runtime.annotate(ctx, result) && result
+    end
+  end
 
   # Each returns the table to perform the real operation on: inside a run, the one `table`
   # stands for once the operation's turn has come (see `resolve/2`).

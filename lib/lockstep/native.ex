@@ -68,6 +68,7 @@ defmodule Lockstep.Native do
   def run_procs(_run), do: :erlang.nif_error(:nif_not_loaded)
   def run_unreaped(_run, _ended_only), do: :erlang.nif_error(:nif_not_loaded)
   def run_abort(_run, _why), do: :erlang.nif_error(:nif_not_loaded)
+  def run_annotate(_run, _id, _result), do: :erlang.nif_error(:nif_not_loaded)
   def run_release(_run), do: :erlang.nif_error(:nif_not_loaded)
   def run_statuses(_run), do: :erlang.nif_error(:nif_not_loaded)
   def run_fingerprint(_run), do: :erlang.nif_error(:nif_not_loaded)

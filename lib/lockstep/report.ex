@@ -550,6 +550,7 @@ defmodule Lockstep.Report do
 
   defp event({:sync, {:ets, op, table}}, n), do: "ETS #{op} on #{table(table, n)}"
   defp event({:sync, label}, n), do: term(label, n)
+  defp event({:sync, label, result}, n), do: "#{event({:sync, label}, n)} -> #{term(result, n)}"
   defp event({:failed, why}, _), do: "fails: #{why}"
   defp event({:deliver, to, msg}, n), do: "#{alias_of(to, n)} gets #{term(msg, n)}"
 

@@ -33,6 +33,15 @@ defmodule Lockstep.Runtime do
     end
   end
 
+  @doc """
+  Notes what the calling process's latest shared-state operation returned, for the report
+  (no step, no choice).
+  """
+  def annotate({run, _tag, id, _runner}, result) do
+    _ = Native.run_annotate(run, id, result)
+    :ok
+  end
+
   # Waits for the wake-up. Whatever else is in the VM mailbox bypassed the engine (it arrived
   # while the process ran, or while it waits): see Lockstep.Escape. With `escapes: :warn` the
   # program keeps its plain messages, in order: they are only looked at.

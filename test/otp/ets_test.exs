@@ -146,7 +146,11 @@ defmodule Lockstep.ETSTest do
         iterations: 1
       )
 
-    labels = for {_step, _time, 0, {:sync, label}} <- bug.trace, do: label
+    # A keyed read carries what it returned.
+    labels = for {_step, _time, 0, sync} <- bug.trace, elem(sync, 0) == :sync, do: elem(sync, 1)
+
+    assert {_, _, 0, {:sync, {:ets, :lookup, :lockstep_ets_traced, :k}, [k: 1]}} =
+             Enum.find(bug.trace, &match?({_, _, 0, {:sync, {:ets, :lookup, _, _}, _}}, &1))
 
     assert labels == [
              {:ets, :new, :lockstep_ets_traced},
@@ -158,7 +162,7 @@ defmodule Lockstep.ETSTest do
            ]
 
     assert bug.message =~ "ETS insert {:k, 1} into table :lockstep_ets_traced"
-    assert bug.message =~ "ETS lookup :k in table :lockstep_ets_traced"
+    assert bug.message =~ "ETS lookup :k in table :lockstep_ets_traced -> [k: 1]"
   end
 
   test "an exiting owner releases its tables in name order, whatever order it created them" do

@@ -49,6 +49,7 @@ defmodule Lockstep.Report.Fields do
   defp fields({:global_unregister, name}, r), do: [name: r.(name)]
   defp fields({:global_whereis, name, result}, r), do: [name: r.(name), result: result]
   defp fields({:sync, label}, r), do: [label: r.(label)]
+  defp fields({:sync, label, result}, r), do: [label: r.(label), result: r.(result)]
   defp fields({:failed, why}, _r), do: [reason: to_string(why)]
   defp fields({:deliver, to, msg}, r), do: [to: to, message: r.(msg)]
 

@@ -473,6 +473,29 @@ impl<P: Clone> Controller<P> {
         &self.trace
     }
 
+    /// Notes what `proc`'s latest shared-state operation returned, for the report. Only that
+    /// process's last event, when it is a sync point without a result yet, takes it: nothing
+    /// else changes, no step is taken, no choice depends on it.
+    pub fn annotate(&mut self, proc: ProcId, result: P) -> Result<(), String> {
+        let last = self.trace.iter_mut().rev().find(|e| e.proc == Some(proc));
+        match last {
+            Some(Event {
+                kind:
+                    EventKind::Sync {
+                        result: slot @ None,
+                        ..
+                    },
+                ..
+            }) => {
+                *slot = Some(result);
+                Ok(())
+            }
+            _ => Err(format!(
+                "{proc} has no shared-state operation without a result to annotate"
+            )),
+        }
+    }
+
     /// The process picked at each step, in order: the run's schedule.
     pub fn choices(&self) -> &[ProcId] {
         &self.choices
@@ -1094,6 +1117,7 @@ impl<P: Clone> Controller<P> {
                         object,
                         write,
                         label,
+                        result: None,
                     },
                 );
                 Reply::Ok

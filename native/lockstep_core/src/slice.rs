@@ -465,6 +465,7 @@ mod tests {
                 object,
                 write,
                 label: (),
+                result: None,
             },
         }
     }

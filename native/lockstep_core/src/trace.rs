@@ -138,6 +138,9 @@ pub enum EventKind<P> {
         object: u64,
         write: bool,
         label: P,
+        /// What the operation returned, when the embedder noted it (`Controller::annotate`):
+        /// for the report only, never a choice.
+        result: Option<P>,
     },
     /// An operation that failed as it would on the BEAM (the process raises).
     Failed(OpError),

@@ -372,7 +372,7 @@ impl RunState {
 
     /// The stored term for a shared-state label: one per distinct label while there are fewer
     /// than `LABELS_KEPT`, a fresh one after that.
-    fn label(&mut self, term: Term<'_>) -> Payload {
+    pub(crate) fn label(&mut self, term: Term<'_>) -> Payload {
         let key = term.to_binary().as_slice().to_vec();
         if let Some(p) = self.labels.get(&key) {
             return p.clone();

@@ -252,7 +252,16 @@ impl RunState {
                 self.opt_proc(env, *found),
             )
                 .encode(env),
-            K::Sync { label, .. } => (a("sync"), label.load(env)).encode(env),
+            K::Sync {
+                label,
+                result: None,
+                ..
+            } => (a("sync"), label.load(env)).encode(env),
+            K::Sync {
+                label,
+                result: Some(result),
+                ..
+            } => (a("sync"), label.load(env), result.load(env)).encode(env),
             K::Failed(err) => (a("failed"), op_error(*err)).encode(env),
             K::Deliver { to, msg, .. } => (a("deliver"), to.0, self.message(env, msg)).encode(env),
             K::Died {

@@ -64,6 +64,8 @@ pub struct RunState {
     /// Shared-state labels seen in this run, by external format: a loop over the same
     /// operation keeps one stored term, not one per step (at most `LABELS_KEPT` of them).
     pub labels: HashMap<Vec<u8>, Payload>,
+    /// Results noted with `run_annotate` so far (at most `ANNOTATIONS_KEPT`).
+    pub annotations: usize,
     /// A ref a process supplied with its pending `monitor`/`send_after`, by process id.
     pending: Vec<Option<PendingRef>>,
     notified: bool,
@@ -319,6 +321,7 @@ fn run_new<'a>(
             timer_ids: HashMap::new(),
             global_terms: HashMap::new(),
             labels: HashMap::new(),
+            annotations: 0,
             pending: Vec::new(),
             notified: false,
         })
@@ -587,6 +590,37 @@ fn run_release<'a>(env: Env<'a>, run: ResourceArc<RunResource>) -> Term<'a> {
         Ok(mut st) => {
             release(st.ctl.take_buffers());
             atoms::ok().encode(env)
+        }
+        Err(e) => err(env, e),
+    }
+}
+
+/// Results of shared-state reads a run keeps for its report; later ones are not noted.
+const ANNOTATIONS_KEPT: usize = 50_000;
+
+/// Notes what process `id`'s latest shared-state operation returned (for the report; no step).
+#[rustler::nif]
+fn run_annotate<'a>(
+    env: Env<'a>,
+    run: ResourceArc<RunResource>,
+    id: Term<'a>,
+    result: Term<'a>,
+) -> Term<'a> {
+    let Ok(id) = id.decode::<u32>() else {
+        return err(env, format!("id must be a process id, got {}", show(id)));
+    };
+    match lock(&run) {
+        // A bounded number per run: each distinct result is a stored term.
+        Ok(st) if st.annotations >= ANNOTATIONS_KEPT => atoms::ok().encode(env),
+        Ok(mut st) => {
+            let payload = st.label(result);
+            match st.ctl.annotate(ProcId(id), payload) {
+                Ok(()) => {
+                    st.annotations += 1;
+                    atoms::ok().encode(env)
+                }
+                Err(e) => err(env, e),
+            }
         }
         Err(e) => err(env, e),
     }
