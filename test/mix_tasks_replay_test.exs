@@ -86,13 +86,17 @@ defmodule Lockstep.MixTasksReplayTest do
       assert Enum.any?(
                lines,
                &(&1 =~
-                   ~r/"kind": "send", .*"fields": \{"dest": \d+, "dropped": false, "message": /)
+                   ~r/"kind": "send", .*"fields": \{"dest": \d+, "dropped": false, "id": \d+, "message": /)
              )
 
       trace = Lockstep.Schedule.load!(bug.schedule_path).trace
       spawn = Enum.find(trace, &(&1.kind == "spawn"))
       assert %{"child" => child, "link" => false} = spawn.fields
       assert is_integer(child)
+      # The engine's message ids pair each receive with its send.
+      sent = for %{kind: "send", fields: %{"id" => id}} <- trace, do: id
+      taken = for %{kind: "receive", fields: %{"id" => id}} <- trace, do: id
+      assert taken != [] and Enum.all?(taken, &(&1 in sent))
     end
 
     test "text of a run with 100k processes names each one right (one lookup table)" do

@@ -64,6 +64,7 @@ defmodule Lockstep.Native do
   def run_status(_run), do: :erlang.nif_error(:nif_not_loaded)
   def run_outcome(_run), do: :erlang.nif_error(:nif_not_loaded)
   def run_trace(_run, _max), do: :erlang.nif_error(:nif_not_loaded)
+  def run_message_ids(_run, _max), do: :erlang.nif_error(:nif_not_loaded)
   def run_choices(_run), do: :erlang.nif_error(:nif_not_loaded)
   def run_procs(_run), do: :erlang.nif_error(:nif_not_loaded)
   def run_unreaped(_run, _ended_only), do: :erlang.nif_error(:nif_not_loaded)

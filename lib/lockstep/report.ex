@@ -98,20 +98,26 @@ defmodule Lockstep.Report do
   The run's events rendered for people: `[%{step, time, proc, kind, text}]`, `kind` being the
   event's name (`"send"`, `"receive"`, ...). What a schedule file stores.
   """
-  @spec events([tuple()], [tuple()]) :: [map()]
-  def events(trace, processes) do
+  @spec events([tuple()], [tuple()], [non_neg_integer() | nil] | nil) :: [map()]
+  def events(trace, processes, message_ids \\ nil) do
     names = names(processes)
-
     render = &term(&1, names)
+    # The engine's message ids, one per event (nil where none), when the run gave them.
+    ids =
+      if is_list(message_ids) and length(message_ids) == length(trace),
+        do: message_ids,
+        else: List.duplicate(nil, length(trace))
 
-    Enum.map(trace, fn {step, time, proc, event} ->
+    Enum.zip_with(trace, ids, fn {step, time, proc, event}, id ->
+      fields = Lockstep.Report.Fields.of(event, render)
+
       %{
         step: step,
         time: time,
         proc: proc,
         kind: kind(event),
         text: event(event, names),
-        fields: Lockstep.Report.Fields.of(event, render)
+        fields: if(id, do: Map.put(fields, "id", id), else: fields)
       }
     end)
   end

@@ -678,6 +678,7 @@ defmodule Lockstep.Runner do
        detail: detail,
        exception: exception,
        trace: trace,
+       message_ids: Native.run_message_ids(run, @trace_kept),
        schedule: Native.run_choices(run),
        preemptions: Native.run_preemptions(run),
        slice: Native.run_slice(run, nil),

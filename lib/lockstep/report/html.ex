@@ -28,17 +28,17 @@ defmodule Lockstep.Report.Html do
   alias or name contains one of the words typed. With more than #{12} lanes, only the busiest
   few start open. A long run shows its last `:last_steps` steps (400 by default).
 
-  ## What is approximated
+  ## Arrows
 
-  The engine numbers every message, but the event tuples of a failure's trace do not carry
-  those numbers. A receive is matched to the oldest unmatched send (or delivery) to the same
-  process of an equal message: from a failure, equal as Elixir terms; from a schedule file,
-  whose events are stored as text, equal as printed (the report cuts a message after 100
+  Every send, receive and delivery carries the engine's message number (from a failure, and
+  in the `fields` of schedule files written since they had them), so each receive is joined to
+  the send it took, exactly. Only a schedule file written before that, whose events are text
+  alone, is matched by value: a receive goes to the oldest unmatched send (or delivery) to the
+  same process of a message printed the same (the report cuts a message after 100
   characters, and a named destination is taken to be the process registered under that name
-  at the end of the run). Two equal messages to one process taken out of order by a selective
-  receive get their arrows swapped. A send whose receive falls outside the steps shown, or a
-  receive whose send does, has no arrow. A schedule file stores no causal slice, so a page
-  drawn from one dims nothing.
+  at the end of the run). A send whose receive falls outside the steps shown, or a receive
+  whose send does, has no arrow. A schedule file stores no causal slice, so a page drawn from
+  one dims nothing.
   """
 
   @max_open 12
@@ -61,7 +61,14 @@ defmodule Lockstep.Report.Html do
       Enum.map(f.processes, fn {id, _pid, name} -> %{id: id, name: name && inspect(name)} end)
 
     {trace, cut} = window(f.trace, &elem(&1, 0), opts)
-    texts = Lockstep.Report.events(trace, f.processes)
+    # The events kept by the window are the trace's last ones: so are their message ids.
+    ids =
+      case f[:message_ids] do
+        ids when is_list(ids) and length(ids) == length(f.trace) -> Enum.take(ids, -length(trace))
+        _ -> nil
+      end
+
+    texts = Lockstep.Report.events(trace, f.processes, ids)
     events = Enum.zip_with(trace, texts, fn {_, _, _, raw}, ev -> from_raw(ev, raw) end)
 
     render(
@@ -137,6 +144,18 @@ defmodule Lockstep.Report.Html do
     }
   end
 
+  # With the engine's message id, a receive is matched to its own send, exactly.
+  defp from_raw(%{fields: %{"id" => id}} = ev, raw) when is_integer(id) do
+    e = base(ev)
+
+    case raw do
+      {:send, _dest, to, _msg} when is_integer(to) -> %{e | out: {to, {:id, id}}}
+      {:deliver, to, _msg} -> %{e | out: {to, {:id, id}}}
+      {:receive, _msg} -> %{e | in: {:id, id}}
+      _ -> from_raw(Map.delete(ev, :fields), raw)
+    end
+  end
+
   defp from_raw(ev, raw) do
     e = base(ev)
 
@@ -152,6 +171,17 @@ defmodule Lockstep.Report.Html do
       {:died, v, _, _, _} -> %{e | lane: v}
       {:vanished, v} -> %{e | lane: v}
       {:deadline, of} -> %{e | lane: of}
+      _ -> e
+    end
+  end
+
+  # A schedule file written with message ids: exact, as from a failure.
+  defp from_text(%{fields: %{"id" => id}} = ev, aliases) when is_integer(id) do
+    e = from_text(Map.delete(ev, :fields), aliases)
+
+    case {e.out, e.in} do
+      {{to, _}, _} -> %{e | out: {to, {:id, id}}}
+      {_, key} when key != nil -> %{e | in: {:id, id}}
       _ -> e
     end
   end

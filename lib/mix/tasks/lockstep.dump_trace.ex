@@ -28,13 +28,14 @@ defmodule Mix.Tasks.Lockstep.DumpTrace do
       integers, flags as booleans, numbers as integers, terms as rendered text (P-aliases for
       pids, at most 100 characters). By kind:
       `send`: `dest` (id, or the name sent to), `to` (the id it reached, absent if dropped),
-      `message`, `dropped`; a `GenServer` call also `reference` and `request`. `receive`:
-      `message`. `scan`: `count`. `spawn`: `child`, `link`. `monitor`: `target`.
+      `message`, `dropped`, `id` (the engine's message number: the `receive` or `deliver`
+      with the same `id` took this message); a `GenServer` call also `reference` and `request`. `receive`:
+      `message`, `id`. `scan`: `count`. `spawn`: `child`, `link`. `monitor`: `target`.
       `demonitor`: `active`. `link`/`unlink`: `target`. `exit`: `reason`. `exit_signal`:
       `target`, `reason`. `died`: `process`, `reason`, `from`, `link`. `send_after`: `dest`,
       `delay`, `message`. `cancel_timer`/`read_timer`: `left` (absent when the timer was gone).
       `now`: `result`. `register`/`whereis` and the `global_` ones: `name`, `target`/`result`.
-      `sync` (shared state): `label`. `deliver`: `to`, `message`. `clock`: `time`.
+      `sync` (shared state): `label`. `deliver`: `to`, `message`, `id`. `clock`: `time`.
       `timer_fired`: `to`. `deadline`, `vanished`: `process`.
 
   ## Options

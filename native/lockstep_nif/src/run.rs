@@ -513,6 +513,33 @@ fn run_trace<'a>(env: Env<'a>, run: ResourceArc<RunResource>, max: Term<'a>) -> 
     }
 }
 
+/// For each event of `run_trace(run, max)`'s tail, the engine's message id of a send, receive
+/// or delivery, `nil` for other events: which receive took which send, exactly.
+#[rustler::nif(schedule = "DirtyCpu")]
+fn run_message_ids<'a>(env: Env<'a>, run: ResourceArc<RunResource>, max: Term<'a>) -> Term<'a> {
+    use lockstep_core::EventKind as K;
+    let Ok(max) = max.decode::<usize>() else {
+        return err(env, format!("max must be a non-negative integer, got {}", show(max)));
+    };
+    match lock(&run) {
+        Ok(st) => {
+            let trace = st.ctl.trace();
+            let nil = atoms::nil().encode(env);
+            let ids: Vec<Term<'a>> = trace[lockstep_core::trace::tail_start(trace, max)..]
+                .iter()
+                .map(|e| match &e.kind {
+                    K::Send { id, .. } | K::Receive { id, .. } | K::Deliver { id, .. } => {
+                        id.0.encode(env)
+                    }
+                    _ => nil,
+                })
+                .collect();
+            ids.encode(env)
+        }
+        Err(e) => err(env, e),
+    }
+}
+
 /// The schedule: the process id picked at each step (a dirty scheduler's work for a long run).
 #[rustler::nif(schedule = "DirtyCpu")]
 fn run_choices<'a>(env: Env<'a>, run: ResourceArc<RunResource>) -> Term<'a> {
