@@ -519,7 +519,10 @@ fn run_trace<'a>(env: Env<'a>, run: ResourceArc<RunResource>, max: Term<'a>) -> 
 fn run_message_ids<'a>(env: Env<'a>, run: ResourceArc<RunResource>, max: Term<'a>) -> Term<'a> {
     use lockstep_core::EventKind as K;
     let Ok(max) = max.decode::<usize>() else {
-        return err(env, format!("max must be a non-negative integer, got {}", show(max)));
+        return err(
+            env,
+            format!("max must be a non-negative integer, got {}", show(max)),
+        );
     };
     match lock(&run) {
         Ok(st) => {
