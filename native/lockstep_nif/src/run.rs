@@ -492,25 +492,36 @@ fn run_outcome<'a>(env: Env<'a>, run: ResourceArc<RunResource>) -> Term<'a> {
     }
 }
 
-/// The last (at most) `max` events of the trace, whole steps only (see
-/// `lockstep_core::trace::tail_start`). On a dirty scheduler: a long run's trace is long.
-#[rustler::nif(schedule = "DirtyCpu")]
-fn run_trace<'a>(env: Env<'a>, run: ResourceArc<RunResource>, max: Term<'a>) -> Term<'a> {
+/// Encodes each event of the trace's tail (the last `max` events, whole steps only: see
+/// `lockstep_core::trace::tail_start`) with `each`, or answers the error naming a bad `max`.
+fn tail_terms<'a>(
+    env: Env<'a>,
+    run: &ResourceArc<RunResource>,
+    max: Term<'a>,
+    each: impl Fn(&RunState, &lockstep_core::Event<Payload>) -> Term<'a>,
+) -> Term<'a> {
     let Ok(max) = max.decode::<usize>() else {
         return err(
             env,
             format!("max must be a non-negative integer, got {}", show(max)),
         );
     };
-    match lock(&run) {
+    match lock(run) {
         Ok(st) => {
             let trace = st.ctl.trace();
             let tail = &trace[lockstep_core::trace::tail_start(trace, max)..];
-            let events: Vec<Term<'a>> = tail.iter().map(|e| st.event(env, e)).collect();
-            events.encode(env)
+            let terms: Vec<Term<'a>> = tail.iter().map(|e| each(&st, e)).collect();
+            terms.encode(env)
         }
         Err(e) => err(env, e),
     }
+}
+
+/// The last (at most) `max` events of the trace, whole steps only. On a dirty scheduler: a
+/// long run's trace is long.
+#[rustler::nif(schedule = "DirtyCpu")]
+fn run_trace<'a>(env: Env<'a>, run: ResourceArc<RunResource>, max: Term<'a>) -> Term<'a> {
+    tail_terms(env, &run, max, |st, e| st.event(env, e))
 }
 
 /// For each event of `run_trace(run, max)`'s tail, the engine's message id of a send, receive
@@ -518,29 +529,10 @@ fn run_trace<'a>(env: Env<'a>, run: ResourceArc<RunResource>, max: Term<'a>) -> 
 #[rustler::nif(schedule = "DirtyCpu")]
 fn run_message_ids<'a>(env: Env<'a>, run: ResourceArc<RunResource>, max: Term<'a>) -> Term<'a> {
     use lockstep_core::EventKind as K;
-    let Ok(max) = max.decode::<usize>() else {
-        return err(
-            env,
-            format!("max must be a non-negative integer, got {}", show(max)),
-        );
-    };
-    match lock(&run) {
-        Ok(st) => {
-            let trace = st.ctl.trace();
-            let nil = atoms::nil().encode(env);
-            let ids: Vec<Term<'a>> = trace[lockstep_core::trace::tail_start(trace, max)..]
-                .iter()
-                .map(|e| match &e.kind {
-                    K::Send { id, .. } | K::Receive { id, .. } | K::Deliver { id, .. } => {
-                        id.0.encode(env)
-                    }
-                    _ => nil,
-                })
-                .collect();
-            ids.encode(env)
-        }
-        Err(e) => err(env, e),
-    }
+    tail_terms(env, &run, max, |_st, e| match &e.kind {
+        K::Send { id, .. } | K::Receive { id, .. } | K::Deliver { id, .. } => id.0.encode(env),
+        _ => atoms::nil().encode(env),
+    })
 }
 
 /// The schedule: the process id picked at each step (a dirty scheduler's work for a long run).
