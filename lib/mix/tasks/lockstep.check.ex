@@ -125,13 +125,20 @@ defmodule Mix.Tasks.Lockstep.Check do
       |> check_with_progress(o)
       |> report(o, opts)
     else
-      {:error, message} ->
-        Mix.shell().error(
-          "mix lockstep.check: #{message}\n\nRun `mix help lockstep.check` for usage."
-        )
-
-        2
+      {:error, message} -> usage_error(message)
     end
+  end
+
+  @doc false
+  # A bad argument: the message and where the usage is, exit status 2. Shared with the
+  # isolation checks (`--isolation`).
+  @spec usage_error(String.t()) :: 2
+  def usage_error(message) do
+    Mix.shell().error(
+      "mix lockstep.check: #{message}\n\nRun `mix help lockstep.check` for usage."
+    )
+
+    2
   end
 
   defp parse(args) do

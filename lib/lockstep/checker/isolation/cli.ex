@@ -40,12 +40,7 @@ defmodule Lockstep.Checker.Isolation.CLI do
       end)
       |> report(model, opts)
     else
-      {:error, message} ->
-        Mix.shell().error(
-          "mix lockstep.check: #{message}\n\nRun `mix help lockstep.check` for usage."
-        )
-
-        2
+      {:error, message} -> Mix.Tasks.Lockstep.Check.usage_error(message)
     end
   end
 

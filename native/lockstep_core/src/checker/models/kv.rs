@@ -108,15 +108,6 @@ impl KvModel {
             keys: Keys::default(),
         }
     }
-
-    /// Number for `key`, allocating one if new.
-    pub fn key_index(&mut self, key: &Value) -> usize {
-        self.keys.number(key)
-    }
-
-    fn key_name(&self, key: usize) -> String {
-        self.keys.name(key)
-    }
 }
 
 pub(crate) fn append(current: &Value, arg: &Value) -> Value {
@@ -185,7 +176,7 @@ impl Model for KvModel {
             by_key
                 .into_iter()
                 .map(|(k, ops)| Partition {
-                    label: format!("key {}", self.key_name(k)),
+                    label: format!("key {}", self.keys.name(k)),
                     ops,
                 })
                 .collect(),
@@ -193,7 +184,7 @@ impl Model for KvModel {
     }
 
     fn describe_operation(&self, input: &KvInput, output: &RegisterOutput) -> String {
-        let key = self.key_name(input.key);
+        let key = self.keys.name(input.key);
         let out = super::register::outcome_suffix(output);
         match &input.op {
             KvOp::Register(RegisterInput::Read) => format!("get {key}{out}"),
@@ -208,7 +199,7 @@ impl Model for KvModel {
             .slots
             .iter()
             .enumerate()
-            .map(|(k, (_, v))| format!("{} => {}", self.key_name(k), v))
+            .map(|(k, (_, v))| format!("{} => {}", self.keys.name(k), v))
             .collect();
         format!("the map holds {{{}}}", parts.join(", "))
     }
@@ -224,7 +215,7 @@ impl HistoryModel for KvModel {
         let Some(key) = &op.key else {
             return Err(CheckError::model(event, format!("{} has no :key", op.f)));
         };
-        let key = self.key_index(key);
+        let key = self.keys.number(key);
         if op.f == "append" {
             return Ok(match op.outcome {
                 crate::checker::history::Outcome::Fail => None,

@@ -66,15 +66,6 @@ impl MultiRegisterModel {
         }
     }
 
-    /// Number for `key`, allocating one if new.
-    pub fn key_index(&mut self, key: &Value) -> usize {
-        self.keys.number(key)
-    }
-
-    fn key_name(&self, key: usize) -> String {
-        self.keys.name(key)
-    }
-
     /// Reads a transaction's micro-operations from `value`.
     fn micro_ops(
         &mut self,
@@ -102,7 +93,7 @@ impl MultiRegisterModel {
                 _ => return Err(bad(format!("got the micro-operation {item}"))),
             };
             let name = f.as_name().map(canonical_f);
-            let k = self.key_index(key);
+            let k = self.keys.number(key);
             out.push(match name {
                 Some("read") => {
                     // An open transaction's reads observed nothing; a read of nil may mean
@@ -192,7 +183,7 @@ impl Model for MultiRegisterModel {
                 .into_values()
                 .filter(|(_, ops)| !ops.is_empty())
                 .map(|(keys, ops)| {
-                    let names: Vec<String> = keys.iter().map(|&k| self.key_name(k)).collect();
+                    let names: Vec<String> = keys.iter().map(|&k| self.keys.name(k)).collect();
                     let label = match names.len() {
                         1 => format!("key {}", names[0]),
                         n if n <= 8 => format!("keys {}", names.join(", ")),
@@ -208,22 +199,22 @@ impl Model for MultiRegisterModel {
         let out = super::register::outcome_suffix(output);
         if let (false, [m]) = (input.txn, &input.micro[..]) {
             return match m {
-                Micro::Read(k, Some(v)) => format!("read {} -> {v}", self.key_name(*k)),
-                Micro::Read(k, None) => format!("read {}{out}", self.key_name(*k)),
-                Micro::Write(k, v) => format!("write {} {v}{out}", self.key_name(*k)),
-                Micro::Append(k, v) => format!("append {} {v}{out}", self.key_name(*k)),
-                Micro::Cas(k, a, b) => format!("cas {} from {a} to {b}{out}", self.key_name(*k)),
+                Micro::Read(k, Some(v)) => format!("read {} -> {v}", self.keys.name(*k)),
+                Micro::Read(k, None) => format!("read {}{out}", self.keys.name(*k)),
+                Micro::Write(k, v) => format!("write {} {v}{out}", self.keys.name(*k)),
+                Micro::Append(k, v) => format!("append {} {v}{out}", self.keys.name(*k)),
+                Micro::Cas(k, a, b) => format!("cas {} from {a} to {b}{out}", self.keys.name(*k)),
             };
         }
         let micro: Vec<String> = input
             .micro
             .iter()
             .map(|m| match m {
-                Micro::Read(k, Some(v)) => format!("[r {} {v}]", self.key_name(*k)),
-                Micro::Read(k, None) => format!("[r {} ?]", self.key_name(*k)),
-                Micro::Write(k, v) => format!("[w {} {v}]", self.key_name(*k)),
-                Micro::Append(k, v) => format!("[append {} {v}]", self.key_name(*k)),
-                Micro::Cas(k, a, b) => format!("cas {} from {a} to {b}", self.key_name(*k)),
+                Micro::Read(k, Some(v)) => format!("[r {} {v}]", self.keys.name(*k)),
+                Micro::Read(k, None) => format!("[r {} ?]", self.keys.name(*k)),
+                Micro::Write(k, v) => format!("[w {} {v}]", self.keys.name(*k)),
+                Micro::Append(k, v) => format!("[append {} {v}]", self.keys.name(*k)),
+                Micro::Cas(k, a, b) => format!("cas {} from {a} to {b}", self.keys.name(*k)),
             })
             .collect();
         if input.txn {
@@ -237,7 +228,7 @@ impl Model for MultiRegisterModel {
         let parts: Vec<String> = state
             .values()
             .enumerate()
-            .map(|(k, v)| format!("{} => {v}", self.key_name(k)))
+            .map(|(k, v)| format!("{} => {v}", self.keys.name(k)))
             .collect();
         format!("the registers hold {{{}}}", parts.join(", "))
     }
@@ -284,7 +275,7 @@ impl HistoryModel for MultiRegisterModel {
                 ),
             ));
         };
-        let k = self.key_index(key);
+        let k = self.keys.number(key);
         let encoded = if op.f == "append" {
             match op.outcome {
                 Outcome::Fail => None,
