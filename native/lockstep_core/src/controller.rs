@@ -9,12 +9,17 @@
 //! Invariant: at most one process is `Running`; every other live process is waiting at a sync
 //! point, or reserved by a spawn and not yet bound (only while its parent runs).
 
+mod cluster;
+
+pub use cluster::{Fault, FaultBudget};
+
+use crate::cluster::{Cluster, NodeId};
 use crate::ids::{MonitorId, MsgId, Name, ProcId, TimerId};
 use crate::op::{
     global_name_hash, name_hash, Dest, DownItem, Envelope, InfoStatus, Message, Op, OpError,
     OpKind, ProcInfo, Reason, Reply,
 };
-use crate::process::{Deadline, Process, State};
+use crate::process::{Deadline, Process, State, Transit};
 use crate::strategy::{Candidate, Decision, IterationInfo, PickError, Strategy};
 use crate::trace::{Event, EventKind};
 use std::collections::{BTreeMap, VecDeque};
@@ -43,6 +48,10 @@ pub struct Config {
     pub time_per_step: u64,
     /// The system time (ms since the Unix epoch) at virtual time 0 ([`Op::SystemTime`]).
     pub epoch: u64,
+    /// The name of the root's node.
+    pub node: Name,
+    /// Faults the controller may inject into a cluster run (none by default).
+    pub faults: FaultBudget,
 }
 
 /// The default system time at virtual time 0: 2026-01-01T00:00:00Z, in ms.
@@ -59,6 +68,8 @@ impl Default for Config {
             settle: Some(5_000),
             time_per_step: 0,
             epoch: DEFAULT_EPOCH,
+            node: "nonode@nohost".into(),
+            faults: FaultBudget::default(),
         }
     }
 }
@@ -233,6 +244,8 @@ enum Timed<P> {
         msg: P,
     },
     Deadline(ProcId),
+    /// A partition's net tick time passed.
+    Tick(u32),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -248,6 +261,8 @@ enum Termination {
     },
     /// Died outside the controller's control.
     External,
+    /// Its node stopped: it is gone with the node; processes elsewhere hear `noconnection`.
+    NodeDown,
 }
 
 impl Termination {
@@ -257,6 +272,7 @@ impl Termination {
             Termination::Own { crash } => crash,
             Termination::Signal { abnormal, .. } => abnormal,
             Termination::External => true,
+            Termination::NodeDown => false,
         }
     }
 }
@@ -269,9 +285,19 @@ pub struct Controller<P> {
     running: Option<ProcId>,
     unbound: usize,
     started: bool,
-    names: BTreeMap<Name, ProcId>,
-    /// The run's global name space (`:global`'s mirror), apart from local names.
-    globals: BTreeMap<Name, ProcId>,
+    /// Registered names, per node.
+    names: Vec<BTreeMap<Name, ProcId>>,
+    /// The run's global name space (`:global`'s mirror), apart from local names: the holders
+    /// of each name, in id order. Several only while halves of a partition each registered it.
+    globals: BTreeMap<Name, Vec<ProcId>>,
+    cluster: Cluster,
+    /// The channel process of each ordered pair of nodes, made at first use.
+    channels: BTreeMap<(NodeId, NodeId), ProcId>,
+    /// `Node.monitor/2` instances: the node watched and the process watching.
+    node_monitors: Vec<(NodeId, ProcId)>,
+    /// Each partition's pending net tick (its key in the timer queue).
+    ticks: BTreeMap<u32, (u64, u64)>,
+    faults: cluster::FaultState,
     monitors: BTreeMap<MonitorId, MonitorRec>,
     /// Timer queue ordered by (fire time, creation sequence).
     timers: BTreeMap<(u64, u64), Timed<P>>,
@@ -307,14 +333,21 @@ impl<P: Clone> Controller<P> {
             strategy.on_spawn(ProcId::CLOCK);
         }
         let full_candidates = strategy.needs_races();
+        let faults = cluster::FaultState::new(config.faults, &info, strategy.picks_faults());
+        let cluster = Cluster::new(config.node.clone());
         Controller {
+            cluster,
+            channels: BTreeMap::new(),
+            node_monitors: Vec::new(),
+            ticks: BTreeMap::new(),
+            faults,
             config,
             strategy,
-            procs: vec![Process::new(None)],
+            procs: vec![Process::new(None, NodeId::ROOT)],
             running: None,
             unbound: 1,
             started: false,
-            names: BTreeMap::new(),
+            names: vec![BTreeMap::new()],
             globals: BTreeMap::new(),
             monitors: BTreeMap::new(),
             timers: BTreeMap::new(),
@@ -558,13 +591,14 @@ impl<P: Clone> Controller<P> {
         self.procs.get(proc.index()).and_then(|p| p.name.as_ref())
     }
 
+    /// The process registered as `name` on the root's node.
     pub fn whereis(&self, name: &str) -> Option<ProcId> {
-        self.names.get(name).copied()
+        self.names[0].get(name).copied()
     }
 
-    /// The process holding `name` in the run's global name space.
+    /// The process holding `name` in the run's global name space, as the root's node sees it.
     pub fn global_whereis(&self, name: &str) -> Option<ProcId> {
-        self.globals.get(name).copied()
+        self.global_holder(NodeId::ROOT, name)
     }
 
     /// The messages waiting in a process's mailbox, oldest first.
@@ -585,7 +619,9 @@ impl<P: Clone> Controller<P> {
         self.procs
             .iter()
             .enumerate()
-            .filter(|(_, p)| matches!(p.state, State::Waiting(_)) && !p.is_enabled())
+            .filter(|(_, p)| {
+                matches!(p.state, State::Waiting(_)) && !p.is_enabled() && p.channel.is_none()
+            })
             .map(|(i, p)| Blocked {
                 proc: ProcId(i as u32),
                 op: match &p.state {
@@ -644,6 +680,16 @@ impl<P: Clone> Controller<P> {
                 self.enabled
                     .push(Candidate::new(ProcId::CLOCK, OpKind::Clock));
             }
+            if let Some(fault) = self.planned_fault() {
+                // Injected by the controller at a step drawn from the seed: a choice like any
+                // other in the schedule, which a replay follows.
+                self.step += 1;
+                self.choices.push(ProcId::fault(fault.code()));
+                self.preempted.push(false);
+                self.inject(fault);
+                continue;
+            }
+            self.offer_faults();
             let decision = Decision {
                 step: self.step,
                 enabled: &self.enabled,
@@ -673,6 +719,18 @@ impl<P: Clone> Controller<P> {
             if pick.is_clock() {
                 // The previous process keeps its place: resuming it is no switch.
                 self.advance_clock();
+                continue;
+            }
+            if let Some(code) = pick.fault_code() {
+                match Fault::decode(code) {
+                    Some(fault) => self.inject(fault),
+                    None => return Err(EngineError::BadPick(pick)),
+                }
+                continue;
+            }
+            if self.procs[pick.index()].channel.is_some() {
+                // A channel delivering: no process resumes, and the previous one keeps its place.
+                self.arrive(pick);
                 continue;
             }
             self.last = Some(pick);
@@ -712,8 +770,25 @@ impl<P: Clone> Controller<P> {
             if let State::Waiting(op) = &p.state {
                 if p.is_enabled() {
                     let proc = ProcId(i as u32);
+                    if let Some(c) = &p.channel {
+                        let mut cand = Candidate::new(proc, OpKind::Deliver);
+                        if full {
+                            cand.target = c.queue.front().and_then(|t| match t {
+                                Transit::Msg {
+                                    to: crate::process::TransitTo::Proc(p),
+                                    ..
+                                } => Some(*p),
+                                Transit::Signal { target, .. } => Some(*target),
+                                Transit::Msg { .. } => None,
+                            });
+                        }
+                        self.enabled.push(cand);
+                        continue;
+                    }
                     self.enabled.push(if full {
-                        describe(proc, op, &self.names, &self.globals)
+                        describe(proc, op, &self.names[p.node.index()], |n| {
+                            self.global_holder(p.node, n)
+                        })
                     } else {
                         Candidate::new(proc, op.kind())
                     });
@@ -760,8 +835,10 @@ impl<P: Clone> Controller<P> {
                     msg,
                 } => {
                     self.timer_keys.remove(&timer);
-                    let target = self.resolve(&to);
-                    let id = target.and_then(|t| self.deliver(t, Some(from), Message::User(msg)));
+                    let origin = self.procs[from.index()].node;
+                    let target = self.resolve_from(origin, &to);
+                    let id =
+                        target.and_then(|t| self.route(origin, t, Some(from), Message::User(msg)));
                     self.record(
                         None,
                         EventKind::TimerFired {
@@ -777,6 +854,10 @@ impl<P: Clone> Controller<P> {
                         d.key = None;
                     }
                     self.record(None, EventKind::Deadline { of: p });
+                }
+                Timed::Tick(id) => {
+                    self.ticks.remove(&id);
+                    self.detect(id);
                 }
             }
         }
@@ -794,46 +875,13 @@ impl<P: Clone> Controller<P> {
                 Reply::Ok
             }
             Op::Spawn { link, monitor } => {
-                let child = ProcId(self.procs.len() as u32);
-                self.procs.push(Process::new(Some(pick)));
-                self.unbound += 1;
-                if link {
-                    self.procs[pick.index()].links.insert(child);
-                    self.procs[child.index()].links.insert(pick);
-                }
-                self.strategy.on_spawn(child);
-                self.record(me, EventKind::Spawn { child, link });
-                if monitor {
-                    let m = self.add_monitor(pick, child, DownItem::Proc(child));
-                    self.record(
-                        me,
-                        EventKind::Monitor {
-                            monitor: m,
-                            target: Dest::Proc(child),
-                        },
-                    );
-                    Reply::SpawnedMonitored(child, m)
-                } else {
-                    Reply::Spawned(child)
-                }
+                let node = self.procs[pick.index()].node;
+                self.spawn_on(pick, node, link, monitor)
             }
-            Op::Send { to, msg } => match self.resolve(&to) {
-                None => self.fail(pick, OpError::Badarg),
-                Some(target) => {
-                    let id = self.next_msg_id();
-                    let delivered = self.push(target, id, Some(pick), Message::User(msg.clone()));
-                    self.record(
-                        me,
-                        EventKind::Send {
-                            dest: to,
-                            to: delivered.then_some(target),
-                            id,
-                            msg,
-                        },
-                    );
-                    Reply::Ok
-                }
-            },
+            Op::Send { to, msg } => self.send(pick, to, msg),
+            Op::Cluster(op) => self.cluster_op(pick, op),
+            // Channels are never picked through `execute` (see `schedule`).
+            Op::Deliver => Reply::Ok,
             Op::Recv { .. } => match self.procs[pick.index()].mailbox.pop_front() {
                 Some(env) => {
                     self.record(
@@ -940,6 +988,7 @@ impl<P: Clone> Controller<P> {
                 self.record(me, EventKind::Now(self.now));
                 Reply::Time(self.config.epoch.saturating_add(self.now))
             }
+            Op::Info { target } if self.remote(pick, target) => self.fail(pick, OpError::Badarg),
             Op::Info { target } => {
                 let info = self.info(pick, target);
                 self.record(
@@ -954,9 +1003,19 @@ impl<P: Clone> Controller<P> {
             Op::Monitor { target } => {
                 let monitor = MonitorId(self.next_monitor);
                 self.next_monitor += 1;
+                let here = self.procs[pick.index()].node;
                 let (item, resolved) = match &target {
-                    crate::op::Dest::Proc(p) => (DownItem::Proc(*p), Some(*p)),
-                    crate::op::Dest::Name(n) => (DownItem::Name(n.clone()), self.whereis(n)),
+                    Dest::Proc(p) => (DownItem::Proc(*p), Some(*p)),
+                    Dest::Name(n) => (DownItem::Name(n.clone()), self.whereis_on(here, n)),
+                    Dest::At { name, node } => (
+                        DownItem::At {
+                            name: name.clone(),
+                            node: node.clone(),
+                        },
+                        self.cluster
+                            .lookup(node)
+                            .and_then(|n| self.whereis_on(n, name)),
+                    ),
                 };
                 self.record(
                     me,
@@ -965,7 +1024,23 @@ impl<P: Clone> Controller<P> {
                         target: target.clone(),
                     },
                 );
+                let unreachable = match &target {
+                    Dest::Proc(p) => !self.reaches(here, self.procs[p.index()].node),
+                    Dest::At { node, .. } => self
+                        .cluster
+                        .lookup(node)
+                        .is_none_or(|n| !self.reaches(here, n)),
+                    Dest::Name(_) => false,
+                };
                 match resolved.filter(|t| self.is_alive(*t)) {
+                    _ if unreachable => {
+                        let down = Message::Down {
+                            monitor,
+                            item,
+                            reason: Reason::NoConnection,
+                        };
+                        self.deliver(pick, None, down);
+                    }
                     Some(t) => self.insert_monitor(monitor, pick, t, item),
                     None => {
                         let down = Message::Down {
@@ -973,7 +1048,12 @@ impl<P: Clone> Controller<P> {
                             item,
                             reason: Reason::Noproc,
                         };
-                        self.deliver(pick, None, down);
+                        // From a remote node the answer comes back through the channel.
+                        let origin = match resolved {
+                            Some(t) => self.procs[t.index()].node,
+                            None => here,
+                        };
+                        self.route(origin, pick, None, down);
                     }
                 }
                 Reply::Monitor(monitor)
@@ -993,7 +1073,28 @@ impl<P: Clone> Controller<P> {
             }
             Op::Link { target } => {
                 self.record(me, EventKind::Link { target });
+                let unreachable = self.remote(pick, target)
+                    && !self.reaches(
+                        self.procs[pick.index()].node,
+                        self.procs[target.index()].node,
+                    );
                 if target == pick {
+                    Reply::Ok
+                } else if unreachable {
+                    let msg = Message::Exit {
+                        from: target,
+                        reason: Reason::NoConnection,
+                    };
+                    if self.procs[pick.index()].trap_exit {
+                        self.deliver(pick, None, msg);
+                    } else {
+                        let how = Termination::Signal {
+                            from: target,
+                            link: true,
+                            abnormal: true,
+                        };
+                        self.terminate(pick, Reason::NoConnection, how);
+                    }
                     Reply::Ok
                 } else if self.is_alive(target) {
                     self.procs[pick.index()].links.insert(target);
@@ -1021,6 +1122,7 @@ impl<P: Clone> Controller<P> {
                 self.record(me, EventKind::TrapExit(on));
                 Reply::Bool(before)
             }
+            Op::Alive { target } if self.remote(pick, target) => self.fail(pick, OpError::Badarg),
             Op::Alive { target } => {
                 let alive = self.is_alive(target);
                 self.record(me, EventKind::Alive { target, alive });
@@ -1038,7 +1140,24 @@ impl<P: Clone> Controller<P> {
                         reason: reason.clone(),
                     },
                 );
-                self.signal(pick, target, reason, abnormal);
+                if self.remote(pick, target) {
+                    let id = self.next_msg_id();
+                    let item = Transit::Signal {
+                        id,
+                        from: pick,
+                        target,
+                        reason,
+                        abnormal,
+                        link: false,
+                    };
+                    let (a, b) = (
+                        self.procs[pick.index()].node,
+                        self.procs[target.index()].node,
+                    );
+                    self.transmit(a, b, item);
+                } else {
+                    self.signal(pick, target, reason, abnormal);
+                }
                 Reply::Ok
             }
             Op::Exit { reason, crash } => {
@@ -1053,11 +1172,13 @@ impl<P: Clone> Controller<P> {
                 Reply::Ok
             }
             Op::Register { name, target } => {
-                let free = !self.names.contains_key(&name)
+                let here = self.procs[pick.index()].node;
+                let free = !self.names[here.index()].contains_key(&name)
                     && self.is_alive(target)
+                    && self.procs[target.index()].node == here
                     && self.procs[target.index()].name.is_none();
                 if free {
-                    self.names.insert(name.clone(), target);
+                    self.names[here.index()].insert(name.clone(), target);
                     self.procs[target.index()].name = Some(name.clone());
                     self.record(me, EventKind::Register { name, target });
                     Reply::Ok
@@ -1065,44 +1186,62 @@ impl<P: Clone> Controller<P> {
                     self.fail(pick, OpError::Badarg)
                 }
             }
-            Op::Unregister { name } => match self.names.remove(&name) {
-                Some(p) => {
-                    self.procs[p.index()].name = None;
-                    self.record(me, EventKind::Unregister { name });
-                    Reply::Ok
+            Op::Unregister { name } => {
+                match self.names[self.procs[pick.index()].node.index()].remove(&name) {
+                    Some(p) => {
+                        self.procs[p.index()].name = None;
+                        self.record(me, EventKind::Unregister { name });
+                        Reply::Ok
+                    }
+                    None => self.fail(pick, OpError::Badarg),
                 }
-                None => self.fail(pick, OpError::Badarg),
-            },
+            }
             Op::Whereis { name } => {
-                let found = self.whereis(&name);
+                let found = self.whereis_on(self.procs[pick.index()].node, &name);
                 self.record(me, EventKind::Whereis { name, found });
                 Reply::Whereis(found)
             }
             Op::Registered { global } => {
-                let space = if global { &self.globals } else { &self.names };
-                let names: Vec<Name> = space.keys().cloned().collect();
+                let here = self.procs[pick.index()].node;
+                let names: Vec<Name> = if global {
+                    let visible = |(name, _): &(&Name, &Vec<ProcId>)| {
+                        self.global_holder(here, name).is_some()
+                    };
+                    self.globals
+                        .iter()
+                        .filter(visible)
+                        .map(|(n, _)| n.clone())
+                        .collect()
+                } else {
+                    self.names[here.index()].keys().cloned().collect()
+                };
                 let count = names.len();
                 self.record(me, EventKind::Registered { global, count });
                 Reply::Names { global, names }
             }
             Op::GlobalRegister { name, target } => {
-                let ok = !self.globals.contains_key(&name);
+                let here = self.procs[pick.index()].node;
+                let ok = self.global_holder(here, &name).is_none();
                 if ok && self.is_alive(target) {
-                    self.globals.insert(name.clone(), target);
+                    let holders = self.globals.entry(name.clone()).or_default();
+                    if let Err(i) = holders.binary_search(&target) {
+                        holders.insert(i, target);
+                    }
                     self.procs[target.index()].globals.insert(name.clone());
                 }
                 self.record(me, EventKind::GlobalRegister { name, target, ok });
                 Reply::Bool(ok)
             }
             Op::GlobalUnregister { name } => {
-                if let Some(p) = self.globals.remove(&name) {
-                    self.procs[p.index()].globals.remove(&name);
+                let here = self.procs[pick.index()].node;
+                if let Some(p) = self.global_holder(here, &name) {
+                    self.drop_global(&name, p);
                 }
                 self.record(me, EventKind::GlobalUnregister { name });
                 Reply::Ok
             }
             Op::GlobalWhereis { name } => {
-                let found = self.global_whereis(&name);
+                let found = self.global_holder(self.procs[pick.index()].node, &name);
                 self.record(me, EventKind::GlobalWhereis { name, found });
                 Reply::Whereis(found)
             }
@@ -1178,6 +1317,7 @@ impl<P: Clone> Controller<P> {
                     self.kills.push(v);
                 }
                 Termination::External => self.record(None, EventKind::Vanished { victim: v }),
+                Termination::NodeDown => self.kills.push(v),
                 Termination::Own { .. } => {}
             }
             self.clear_deadline(v);
@@ -1189,11 +1329,12 @@ impl<P: Clone> Controller<P> {
             let owned = std::mem::take(&mut p.owned);
             let watchers = std::mem::take(&mut p.watchers);
             let links = std::mem::take(&mut p.links);
+            let node = p.node;
             if let Some(name) = p.name.take() {
-                self.names.remove(&name);
+                self.names[node.index()].remove(&name);
             }
             for name in std::mem::take(&mut p.globals) {
-                self.globals.remove(&name);
+                self.drop_global(&name, v);
             }
             // Timers addressed to the pid die with it, as on the BEAM.
             let timers = &mut self.timers;
@@ -1208,15 +1349,26 @@ impl<P: Clone> Controller<P> {
             for m in owned {
                 self.drop_monitor(m);
             }
+            let node_down = how == Termination::NodeDown;
             for m in watchers {
                 if let Some(rec) = self.monitors.remove(&m) {
                     self.procs[rec.owner.index()].owned.retain(|x| *x != m);
+                    let remote = self.procs[rec.owner.index()].node != node;
                     let down = Message::Down {
                         monitor: m,
                         item: rec.item,
-                        reason: reason.clone(),
+                        reason: if remote && node_down {
+                            Reason::NoConnection
+                        } else {
+                            reason.clone()
+                        },
                     };
-                    self.deliver(rec.owner, None, down);
+                    if node_down {
+                        // The watcher's own node notices the connection going: no transit.
+                        self.deliver(rec.owner, None, down);
+                    } else {
+                        self.route(node, rec.owner, None, down);
+                    }
                 }
             }
             for l in links {
@@ -1224,7 +1376,36 @@ impl<P: Clone> Controller<P> {
                 if !self.is_alive(l) {
                     continue;
                 }
-                if self.procs[l.index()].trap_exit {
+                let remote = self.procs[l.index()].node != node;
+                if remote && node_down {
+                    let lost = Reason::NoConnection;
+                    if self.procs[l.index()].trap_exit {
+                        let msg = Message::Exit {
+                            from: v,
+                            reason: lost,
+                        };
+                        self.deliver(l, None, msg);
+                    } else {
+                        let via = Termination::Signal {
+                            from: v,
+                            link: true,
+                            abnormal: true,
+                        };
+                        work.push_back((l, lost, via));
+                    }
+                } else if remote {
+                    let id = self.next_msg_id();
+                    let item = Transit::Signal {
+                        id,
+                        from: v,
+                        target: l,
+                        reason: reason.clone(),
+                        abnormal: how.abnormal(),
+                        link: true,
+                    };
+                    let to = self.procs[l.index()].node;
+                    self.transmit(node, to, item);
+                } else if self.procs[l.index()].trap_exit {
                     let msg = Message::Exit {
                         from: v,
                         reason: reason.clone(),
@@ -1303,10 +1484,15 @@ impl<P: Clone> Controller<P> {
 
     // ----- helpers ------------------------------------------------------------------------
 
-    fn resolve(&self, dest: &crate::op::Dest) -> Option<ProcId> {
+    /// The process `dest` names, resolved on node `here` (a `{name, node}` on that node).
+    fn resolve_from(&self, here: NodeId, dest: &Dest) -> Option<ProcId> {
         match dest {
-            crate::op::Dest::Proc(p) => Some(*p),
-            crate::op::Dest::Name(n) => self.whereis(n),
+            Dest::Proc(p) => Some(*p),
+            Dest::Name(n) => self.whereis_on(here, n),
+            Dest::At { name, node } => self
+                .cluster
+                .lookup(node)
+                .and_then(|n| self.whereis_on(n, name)),
         }
     }
 
@@ -1491,19 +1677,20 @@ fn describe<P>(
     proc: ProcId,
     op: &Op<P>,
     names: &BTreeMap<Name, ProcId>,
-    globals: &BTreeMap<Name, ProcId>,
+    globals: impl Fn(&str) -> Option<ProcId>,
 ) -> Candidate {
     let (target, name) = match op {
         Op::Send { to: dest, .. } | Op::Monitor { target: dest } => match dest {
             Dest::Proc(t) => (Some(*t), None),
             Dest::Name(n) => (names.get(n).copied(), Some(name_hash(n))),
+            Dest::At { name, .. } => (None, Some(name_hash(name))),
         },
         Op::Whereis { name } | Op::Unregister { name } => {
             (names.get(name).copied(), Some(name_hash(name)))
         }
         Op::Register { name, target } => (Some(*target), Some(name_hash(name))),
         Op::GlobalWhereis { name } | Op::GlobalUnregister { name } => {
-            (globals.get(name).copied(), Some(global_name_hash(name)))
+            (globals(name), Some(global_name_hash(name)))
         }
         Op::GlobalRegister { name, target } => (Some(*target), Some(global_name_hash(name))),
         _ => (op.target(), None),

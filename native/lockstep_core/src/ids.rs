@@ -20,15 +20,31 @@ impl ProcId {
         self == ProcId::CLOCK
     }
 
+    /// The choice of injecting fault `code` (see `crate::controller::Fault`): ids counted down
+    /// from just below [`ProcId::CLOCK`], far above any process's.
+    pub fn fault(code: u32) -> ProcId {
+        ProcId(u32::MAX - 1 - code)
+    }
+
+    /// The fault code of a fault choice.
+    pub fn fault_code(self) -> Option<u32> {
+        (self.0 < u32::MAX && self.0 >= u32::MAX - 1 - FAULT_CODES).then(|| u32::MAX - 1 - self.0)
+    }
+
     pub fn index(self) -> usize {
         self.0 as usize
     }
 }
 
+/// How many fault codes exist (kinds times nodes).
+pub const FAULT_CODES: u32 = 4 * 256;
+
 impl fmt::Display for ProcId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.is_clock() {
             f.write_str("clock")
+        } else if let Some(code) = self.fault_code() {
+            write!(f, "fault{code}")
         } else {
             write!(f, "P{}", self.0)
         }

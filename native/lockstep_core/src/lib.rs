@@ -5,6 +5,7 @@
 //! the virtual clock. It knows nothing of terms: payloads are an opaque type `P`.
 
 pub mod checker;
+pub mod cluster;
 pub mod controller;
 pub mod excerpt;
 pub mod ids;
@@ -22,7 +23,8 @@ pub use controller::{
 };
 pub use ids::{MonitorId, MsgId, Name, ProcId, TimerId};
 pub use op::{
-    Dest, DownItem, Envelope, InfoStatus, Message, Op, OpError, OpKind, ProcInfo, Reason, Reply,
+    ClusterOp, Dest, DownItem, Envelope, InfoStatus, Message, Op, OpError, OpKind, ProcInfo,
+    Reason, Reply,
 };
 pub use schedule::{Schedule, ScheduleError};
 pub use strategy::{IterationInfo, Strategy, StrategyConfig};

@@ -8,6 +8,13 @@ use crate::ids::{MonitorId, MsgId, Name, ProcId, TimerId};
 pub enum Dest {
     Proc(ProcId),
     Name(Name),
+    /// `{name, node}`: a name registered on a node, resolved when the message arrives there. A
+    /// send to it never fails, whether the name is registered or the node is up (as on the
+    /// BEAM): what cannot be delivered is lost.
+    At {
+        name: Name,
+        node: Name,
+    },
 }
 
 /// Why a process exited. `P` is the embedder's payload type (a stored term in the NIF).
@@ -33,6 +40,11 @@ impl<P> Reason<P> {
 pub enum DownItem {
     Proc(ProcId),
     Name(Name),
+    /// Monitored as `{name, node}`.
+    At {
+        name: Name,
+        node: Name,
+    },
 }
 
 /// A message in a mailbox: a user term, or one the runtime generated from a monitor or link.
@@ -49,6 +61,10 @@ pub enum Message<P> {
     Exit {
         from: ProcId,
         reason: Reason<P>,
+    },
+    /// `{:nodedown, node}` for a process monitoring a node (`Node.monitor/2`).
+    NodeDown {
+        node: Name,
     },
 }
 
@@ -183,6 +199,44 @@ pub enum Op<P> {
         write: bool,
         label: P,
     },
+    /// An operation on the simulated cluster (see [`ClusterOp`]).
+    Cluster(ClusterOp),
+    /// Not an operation of a process: a channel between two nodes delivering the oldest message
+    /// or signal it carries. Channels are processes of the controller's own.
+    Deliver,
+}
+
+/// Operations on the simulated cluster (see [`crate::cluster`]). Nodes are named by their
+/// names; an unknown one is refused with [`Reply::Refused`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClusterOp {
+    /// Spawn on another node (as [`Op::Spawn`], which spawns on the parent's node).
+    Spawn {
+        node: Name,
+        link: bool,
+        monitor: bool,
+    },
+    /// Name nodes (idempotent); they start up and connected to every other node.
+    StartNodes { names: Vec<Name> },
+    /// Cut traffic between two groups of nodes (only from `from` to `to` when `one_way`).
+    Partition {
+        from: Vec<Name>,
+        to: Vec<Name>,
+        mode: crate::cluster::Mode,
+        one_way: bool,
+    },
+    /// Heal one partition, or all of them with `None`.
+    Heal { partition: Option<u32> },
+    /// Stop a node: its processes die, traffic to and from it is lost, node monitors fire.
+    StopNode { node: Name },
+    /// Bring a stopped node back, empty.
+    StartNode { node: Name },
+    /// `Node.monitor(node, on)`.
+    MonitorNode { node: Name, on: bool },
+    /// Set the virtual `net_ticktime` (ms, at least 1).
+    SetTicktime { ms: u64 },
+    /// `Node.list/0` from the caller's node; with `all`, every node the run named.
+    Nodes { all: bool },
 }
 
 /// The kind of an operation without its payload: what strategies and reports look at.
@@ -216,6 +270,11 @@ pub enum OpKind {
     GlobalUnregister,
     GlobalWhereis,
     Sync,
+    Cluster,
+    /// A channel between nodes delivering what it carries.
+    Deliver,
+    /// Not an operation of a process: an injected fault (see `Config::faults`).
+    Fault,
     /// Not an operation of a process: with racing timers, the choice to let the virtual clock
     /// jump to the earliest pending timer and fire it while processes could still run
     /// ([`crate::ids::ProcId::CLOCK`] makes it).
@@ -253,6 +312,9 @@ impl OpKind {
             OpKind::GlobalUnregister => "global_unregister",
             OpKind::GlobalWhereis => "global_whereis",
             OpKind::Sync => "sync",
+            OpKind::Cluster => "cluster",
+            OpKind::Deliver => "deliver",
+            OpKind::Fault => "fault",
             OpKind::Clock => "clock",
         }
     }
@@ -289,6 +351,8 @@ impl<P> Op<P> {
             Op::GlobalUnregister { .. } => OpKind::GlobalUnregister,
             Op::GlobalWhereis { .. } => OpKind::GlobalWhereis,
             Op::Sync { .. } => OpKind::Sync,
+            Op::Cluster(_) => OpKind::Cluster,
+            Op::Deliver => OpKind::Deliver,
         }
     }
 
@@ -435,5 +499,11 @@ pub enum Reply<P> {
         global: bool,
         names: Vec<Name>,
     },
+    /// A node's name (`node/1`) or a list of them (`Node.list/0`).
+    Nodes(Vec<Name>),
+    /// A new partition's id.
+    Partition(u32),
+    /// A cluster operation refused: the caller raises an `ArgumentError` with this text.
+    Refused(String),
     Error(OpError),
 }

@@ -1,7 +1,8 @@
 //! Per-process state kept by the controller.
 
-use crate::ids::{MonitorId, Name, ProcId};
-use crate::op::{Envelope, Op, Reason};
+use crate::cluster::NodeId;
+use crate::ids::{MonitorId, MsgId, Name, ProcId};
+use crate::op::{Envelope, Message, Op, Reason};
 use std::collections::{BTreeSet, VecDeque};
 
 #[derive(Clone, Debug)]
@@ -38,11 +39,62 @@ pub(crate) struct Process<P> {
     pub watchers: Vec<MonitorId>,
     /// Monitors this process holds.
     pub owned: Vec<MonitorId>,
+    /// The node it runs on.
+    pub node: NodeId,
+    /// Set for the controller's channel processes, which carry traffic between two nodes.
+    pub channel: Option<Box<Channel<P>>>,
+}
+
+/// Where a message in transit goes: a process, or a name resolved on arrival.
+#[derive(Clone, Debug)]
+pub(crate) enum TransitTo {
+    Proc(ProcId),
+    Name(Name),
+}
+
+/// Something travelling from one node to another.
+#[derive(Clone, Debug)]
+pub(crate) enum Transit<P> {
+    /// A message for a mailbox (a user message, or a DOWN or EXIT message).
+    Msg {
+        id: MsgId,
+        from: Option<ProcId>,
+        to: TransitTo,
+        msg: Message<P>,
+    },
+    /// An exit signal: sent with `exit/2`, or (`link`) the death of a linked process.
+    Signal {
+        id: MsgId,
+        from: ProcId,
+        target: ProcId,
+        reason: Reason<P>,
+        abnormal: bool,
+        link: bool,
+    },
+}
+
+impl<P> Transit<P> {
+    pub fn id(&self) -> MsgId {
+        match self {
+            Transit::Msg { id, .. } | Transit::Signal { id, .. } => *id,
+        }
+    }
+}
+
+/// A channel from one node to another: FIFO, and held (not enabled) while a partition cuts it.
+#[derive(Clone, Debug)]
+pub(crate) struct Channel<P> {
+    pub from: NodeId,
+    pub to: NodeId,
+    pub queue: VecDeque<Transit<P>>,
+    pub held: bool,
 }
 
 impl<P> Process<P> {
-    pub fn new(parent: Option<ProcId>) -> Self {
+    pub fn new(parent: Option<ProcId>, node: NodeId) -> Self {
         Process {
+            node,
+            channel: None,
             state: State::Unbound,
             mailbox: VecDeque::new(),
             links: BTreeSet::new(),
@@ -71,6 +123,10 @@ impl<P> Process<P> {
                 Op::Recv { .. } => !self.mailbox.is_empty() || self.deadline_fired(),
                 Op::RecvMatch { seen, .. } => self.mailbox.len() > *seen || self.deadline_fired(),
                 Op::Sleep { .. } => self.deadline_fired(),
+                Op::Deliver => self
+                    .channel
+                    .as_ref()
+                    .is_some_and(|c| !c.held && !c.queue.is_empty()),
                 _ => true,
             },
             _ => false,

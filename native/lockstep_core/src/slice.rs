@@ -316,7 +316,7 @@ impl Builder {
                     Message::Down { monitor, item, .. } => {
                         let from = match item {
                             DownItem::Proc(p) => Some(*p),
-                            DownItem::Name(_) => None,
+                            DownItem::Name(_) | DownItem::At { .. } => None,
                         };
                         (from, self.monitor_by.get(monitor).copied())
                     }
@@ -330,7 +330,7 @@ impl Builder {
                         };
                         (Some(*from), link)
                     }
-                    Message::User(_) => (None, None),
+                    Message::User(_) | Message::NodeDown { .. } => (None, None),
                 };
                 // The delivery follows the death that caused it (if it was in this group), or
                 // else whatever this step or group did.

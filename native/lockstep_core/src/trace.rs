@@ -1,6 +1,7 @@
 //! The event trace of one run: what each step did, with stable ids, oldest first. Payloads are
 //! the embedder's (`P`); the NIF renders them as terms and the Elixir side prints them.
 
+use crate::cluster::Mode;
 use crate::ids::{MonitorId, MsgId, Name, ProcId, TimerId};
 use crate::op::{Dest, Message, OpError, Reason};
 
@@ -175,6 +176,94 @@ pub enum EventKind<P> {
     /// A receive's deadline passed.
     Deadline {
         of: ProcId,
+    },
+    /// Something happened in the simulated cluster (see [`NetEvent`]).
+    Net(NetEvent),
+}
+
+/// Why something in transit between nodes was lost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DropWhy {
+    /// A partition with mode `drop` cut its way (the partition's id).
+    Partition(u32),
+    /// The node it came from or went to is down.
+    NodeDown,
+    /// It arrived, but its target had ended or its name was not registered there.
+    NoTarget,
+}
+
+/// A cluster event. Nodes are named, so the event reads the same without the run's node table.
+#[derive(Clone, Debug, PartialEq)]
+pub enum NetEvent {
+    NodesStarted {
+        nodes: Vec<Name>,
+    },
+    Partitioned {
+        id: u32,
+        from: Vec<Name>,
+        to: Vec<Name>,
+        mode: Mode,
+        one_way: bool,
+        fault: bool,
+    },
+    /// Partitions removed; `released` deferred messages and signals delivered at once.
+    Healed {
+        ids: Vec<u32>,
+        released: usize,
+        fault: bool,
+    },
+    /// The net tick time passed on a partition: the connection is down, monitors and links
+    /// across it fired with `noconnection`.
+    Detected {
+        id: u32,
+    },
+    NodeStopped {
+        node: Name,
+        fault: bool,
+    },
+    NodeStarted {
+        node: Name,
+        fault: bool,
+    },
+    Ticktime {
+        ms: u64,
+    },
+    MonitorNode {
+        node: Name,
+        on: bool,
+    },
+    /// `Node.list/0` (or every node, with `all`) read: `count` nodes.
+    Nodes {
+        all: bool,
+        count: usize,
+    },
+    /// A message or signal handed to the channel between two nodes (`held` when a partition
+    /// defers it).
+    Sent {
+        id: MsgId,
+        from: Name,
+        to: Name,
+        held: bool,
+    },
+    /// It arrived on `to` (`target`: the process it reached).
+    Arrived {
+        id: MsgId,
+        from: Name,
+        to: Name,
+        target: ProcId,
+    },
+    Dropped {
+        id: MsgId,
+        from: Name,
+        to: Name,
+        why: DropWhy,
+    },
+    /// Halves of a healed partition had each registered `name`: `killed` is killed and `kept`
+    /// keeps it (as `:global`'s default resolution does).
+    GlobalClash {
+        name: Name,
+        kept: ProcId,
+        killed: ProcId,
     },
 }
 

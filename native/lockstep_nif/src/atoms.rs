@@ -8,6 +8,11 @@ rustler::atoms! {
     unmanaged,
     nil,
     // operations
+    cluster,
+    node,
+    faults,
+    partitions,
+    crashes,
     spawn,
     spawn_link,
     send,

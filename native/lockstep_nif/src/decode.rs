@@ -41,6 +41,10 @@ fn name(term: Term<'_>) -> Result<Name, String> {
         .map_err(|_| "atom name is not valid UTF-8".to_string())
 }
 
+fn tag_is_cluster(tag: Atom) -> bool {
+    tag == atoms::cluster()
+}
+
 fn timeout(term: Term<'_>) -> Result<Option<u64>, String> {
     if term == atoms::infinity().to_term(term.get_env()) {
         return Ok(None);
@@ -104,10 +108,20 @@ impl RunState {
             let node: Atom = node
                 .decode()
                 .map_err(|_| "node must be an atom".to_string())?;
-            if node == self.node {
-                return Ok(Some(Dest::Name(name(*n)?)));
+            let node_name = name(node.to_term(term.get_env()))?;
+            if !self.ctl.cluster().is_cluster() {
+                if node == self.node {
+                    return Ok(Some(Dest::Name(name(*n)?)));
+                }
+                return Err(format!(
+                    "node {node_name} is not simulated in this run (start it with \
+                     Lockstep.Cluster.start_nodes/1)"
+                ));
             }
-            return Err(format!("remote node {node:?} is not simulated in this run"));
+            return Ok(Some(Dest::At {
+                name: name(*n)?,
+                node: node_name,
+            }));
         }
         Err(format!(
             "expected a pid, a registered name or {{name, node}}, got {term}",
@@ -326,6 +340,8 @@ impl RunState {
             Op::GlobalWhereis {
                 name: self.global_name(items[1]),
             }
+        } else if tag_is_cluster(tag) {
+            self.decode_cluster(&items, pending)?
         } else if tag == atoms::sync() {
             arity(4)?;
             // An integer object is the embedder's own encoding (see `Lockstep.SharedState`)

@@ -64,6 +64,9 @@ impl RunState {
                 let item = match item {
                     DownItem::Proc(p) => self.pid_term(env, *p),
                     DownItem::Name(n) => (name_atom(env, n), self.node).encode(env),
+                    DownItem::At { name, node } => {
+                        (name_atom(env, name), name_atom(env, node)).encode(env)
+                    }
                 };
                 (
                     atoms::down_tag(),
@@ -80,6 +83,7 @@ impl RunState {
                 self.reason(env, reason),
             )
                 .encode(env),
+            Message::NodeDown { node } => (name_atom(env, "nodedown"), name_atom(env, node)).encode(env),
         }
     }
 
@@ -122,6 +126,12 @@ impl RunState {
                 list.encode(env)
             }
             Reply::Error(e) => (atoms::error(), op_error(*e)).encode(env),
+            Reply::Nodes(names) => {
+                let names: Vec<Term<'a>> = names.iter().map(|n| name_atom(env, n)).collect();
+                names.encode(env)
+            }
+            Reply::Partition(id) => id.encode(env),
+            Reply::Refused(why) => (name_atom(env, "refused"), why.as_str()).encode(env),
         }
     }
 
@@ -143,6 +153,9 @@ impl RunState {
                 let what = match item {
                     DownItem::Proc(p) => self.pid_term(env, *p),
                     DownItem::Name(n) => (name_atom(env, n), self.node).encode(env),
+                    DownItem::At { name, node } => {
+                        (name_atom(env, name), name_atom(env, node)).encode(env)
+                    }
                 };
                 (atoms::process(), what).encode(env)
             })
@@ -170,6 +183,7 @@ impl RunState {
         match d {
             Dest::Proc(p) => p.0.encode(env),
             Dest::Name(n) => name_atom(env, n),
+            Dest::At { name, node } => (name_atom(env, name), name_atom(env, node)).encode(env),
         }
     }
 
@@ -274,6 +288,7 @@ impl RunState {
             K::Clock { to } => (a("clock"), *to).encode(env),
             K::TimerFired { to, .. } => (a("timer_fired"), self.opt_proc(env, *to)).encode(env),
             K::Deadline { of } => (a("deadline"), of.0).encode(env),
+            K::Net(n) => self.net_event(env, n),
         };
         (e.step, e.time, self.opt_proc(env, e.proc), kind).encode(env)
     }

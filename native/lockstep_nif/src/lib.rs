@@ -4,6 +4,7 @@
 
 mod atoms;
 mod checker;
+mod cluster;
 mod decode;
 mod encode;
 mod isolation;

@@ -269,6 +269,46 @@ fn settle_opt(opts: Term<'_>) -> Result<Option<u64>, String> {
 /// `depth_max`, `choices`, `seed`, `iteration`, `expected_steps`, `max_steps`, `allow_crashes`,
 /// `fail_on_blocked`, `fail_on_abnormal_exit`, `race_timers`, `settle`, `time_per_step`,
 /// `epoch` (all optional; see [`Config`]).
+/// The root's node: the `node` option (an atom), else the VM's own node.
+fn root_node<'a>(env: Env<'a>, opts: Term<'a>, vm_node: Atom) -> Result<lockstep_core::Name, String> {
+    let term = match Term::map_get(opts, atoms::node().encode(env)) {
+        Ok(t) if !t.is_atom() || t != atoms::nil().encode(env) => t,
+        _ => vm_node.encode(env),
+    };
+    if !term.is_atom() {
+        return Err(format!("node must be an atom, got {}", show(term)));
+    }
+    term.atom_to_string()
+        .map(lockstep_core::Name::from)
+        .map_err(|_| "node is not valid UTF-8".to_string())
+}
+
+/// `faults: %{partitions: n, crashes: n}` (absent: none).
+fn faults_opt(opts: Term<'_>) -> Result<lockstep_core::controller::FaultBudget, String> {
+    let env = opts.get_env();
+    let Ok(map) = Term::map_get(opts, atoms::faults().encode(env)) else {
+        return Ok(Default::default());
+    };
+    if !map.is_map() {
+        return Err(format!(
+            "faults must be a map of partitions and crashes, got {}",
+            show(map)
+        ));
+    }
+    let count = |key: Atom| -> Result<u32, String> {
+        match Term::map_get(map, key.encode(env)) {
+            Ok(t) => t.decode::<u32>().map_err(|_| {
+                format!("fault counts must be non-negative integers, got {}", show(t))
+            }),
+            Err(_) => Ok(0),
+        }
+    };
+    Ok(lockstep_core::controller::FaultBudget {
+        partitions: count(atoms::partitions())?,
+        crashes: count(atoms::crashes())?,
+    })
+}
+
 #[rustler::nif]
 fn run_new<'a>(
     env: Env<'a>,
@@ -297,6 +337,8 @@ fn run_new<'a>(
                 atoms::epoch(),
                 lockstep_core::controller::DEFAULT_EPOCH,
             )?,
+            node: root_node(env, opts, node)?,
+            faults: faults_opt(opts)?,
         };
         let info = IterationInfo {
             seed: opt(opts, atoms::seed(), 0u64)?,

@@ -39,6 +39,10 @@ impl Strategy for Guided {
         false
     }
 
+    fn picks_faults(&self) -> bool {
+        true
+    }
+
     fn begin(&mut self, _info: &IterationInfo) {}
 
     fn pick(&mut self, decision: &Decision<'_>) -> Result<ProcId, PickError> {

@@ -118,6 +118,14 @@ pub trait Strategy: Send {
     fn needs_races(&self) -> bool {
         true
     }
+
+    /// Whether the strategy picks injected faults itself (see `Config::faults`): true for
+    /// strategies that follow a recorded schedule, which then offers every fault the budget
+    /// allows as a candidate. Other strategies never see fault candidates: the controller
+    /// injects faults at steps drawn from the iteration's seed.
+    fn picks_faults(&self) -> bool {
+        false
+    }
 }
 
 /// A serialisable description of a strategy, from which each iteration's instance is built.

@@ -84,6 +84,10 @@ fn kinds(op: OpKind) -> u8 {
         OpKind::Info => MAILBOX | LIVENESS,
         // The clock fires timers into any mailbox and ends any timed receive.
         OpKind::Clock => MAILBOX | LIVENESS | NAME | OBJECT,
+        // A channel delivering into its head message's target mailbox.
+        OpKind::Deliver => MAILBOX | LIVENESS,
+        // Cluster operations and faults reach every process of a node or more.
+        OpKind::Cluster | OpKind::Fault => MAILBOX | LIVENESS | NAME | OBJECT,
     }
 }
 
@@ -144,6 +148,8 @@ impl Candidate {
                 None,
             ],
             OpKind::Info => [on_target(Mailbox, false), on_target(Liveness, false), None],
+            OpKind::Deliver => [on_target(Mailbox, true), on_target(Liveness, true), None],
+            OpKind::Cluster | OpKind::Fault => [None, None, None],
             OpKind::Start
             | OpKind::Spawn
             | OpKind::Sleep
@@ -191,7 +197,8 @@ impl RaceProbe {
             return false;
         }
         // A timer fire can reach any process's mailbox or end its receive.
-        if self.of.op == OpKind::Clock || other.op == OpKind::Clock {
+        let global = |k| matches!(k, OpKind::Clock | OpKind::Cluster | OpKind::Fault);
+        if global(self.of.op) || global(other.op) {
             return true;
         }
         if self.of.kills_pending_of(other) || other.kills_pending_of(&self.of) {

@@ -23,6 +23,10 @@ impl Strategy for Replay {
         false
     }
 
+    fn picks_faults(&self) -> bool {
+        true
+    }
+
     fn begin(&mut self, _info: &IterationInfo) {}
 
     fn pick(&mut self, decision: &Decision<'_>) -> Result<ProcId, PickError> {

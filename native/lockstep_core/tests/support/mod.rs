@@ -105,6 +105,20 @@ pub enum Instr {
     SyncRead(u64),
     /// End abnormally by the process's own code.
     Crash,
+    /// A cluster operation, as given.
+    Cluster(ClusterOp),
+    /// Spawn a child on a named node.
+    SpawnOn {
+        node: &'static str,
+        link: bool,
+        program: Vec<Instr>,
+    },
+    /// Send to `{name, node}`.
+    SendNameAt {
+        name: &'static str,
+        node: &'static str,
+        tag: u64,
+    },
 }
 
 /// What one simulated process did, for assertions.
@@ -309,7 +323,10 @@ impl World {
             match &reply {
                 Reply::Spawned(c) | Reply::SpawnedMonitored(c, _) => {
                     let instr = self.sims[&me].program[self.sims[&me].pc - 1].clone();
-                    if let Instr::Spawn { program, .. } | Instr::SpawnMonitor { program } = instr {
+                    if let Instr::Spawn { program, .. }
+                    | Instr::SpawnMonitor { program }
+                    | Instr::SpawnOn { program, .. } = instr
+                    {
                         self.add(*c, Some(me), program);
                     }
                     if let Reply::SpawnedMonitored(_, m) = reply {
@@ -447,6 +464,19 @@ impl World {
                     tag: object,
                 },
             },
+            Instr::Cluster(op) => Op::Cluster(op),
+            Instr::SpawnOn { node, link, .. } => Op::Cluster(ClusterOp::Spawn {
+                node: node.into(),
+                link,
+                monitor: false,
+            }),
+            Instr::SendNameAt { name, node, tag } => Op::Send {
+                to: Dest::At {
+                    name: name.into(),
+                    node: node.into(),
+                },
+                msg: self.pl(me, tag),
+            },
             Instr::Crash => Op::Exit {
                 reason: Reason::Term(Pl {
                     from: me.0,
@@ -471,7 +501,10 @@ fn recv_op(instr: &Instr, seen: usize) -> Op<Pl> {
 fn matches_instr(instr: &Instr, m: &Message<Pl>) -> bool {
     match (instr, m) {
         (Instr::RecvTag { tag, .. } | Instr::Poll { tag }, Message::User(p)) => p.tag == *tag,
-        (Instr::RecvSignal { .. }, Message::Down { .. } | Message::Exit { .. }) => true,
+        (
+            Instr::RecvSignal { .. },
+            Message::Down { .. } | Message::Exit { .. } | Message::NodeDown { .. },
+        ) => true,
         _ => false,
     }
 }
