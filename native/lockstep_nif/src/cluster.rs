@@ -28,7 +28,10 @@ fn node_list(term: Term<'_>) -> Result<Vec<Name>, String> {
     if items.len() > MAX_LISTED {
         return Err(format!("at most {MAX_LISTED} nodes per call"));
     }
-    items.into_iter().map(|t| atom_name(t, "a node name")).collect()
+    items
+        .into_iter()
+        .map(|t| atom_name(t, "a node name"))
+        .collect()
 }
 
 fn tag_is(term: Term<'_>, name: &str) -> bool {
@@ -94,10 +97,7 @@ impl RunState {
                 None
             } else {
                 Some(args[0].decode::<u32>().map_err(|_| {
-                    format!(
-                        "heal takes a partition id or :all, got {}",
-                        show(args[0])
-                    )
+                    format!("heal takes a partition id or :all, got {}", show(args[0]))
                 })?)
             };
             ClusterOp::Heal { partition }
@@ -154,7 +154,9 @@ impl RunState {
         let nodes = |ns: &[Name]| -> Vec<Term<'a>> { ns.iter().map(|n| a(n)).collect() };
         let net = a("net");
         match e {
-            NetEvent::NodesStarted { nodes: ns } => (net, a("nodes_started"), nodes(ns)).encode(env),
+            NetEvent::NodesStarted { nodes: ns } => {
+                (net, a("nodes_started"), nodes(ns)).encode(env)
+            }
             NetEvent::Partitioned {
                 id,
                 from,
@@ -222,8 +224,10 @@ impl RunState {
 fn run_node_of<'a>(env: Env<'a>, run: ResourceArc<RunResource>, pid: LocalPid) -> Term<'a> {
     match lock(&run) {
         Ok(st) => match st.by_pid.get(&pid).and_then(|p| st.ctl.node_of(*p)) {
-            Some(name) => Atom::from_str(env, name)
-                .map_or_else(|_| rustler::types::atom::nil().encode(env), |a| a.encode(env)),
+            Some(name) => Atom::from_str(env, name).map_or_else(
+                |_| rustler::types::atom::nil().encode(env),
+                |a| a.encode(env),
+            ),
             None => rustler::types::atom::nil().encode(env),
         },
         Err(e) => (rustler::types::atom::error(), e).encode(env),
@@ -237,8 +241,10 @@ fn run_nodes<'a>(env: Env<'a>, run: ResourceArc<RunResource>) -> Term<'a> {
     match lock(&run) {
         Ok(st) => {
             let atom = |s: &str| {
-                Atom::from_str(env, s)
-                    .map_or_else(|_| rustler::types::atom::nil().encode(env), |a| a.encode(env))
+                Atom::from_str(env, s).map_or_else(
+                    |_| rustler::types::atom::nil().encode(env),
+                    |a| a.encode(env),
+                )
             };
             let list: Vec<Term<'a>> = (0..st.ctl.process_count())
                 .map(|i| ProcId(i as u32))

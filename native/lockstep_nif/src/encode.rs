@@ -83,7 +83,9 @@ impl RunState {
                 self.reason(env, reason),
             )
                 .encode(env),
-            Message::NodeDown { node } => (name_atom(env, "nodedown"), name_atom(env, node)).encode(env),
+            Message::NodeDown { node } => {
+                (name_atom(env, "nodedown"), name_atom(env, node)).encode(env)
+            }
         }
     }
 

@@ -270,7 +270,11 @@ fn settle_opt(opts: Term<'_>) -> Result<Option<u64>, String> {
 /// `fail_on_blocked`, `fail_on_abnormal_exit`, `race_timers`, `settle`, `time_per_step`,
 /// `epoch` (all optional; see [`Config`]).
 /// The root's node: the `node` option (an atom), else the VM's own node.
-fn root_node<'a>(env: Env<'a>, opts: Term<'a>, vm_node: Atom) -> Result<lockstep_core::Name, String> {
+fn root_node<'a>(
+    env: Env<'a>,
+    opts: Term<'a>,
+    vm_node: Atom,
+) -> Result<lockstep_core::Name, String> {
     let term = match Term::map_get(opts, atoms::node().encode(env)) {
         Ok(t) if !t.is_atom() || t != atoms::nil().encode(env) => t,
         _ => vm_node.encode(env),
@@ -298,7 +302,10 @@ fn faults_opt(opts: Term<'_>) -> Result<lockstep_core::controller::FaultBudget, 
     let count = |key: Atom| -> Result<u32, String> {
         match Term::map_get(map, key.encode(env)) {
             Ok(t) => t.decode::<u32>().map_err(|_| {
-                format!("fault counts must be non-negative integers, got {}", show(t))
+                format!(
+                    "fault counts must be non-negative integers, got {}",
+                    show(t)
+                )
             }),
             Err(_) => Ok(0),
         }
