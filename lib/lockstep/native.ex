@@ -73,6 +73,8 @@ defmodule Lockstep.Native do
   def run_release(_run), do: :erlang.nif_error(:nif_not_loaded)
   def run_statuses(_run), do: :erlang.nif_error(:nif_not_loaded)
   def run_fingerprint(_run), do: :erlang.nif_error(:nif_not_loaded)
+  def run_node_of(_run, _pid), do: :erlang.nif_error(:nif_not_loaded)
+  def run_nodes(_run), do: :erlang.nif_error(:nif_not_loaded)
   def schedule_encode(_map), do: :erlang.nif_error(:nif_not_loaded)
   def schedule_decode(_json), do: :erlang.nif_error(:nif_not_loaded)
   def schedule_trace_json(_json), do: :erlang.nif_error(:nif_not_loaded)
