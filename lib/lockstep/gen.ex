@@ -31,22 +31,38 @@ defmodule Lockstep.Gen do
     Lockstep.whereis(name) || :undefined
   end
 
-  def whereis({name, node}) when is_atom(name) and node == node() do
-    whereis(name)
-  end
-
   def whereis({name, node} = server) when is_atom(name) and is_atom(node) do
-    if Lockstep.managed?() do
-      # A run simulates one node; a remote name is not reachable from inside it.
-      :undefined
-    else
-      GenServer.whereis(server) || :undefined
+    case resolve(server) do
+      {:nodedown, _node} -> :undefined
+      found -> found
     end
   end
 
   def whereis({:via, mod, name}) when is_atom(mod) do
     mod.whereis_name(name)
   end
+
+  # `whereis/1`, but `{:nodedown, node}` for `{name, node}` on a node that is down or not part
+  # of the run: a call to it exits as the BEAM's does. Inside a run `{name, node}` is looked up
+  # on the simulated node (the caller's own node reads its own registry).
+  defp resolve({name, node} = server) when is_atom(name) and is_atom(node) do
+    cond do
+      not Lockstep.managed?() ->
+        if node == Kernel.node(), do: whereis(name), else: GenServer.whereis(server) || :undefined
+
+      node == Lockstep.Cluster.node() ->
+        whereis(name)
+
+      true ->
+        case Lockstep.Cluster.lookup(name, node) do
+          {:ok, nil} -> :undefined
+          {:ok, pid} -> pid
+          {:nodedown, _why} -> {:nodedown, node}
+        end
+    end
+  end
+
+  defp resolve(server), do: whereis(server)
 
   @doc """
   Calls `server` with `request` and waits up to `timeout` ms (virtual inside a run) for the
@@ -59,7 +75,10 @@ defmodule Lockstep.Gen do
   def call(server, request, timeout, caller_module \\ GenServer) do
     location = {caller_module, :call, [server, request, timeout]}
 
-    case whereis(server) do
+    case resolve(server) do
+      {:nodedown, node} ->
+        exit({{:nodedown, node}, location})
+
       :undefined ->
         exit({:noproc, location})
 
@@ -108,7 +127,7 @@ defmodule Lockstep.Gen do
         reply
 
       {:ok, {:DOWN, ^ref, _, _, :noconnection}} ->
-        exit({{:nodedown, node(pid)}, location})
+        exit({{:nodedown, Lockstep.Cluster.node_of(pid)}, location})
 
       {:ok, {:DOWN, ^ref, _, _, reason}} ->
         exit({reason, location})
@@ -169,13 +188,22 @@ defmodule Lockstep.Gen do
     _, _ -> :ok
   end
 
-  def send_quietly({name, node}, message) when is_atom(name) and node == node() do
-    send_quietly(name, message)
-  end
-
   def send_quietly({name, node} = server, message) when is_atom(name) and is_atom(node) do
-    # A run simulates one node: a message to another node has nowhere to go.
-    if Lockstep.managed?(), do: :ok, else: send_quietly_plain(server, message)
+    cond do
+      not Lockstep.managed?() ->
+        if node == Kernel.node(),
+          do: send_quietly(name, message),
+          else: send_quietly_plain(server, message)
+
+      node == Lockstep.Cluster.node() ->
+        send_quietly(name, message)
+
+      true ->
+        # On the simulated node, through the channel: lost there when nobody has the name.
+        Lockstep.send(server, message)
+    end
+  rescue
+    ArgumentError -> :ok
   end
 
   def send_quietly(dest, message) when is_pid(dest) or is_atom(dest) do

@@ -78,8 +78,9 @@ defmodule Lockstep.GenServer do
       answered `{:error, {:unknown_system_msg, message}}`.
     * A late reply, arriving after the caller timed out, stays in the caller's mailbox as
       `{reference, reply}` (process aliases are not simulated), as it did before OTP 24.
-    * A run simulates one node: `{name, node}` for another node is never found inside a run,
-      `whereis/1` returns `nil` for it, and `multi_call`/`abcast` are not provided.
+    * `{name, node}` addresses `name` on a node of the run's simulated cluster
+      (`Lockstep.Cluster`): a call to a node that is down or that the run never named exits
+      with `{:nodedown, node}`; `multi_call`/`abcast` are not provided.
     * `{:via, module, name}` needs a registry that works inside runs: `Lockstep.Global` or
       `Lockstep.Registry` (`{:via, Lockstep.Registry, {registry, key}}`).
     * `start/3` spawns the server, then monitors it (two steps, where `:proc_lib` does it

@@ -64,7 +64,8 @@ defmodule Lockstep.GenStatem do
     * A late reply after a call timed out stays in the caller's mailbox as
       `{reference, reply}`.
     * `{:via, module, name}` needs a registry that works inside runs: `Lockstep.Global` or
-      `Lockstep.Registry`; a run simulates one node.
+      `Lockstep.Registry`; `{name, node}` addresses a node of the run's simulated cluster
+      (`Lockstep.Cluster`).
   """
 
   alias Lockstep.Gen

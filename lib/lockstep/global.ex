@@ -14,10 +14,19 @@ defmodule Lockstep.Global do
       Lockstep.GenServer.start_link(Cache, [], name: {:global, {:cache, 1}})
       Lockstep.GenServer.call({:global, {:cache, 1}}, :size)
 
+  ## In a simulated cluster
+
+  With nodes started by `Lockstep.Cluster`, each node sees the names held by processes on the
+  nodes it is connected to: across a partition each half sees only its own, and each half
+  can register the same name for a process of its own. When the partition heals, a name held
+  on both sides keeps one holder and the other is killed (a `:killed` exit), as with
+  `:global`'s default resolver; where that one picks at random, the run keeps the process that
+  registered first, so a schedule always resolves the same way. The report shows the clash as
+  a step. A process on a stopped node loses its names.
+
   ## Differences from `:global`
 
-    * A run simulates one node: there are no name clashes between nodes to resolve, so there is
-      no resolve function (`register_name/3`), no locks (`set_lock/1`, `trans/2`) and no
+    * No custom resolve function (`register_name/3`), no locks (`set_lock/1`, `trans/2`) and no
       `re_register_name/2`.
     * A name is any term; two names are the same when their external term formats are equal
       (as `=:=` decides for everything but maps with more than 32 keys).

@@ -142,8 +142,23 @@ defmodule Lockstep.Runtime do
     {start_child(ctx, fun, {:spawn_monitor, link, ref}), ref}
   end
 
-  defp start_child({run, tag, _id, runner} = ctx, fun, op) do
+  defp start_child(ctx, fun, op) do
     {:spawned, child} = sync(ctx, op)
+    launch(ctx, child, fun)
+  end
+
+  @doc """
+  Performs a spawning `op` of the cluster (`{:cluster, :spawn, node, link, ref}`): the child's
+  pid, or `{:refused, why}` when the engine refused it (an unknown or stopped node).
+  """
+  def spawn_with(ctx, fun, op) do
+    case sync(ctx, op) do
+      {:spawned, child} -> launch(ctx, child, fun)
+      {:refused, why} -> {:refused, why}
+    end
+  end
+
+  defp launch({run, tag, _id, runner}, child, fun) do
     escapes = Escape.mode()
     pid = :erlang.spawn(fn -> child_main({run, tag, child, runner}, fun, escapes) end)
     bind_child(run, child, pid)

@@ -24,7 +24,8 @@ defmodule Lockstep.Instrument.Mapping do
     :persistent_term => Lockstep.PersistentTerm,
     :global => Lockstep.Global,
     :gen_statem => Lockstep.GenStatem,
-    :sys => Lockstep.Sys
+    :sys => Lockstep.Sys,
+    Node => Lockstep.Node
   }
 
   # {module, function, arity} => {target module, target function}, for primitives whose
@@ -103,7 +104,14 @@ defmodule Lockstep.Instrument.Mapping do
     {DateTime, :utc_now, 1} => {RT, :utc_now},
     {NaiveDateTime, :utc_now, 0} => {RT, :naive_utc_now},
     {NaiveDateTime, :utc_now, 1} => {RT, :naive_utc_now},
-    {Process, :spawn, 4} => {RT, :process_spawn}
+    {Process, :spawn, 4} => {RT, :process_spawn},
+    {:erlang, :node, 0} => {Lockstep.Cluster, :node},
+    {:erlang, :node, 1} => {Lockstep.Cluster, :node_of},
+    {:erlang, :nodes, 0} => {Lockstep.Node, :list},
+    {:erlang, :nodes, 1} => {Lockstep.Node, :list},
+    {:erlang, :monitor_node, 2} => {Lockstep.Node, :monitor},
+    {:erlang, :spawn, 2} => {Lockstep.Node, :spawn},
+    {:erlang, :spawn_link, 2} => {Lockstep.Node, :spawn_link}
   }
 
   # Calls that cannot be put under control, with the reason given at instrumentation time.

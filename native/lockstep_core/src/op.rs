@@ -237,6 +237,9 @@ pub enum ClusterOp {
     SetTicktime { ms: u64 },
     /// `Node.list/0` from the caller's node; with `all`, every node the run named.
     Nodes { all: bool },
+    /// The process registered as `name` on `node` (what a call to `{name, node}` addresses);
+    /// refused when the node is unknown or down.
+    WhereisOn { name: Name, node: Name },
 }
 
 /// The kind of an operation without its payload: what strategies and reports look at.

@@ -132,6 +132,12 @@ impl RunState {
             ClusterOp::Nodes {
                 all: flag(args[0], "the all flag")?,
             }
+        } else if tag_is(what, "whereis_on") {
+            arity(2)?;
+            ClusterOp::WhereisOn {
+                name: atom_name(args[0], "the name")?,
+                node: atom_name(args[1], "the node")?,
+            }
         } else {
             return Err(bad());
         };

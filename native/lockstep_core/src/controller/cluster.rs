@@ -542,6 +542,15 @@ impl<P: Clone> Controller<P> {
                 self.record(Some(pick), net(NetEvent::Nodes { all, count }));
                 Reply::Nodes(names)
             }
+            ClusterOp::WhereisOn { name, node } => {
+                let n = self.cluster.resolve(&node)?;
+                if !self.cluster.is_up(n) {
+                    return Err(ClusterError::NodeDown(node));
+                }
+                let found = self.whereis_on(n, &name);
+                self.record(Some(pick), EventKind::Whereis { name, found });
+                Reply::Whereis(found)
+            }
         })
     }
 
