@@ -363,7 +363,7 @@ defmodule Lockstep.Replay do
   # ----- outcomes ----------------------------------------------------------------------------
 
   defp reproduced(f, cfg, schedule) do
-    now = Report.events(f.trace, f.processes)
+    now = Report.events(f.trace, f.processes, nil, f[:nodes])
     difference = first_difference(schedule, now, namer(f.processes), max(f.steps, schedule.steps))
 
     headline =
@@ -402,7 +402,7 @@ defmodule Lockstep.Replay do
   defp not_followed(f, schedule) do
     statuses = f.statuses || []
     who = namer(f.processes)
-    now = Report.events(f.trace, f.processes)
+    now = Report.events(f.trace, f.processes, nil, f[:nodes])
 
     {reason, at, expected, enabled, recorded_at, actual_at} =
       case f.detail do
@@ -442,7 +442,7 @@ defmodule Lockstep.Replay do
 
   defp no_failure(steps, run, schedule) do
     who = namer(run.processes)
-    now = Report.events(run.trace, run.processes)
+    now = Report.events(run.trace, run.processes, nil, run[:nodes])
 
     {step, recorded, actual} =
       first_difference(schedule, now, who, max(steps, schedule.steps)) ||

@@ -9,7 +9,7 @@ defmodule Lockstep.Report do
   @spec format(map(), keyword()) :: String.t()
   def format(f, opts \\ []) do
     max_lines = Keyword.get(opts, :max_lines, @max_lines)
-    names = names(f.processes)
+    names = names(f.processes, f[:nodes])
     # The story (calls folded, their bookkeeping left out) unless every step is asked for.
     {trace, hidden} =
       if Keyword.get(opts, :full, false),
@@ -63,7 +63,7 @@ defmodule Lockstep.Report do
 
   @doc "The failure's detail as text (the exception, the blocked processes, ...)."
   @spec detail_text(map()) :: String.t()
-  def detail_text(f), do: detail(f, names(f.processes))
+  def detail_text(f), do: detail(f, names(f.processes, f[:nodes]))
 
   @doc "An escape (a note of `Lockstep.Escape`) as text, `processes` being `[{id, pid, name}]`."
   @spec escape_text(map(), [tuple()]) :: String.t()
@@ -98,9 +98,9 @@ defmodule Lockstep.Report do
   The run's events rendered for people: `[%{step, time, proc, kind, text}]`, `kind` being the
   event's name (`"send"`, `"receive"`, ...). What a schedule file stores.
   """
-  @spec events([tuple()], [tuple()], [non_neg_integer() | nil] | nil) :: [map()]
-  def events(trace, processes, message_ids \\ nil) do
-    names = names(processes)
+  @spec events([tuple()], [tuple()], [non_neg_integer() | nil] | nil, map() | nil) :: [map()]
+  def events(trace, processes, message_ids \\ nil, nodes \\ nil) do
+    names = names(processes, nodes)
     render = &term(&1, names)
     # The engine's message ids, one per event (nil where none), when the run gave them.
     ids =
@@ -131,8 +131,11 @@ defmodule Lockstep.Report do
 
   defp kind(_), do: "event"
 
-  defp names(processes) do
+  # `nodes` (`%{id => node}`, from a cluster run) puts each process's node into its alias.
+  defp names(processes, nodes \\ nil) do
     names = Map.new(processes, fn {id, _pid, name} -> {id, name} end)
+    node_keys = for {id, node} <- nodes || %{}, into: %{}, do: {{:node, id}, node}
+    names = Map.merge(names, node_keys)
     Map.merge(names, pid_aliases(processes, names))
   end
 
@@ -463,10 +466,12 @@ defmodule Lockstep.Report do
     {lines, _} =
       Enum.map_reduce(events, nil, fn %{step: step, time: time, proc: proc, text: text},
                                       last_step ->
-        # A step without a process is the clock's (racing timers).
+        # A step without a process is the clock's (racing timers), or the simulated
+        # network's (a message arriving on another node, a fault).
         if step != last_step and step > 0 do
           num = String.pad_leading("#{step}.", 6)
-          who = String.pad_trailing(if(proc, do: who_is.(proc), else: "clock"), 4)
+          who = if(proc, do: who_is.(proc), else: if(net?(text), do: "net", else: "clock"))
+          who = String.pad_trailing(who, 4)
           {"#{num} #{who} #{text}#{at(time)}", step}
         else
           {"         · #{text}", last_step}
@@ -474,6 +479,10 @@ defmodule Lockstep.Report do
       end)
 
     lines
+  end
+
+  defp net?(text) do
+    String.starts_with?(text, ["message #", "fault: ", "partition #", "global name "])
   end
 
   defp at(0), do: ""
@@ -484,7 +493,8 @@ defmodule Lockstep.Report do
   defp event({:spawn, c, true}, n), do: "spawns #{alias_of(c, n)}, linked"
 
   defp event({:send, dest, to, msg}, n) do
-    dropped = if to == nil, do: " (dropped: no such process)", else: ""
+    # To `{name, node}` the cluster's own events say what became of it.
+    dropped = if to == nil and not is_tuple(dest), do: " (dropped: no such process)", else: ""
     "sends #{term(msg, n)} to #{dest(dest, n)}#{dropped}"
   end
 
@@ -574,7 +584,76 @@ defmodule Lockstep.Report do
   defp event({:timer_fired, nil}, _), do: "a timer fires (no recipient)"
   defp event({:timer_fired, to}, n), do: "a timer fires for #{alias_of(to, n)}"
   defp event({:deadline, of}, n), do: "#{alias_of(of, n)}'s timeout expires"
+  defp event({:net, _, _} = e, n), do: net(e, n)
+  defp event({:net, _, _, _} = e, n), do: net(e, n)
+  defp event({:net, _, _, _, _} = e, n), do: net(e, n)
+  defp event({:net, _, _, _, _, _} = e, n), do: net(e, n)
   defp event(other, _), do: inspect(other)
+
+  # The simulated cluster's events (Lockstep.Cluster).
+  defp net({:net, :nodes_started, nodes}, _), do: "starts nodes #{nodes(nodes)}"
+
+  defp net({:net, :partitioned, id, from, to, {mode, one_way, fault}}, _) do
+    arrow = if one_way, do: "cannot reach", else: "and"
+    tail = if one_way, do: "", else: " are cut off from each other"
+
+    "#{fault(fault)}partition ##{id} (#{inspect(mode)}): #{nodes(from)} #{arrow} " <>
+      "#{nodes(to)}#{tail}"
+  end
+
+  defp net({:net, :healed, ids, released, fault}, _) do
+    parts = Enum.map_join(ids, ", ", &"##{&1}")
+    what = if ids == [], do: "heals (no partition was active)", else: "heals partition #{parts}"
+    held = if released > 0, do: ", #{plural(released, "deferred message")} move on", else: ""
+    fault(fault) <> what <> held
+  end
+
+  defp net({:net, :detected, id}, _),
+    do: "partition ##{id} detected: the net tick time passed, connections across it are down"
+
+  defp net({:net, :node_stopped, node, fault}, _),
+    do: "#{fault(fault)}node #{inspect(node)} stops"
+
+  defp net({:net, :node_started, node, fault}, _),
+    do: "#{fault(fault)}node #{inspect(node)} starts again, empty"
+
+  defp net({:net, :ticktime, ms}, _), do: "sets the net tick time to #{ms} ms"
+
+  defp net({:net, :monitor_node, node, true}, _), do: "monitors node #{inspect(node)}"
+  defp net({:net, :monitor_node, node, false}, _), do: "stops monitoring node #{inspect(node)}"
+  defp net({:net, :nodes, true, count}, _), do: "lists the cluster's nodes (#{count})"
+  defp net({:net, :nodes, false, count}, _), do: "lists the connected nodes (#{count})"
+
+  defp net({:net, :sent, id, from, to, held}, _) do
+    how = if held, do: "held by a partition", else: "in transit"
+    "message ##{id} #{how}: #{inspect(from)} → #{inspect(to)}"
+  end
+
+  defp net({:net, :arrived, id, from, to, target}, n),
+    do: "message ##{id} arrives: #{inspect(from)} → #{inspect(to)}, for #{alias_of(target, n)}"
+
+  defp net({:net, :dropped, id, from, to, why}, _) do
+    why =
+      case why do
+        {:partition, p} -> "partition ##{p}"
+        :nodedown -> "a node is down"
+        :no_target -> "no such process there"
+        other -> inspect(other)
+      end
+
+    "message ##{id} lost: #{inspect(from)} → #{inspect(to)} (#{why})"
+  end
+
+  defp net({:net, :global_clash, name, kept, killed}, n),
+    do:
+      "global name #{term(name, n)} held on both sides at heal: #{alias_of(kept, n)} keeps it, " <>
+        "#{alias_of(killed, n)} is killed"
+
+  defp net(other, _), do: inspect(other)
+
+  defp nodes(list), do: Enum.map_join(list, ", ", &inspect/1)
+  defp fault(true), do: "fault: "
+  defp fault(_), do: ""
 
   defp table(table, _names) when is_reference(table), do: "an unnamed table"
   defp table(table, names), do: "table " <> term(table, names)
@@ -584,9 +663,15 @@ defmodule Lockstep.Report do
 
   @doc "P-alias of a process id, with its registered name if it has one."
   def alias_of(id, names) do
+    at =
+      case Map.get(names, {:node, id}) do
+        nil -> ""
+        node -> "@#{node}"
+      end
+
     case Map.get(names, id) do
-      nil -> "P#{id}"
-      name -> "P#{id}(#{inspect(name)})"
+      nil -> "P#{id}#{at}"
+      name -> "P#{id}#{at}(#{inspect(name)})"
     end
   end
 

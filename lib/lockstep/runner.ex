@@ -656,7 +656,11 @@ defmodule Lockstep.Runner do
     processes = for {id, pid, name, _alive} <- Native.run_procs(run), do: {id, pid, name}
 
     {kind, steps, schedule_hash,
-     %{trace: Native.run_trace(run, @trace_kept), processes: processes}}
+     %{
+       trace: Native.run_trace(run, @trace_kept),
+       processes: processes,
+       nodes: cluster_nodes(run)
+     }}
   end
 
   defp passed(kind, _run, steps, schedule_hash, _ctx), do: {kind, steps, schedule_hash}
@@ -684,6 +688,7 @@ defmodule Lockstep.Runner do
        slice: Native.run_slice(run, nil),
        steps: elem(Native.run_status(run), 0),
        processes: processes,
+       nodes: cluster_nodes(run),
        iteration: ctx.iteration,
        iter_seed: ctx.iter_seed,
        expected_steps: ctx.expected_steps,
@@ -691,6 +696,19 @@ defmodule Lockstep.Runner do
        statuses: if(category == :diverged, do: Native.run_statuses(run), else: nil)
      }
      |> Map.merge(extra)}
+  end
+
+  # In a run that simulates a cluster, the node of each process not on the run's own node (the
+  # report writes them `P3@b`); nil otherwise.
+  defp cluster_nodes(run) do
+    case Native.run_nodes(run) do
+      [{0, root, _} | _] = list ->
+        away = for {id, node, :process} <- list, node != root, into: %{}, do: {id, node}
+        if away == %{}, do: nil, else: away
+
+      _ ->
+        nil
+    end
   end
 
   defp killed?(trace, id) do

@@ -457,7 +457,7 @@ defmodule Lockstep.Schedule do
         end),
       trace:
         f.trace
-        |> Lockstep.Report.events(f.processes, f[:message_ids])
+        |> Lockstep.Report.events(f.processes, f[:message_ids], f[:nodes])
         |> Enum.map(fn e ->
           fields =
             Map.new(e.fields, fn {k, v} -> {k, if(is_binary(v), do: printable(v), else: v)} end)

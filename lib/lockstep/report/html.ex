@@ -68,7 +68,7 @@ defmodule Lockstep.Report.Html do
         _ -> nil
       end
 
-    texts = Lockstep.Report.events(trace, f.processes, ids)
+    texts = Lockstep.Report.events(trace, f.processes, ids, f[:nodes])
     events = Enum.zip_with(trace, texts, fn {_, _, _, raw}, ev -> from_raw(ev, raw) end)
 
     render(

@@ -27,7 +27,7 @@
 use crate::controller::Outcome;
 use crate::ids::{MonitorId, MsgId, Name, ProcId, TimerId};
 use crate::op::{Dest, DownItem, Message};
-use crate::trace::{Event, EventKind};
+use crate::trace::{Event, EventKind, NetEvent};
 use std::collections::HashMap;
 
 /// What to slice back from.
@@ -247,6 +247,26 @@ impl Builder {
                         self.dep(n, reg);
                     }
                 }
+            }
+            K::Net(NetEvent::Sent { id, .. }) => {
+                if let Some(n) = at {
+                    self.producer.entry(*id).or_insert(n);
+                }
+            }
+            K::Net(NetEvent::Arrived { id, .. }) if e.proc.is_none() => {
+                // A channel's step: it follows the send it carries, and the receive follows it.
+                let deps: Vec<usize> = self.producer.get(id).copied().into_iter().collect();
+                let n = match self.g.step_node.get(&e.step) {
+                    Some(&n) => n,
+                    None => {
+                        let n = self.node(Some(e.step), deps);
+                        self.g.step_node.insert(e.step, n);
+                        n
+                    }
+                };
+                self.current = Some(n);
+                self.current_proc = None;
+                self.producer.insert(*id, n);
             }
             K::Receive { id, .. } => {
                 if let Some(n) = at {

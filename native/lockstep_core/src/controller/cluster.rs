@@ -230,11 +230,21 @@ impl<P: Clone> Controller<P> {
             },
         };
         let id = self.next_msg_id();
-        let delivered = match (node, target) {
-            (Some(n), Some(TransitTo::Proc(t))) if n == here => self
-                .push(t, id, Some(pick), Message::User(msg.clone()))
-                .then_some(t),
+        match (node, target) {
+            (Some(n), Some(TransitTo::Proc(t))) if n == here => {
+                let delivered = self
+                    .push(t, id, Some(pick), Message::User(msg.clone()))
+                    .then_some(t);
+                let ev = EventKind::Send {
+                    dest: to,
+                    to: delivered,
+                    id,
+                    msg,
+                };
+                self.record(Some(pick), ev);
+            }
             (Some(n), Some(t)) => {
+                // The send is the step's first event; the channel's taking it follows.
                 let reached = match &t {
                     TransitTo::Proc(p) => Some(*p),
                     TransitTo::Name(_) => None,
@@ -245,21 +255,26 @@ impl<P: Clone> Controller<P> {
                     to: t,
                     msg: Message::User(msg.clone()),
                 };
+                let ev = EventKind::Send {
+                    dest: to,
+                    to: reached,
+                    id,
+                    msg,
+                };
+                self.record(Some(pick), ev);
                 self.transmit(here, n, item);
-                reached
             }
             // An unknown node, or a name not registered on this node: lost, as on the BEAM.
-            _ => None,
-        };
-        self.record(
-            Some(pick),
-            EventKind::Send {
-                dest: to,
-                to: delivered,
-                id,
-                msg,
-            },
-        );
+            _ => {
+                let ev = EventKind::Send {
+                    dest: to,
+                    to: None,
+                    id,
+                    msg,
+                };
+                self.record(Some(pick), ev);
+            }
+        }
         Reply::Ok
     }
 
