@@ -52,8 +52,9 @@ defmodule Lockstep.Cluster do
 
   ## Limits
 
-    * Spawning on a node that is down, or that the run never named, raises `ArgumentError`
-      (the BEAM hands out a pid that is dead at once).
+    * Spawning on a node the run never named raises `ArgumentError`; on a node that is down
+      it returns a pid that is dead at once (its link or monitor fires `:noconnection`), as
+      on the BEAM.
     * `whereis_on/2` and a call to `{name, node}` read the other node's registry at the step
       they run, even across a partition (the message that follows is what the partition holds
       back).

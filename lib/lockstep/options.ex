@@ -41,6 +41,10 @@ defmodule Lockstep.Options do
     # plain call is reported, with its stack, before the call times out.
     watchdog: {2_000, "a positive integer (milliseconds)", :pos_integer},
     escapes: {:fail, ":fail or :warn", {:in, [:fail, :warn]}},
+    # The simulated cluster (Lockstep.Cluster): the root's node, and faults the strategy may
+    # inject on its own.
+    node: {nil, "an atom (the run's own node name)", :node},
+    faults: {[], "a keyword list [partitions: n, crashes: n] of non-negative integers", :faults},
     max_run_time: {30_000, "a positive integer (milliseconds) or :infinity", :budget},
     trace_dir: {nil, "a path (string)", :string},
     keep_failures: {100, "a positive integer or :infinity", :budget},
@@ -67,7 +71,9 @@ defmodule Lockstep.Options do
     :timers,
     :settle,
     :time_per_step,
-    :clock_start
+    :clock_start,
+    :faults,
+    :node
   ]
 
   @doc "The options a schedule file records and a replay restores."
@@ -86,7 +92,9 @@ defmodule Lockstep.Options do
       race_timers: cfg.timers == :race,
       settle: cfg.settle,
       time_per_step: cfg.time_per_step,
-      epoch: clock_ms(cfg.clock_start)
+      epoch: clock_ms(cfg.clock_start),
+      faults: Map.new(cfg.faults),
+      node: cfg.node
     }
   end
 
@@ -122,7 +130,8 @@ defmodule Lockstep.Options do
                   Enum.map_join(@keys, ", ", &inspect/1)
 
         {:ok, {_default, expected, valid?}} ->
-          unless (value == nil and key in [:seed, :trace_dir, :test]) or valid?(valid?, value) do
+          unless (value == nil and key in [:seed, :trace_dir, :test, :node]) or
+                   valid?(valid?, value) do
             raise ArgumentError,
                   "invalid value for #{where} option #{inspect(key)}: expected #{expected}, " <>
                     "got: #{inspect(value)}"
@@ -192,6 +201,13 @@ defmodule Lockstep.Options do
   defp valid?(:clock_start, v), do: valid?(:non_neg_integer, v)
   defp valid?(:depth_range, first..last//step), do: step == 1 and first >= 1 and first <= last
   defp valid?(:depth_range, _), do: false
+  defp valid?(:node, v), do: is_atom(v) and v not in [true, false]
+
+  defp valid?(:faults, v) do
+    Keyword.keyword?(v) and
+      Enum.all?(v, fn {k, n} -> k in [:partitions, :crashes] and is_integer(n) and n >= 0 end)
+  end
+
   # The shape only; check_strategy_options!/2 then checks each of the strategy's options.
   defp valid?(:strategy, name) when name in @strategy_names, do: true
 

@@ -29,9 +29,11 @@ defmodule Lockstep.Schedule do
       and that iteration's own seed; `expected_steps` - the run-length estimate the strategy
       was given (PCT places its change points with it)
     * `settings` - `{max_steps, allow_crashes, fail_on_blocked, step_limit,
-      fail_on_abnormal_exit, timers, settle, time_per_step, clock_start}`, the run options that
-      change what a replay does (`settle` is `null` for `:infinity`, `clock_start` in ms since
-      the Unix epoch); files written before the last five existed read with their defaults
+      fail_on_abnormal_exit, timers, settle, time_per_step, clock_start, faults, node}`, the
+      run options that change what a replay does (`settle` is `null` for `:infinity`,
+      `clock_start` in ms since the Unix epoch, `faults` `{partitions, crashes}`, `node` the
+      run's own node or `null`); files written before the last seven existed read with their
+      defaults
     * `steps` - the number of steps; `category` - `"exception"`, `"crash"`,
       `"exit_signal"`, `"deadlock"`, `"left_blocked"`, `"step_limit"`, `"watchdog"`,
       `"escape"`, `"diverged"`, `"aborted"` (any other is refused); `detail` - the failure as
@@ -83,7 +85,9 @@ defmodule Lockstep.Schedule do
               timers: :idle,
               settle: 5_000,
               time_per_step: 0,
-              clock_start: 1_767_225_600_000
+              clock_start: 1_767_225_600_000,
+              faults: [],
+              node: nil
             },
             steps: 0,
             category: nil,
@@ -122,7 +126,9 @@ defmodule Lockstep.Schedule do
             timers: :idle | :race,
             settle: non_neg_integer() | :infinity,
             time_per_step: non_neg_integer(),
-            clock_start: non_neg_integer()
+            clock_start: non_neg_integer(),
+            faults: [partitions: non_neg_integer(), crashes: non_neg_integer()],
+            node: atom() | nil
           },
           steps: non_neg_integer(),
           category: atom() | String.t(),
@@ -232,8 +238,16 @@ defmodule Lockstep.Schedule do
       timers: if(s[:timers] == "race", do: :race, else: :idle),
       settle: s[:settle] || :infinity,
       time_per_step: s[:time_per_step],
-      clock_start: s[:clock_start]
+      clock_start: s[:clock_start],
+      faults: faults_in(s[:faults]),
+      node: s[:node] && String.to_atom(s[:node])
     })
+  end
+
+  defp faults_in(nil), do: []
+
+  defp faults_in(f) do
+    for key <- [:partitions, :crashes], (f[key] || 0) > 0, do: {key, f[key]}
   end
 
   defp settings_out(s) do
@@ -242,6 +256,8 @@ defmodule Lockstep.Schedule do
 
     %{s | settle: if(s.settle == :infinity, do: nil, else: s.settle)}
     |> Map.update!(:clock_start, &Options.clock_ms/1)
+    |> Map.update!(:faults, &Map.new/1)
+    |> Map.update!(:node, &(&1 && Atom.to_string(&1)))
   end
 
   # The option as written, when it is a plain literal; else the structured name and params.

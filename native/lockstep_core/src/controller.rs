@@ -1223,9 +1223,10 @@ impl<P: Clone> Controller<P> {
                 let here = self.procs[pick.index()].node;
                 let ok = self.global_holder(here, &name).is_none();
                 if ok && self.is_alive(target) {
+                    // In registration order: at a heal the first holder keeps the name.
                     let holders = self.globals.entry(name.clone()).or_default();
-                    if let Err(i) = holders.binary_search(&target) {
-                        holders.insert(i, target);
+                    if !holders.contains(&target) {
+                        holders.push(target);
                     }
                     self.procs[target.index()].globals.insert(name.clone());
                 }

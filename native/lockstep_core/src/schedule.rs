@@ -159,6 +159,21 @@ pub struct RunSettings {
     /// The system time (ms since the Unix epoch) at virtual time 0.
     #[serde(default = "default_clock_start")]
     pub clock_start: u64,
+    /// The faults the strategy could inject (`faults:`); none in older files.
+    #[serde(default)]
+    pub faults: FaultSettings,
+    /// The run's own node (`node:`); `null`: the VM's node.
+    #[serde(default)]
+    pub node: Option<String>,
+}
+
+/// The fault budget of a run whose strategy may partition and stop nodes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaultSettings {
+    #[serde(default)]
+    pub partitions: u32,
+    #[serde(default)]
+    pub crashes: u32,
 }
 
 fn default_settle() -> Option<u64> {

@@ -455,10 +455,16 @@ impl<P: Clone> Controller<P> {
                 monitor,
             } => {
                 let n = self.cluster.resolve(&node)?;
+                let reply = self.spawn_on(pick, n, link, monitor);
                 if !self.cluster.is_up(n) {
-                    return Err(ClusterError::NodeDown(node));
+                    // As on the BEAM: a pid that is dead at once, its link and monitor firing
+                    // with `noconnection`.
+                    let child = ProcId(self.procs.len() as u32 - 1);
+                    self.procs[child.index()].state = State::Waiting(Op::Start);
+                    self.unbound -= 1;
+                    self.terminate(child, Reason::NoConnection, Termination::NodeDown);
                 }
-                self.spawn_on(pick, n, link, monitor)
+                reply
             }
             ClusterOp::StartNodes { names } => {
                 for name in &names {
