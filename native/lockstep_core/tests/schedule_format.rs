@@ -2,8 +2,9 @@
 //! problem, the readable layout, and strict replay of a saved schedule.
 
 use lockstep_core::schedule::{
-    fingerprint, Field, ProcessInfo, RunSettings, Schedule, ScheduleError, ShrunkFrom, StepLimit,
-    StrategySpec, TestIdentity, Timers, TraceEvent, CATEGORIES, FORMAT, STRATEGIES, VERSION,
+    fingerprint, FaultSettings, Field, ProcessInfo, RunSettings, Schedule, ScheduleError,
+    ShrunkFrom, StepLimit, StrategySpec, TestIdentity, Timers, TraceEvent, CATEGORIES, FORMAT,
+    STRATEGIES, VERSION,
 };
 use lockstep_core::strategy::{PickError, StrategyConfig};
 use lockstep_core::{
@@ -45,6 +46,11 @@ fn sample() -> Schedule {
             settle: None,
             time_per_step: 2,
             clock_start: 1_000,
+            faults: FaultSettings {
+                partitions: 1,
+                crashes: 2,
+            },
+            node: Some("n1@host".into()),
         },
         steps: choices.len() as u64,
         category: "exception".into(),
@@ -625,6 +631,15 @@ fn arb_schedule() -> impl Strategy<Value = Schedule> {
                         settle: if flags.2 { Some(steps) } else { None },
                         time_per_step: steps % 3,
                         clock_start: iter_seed,
+                        faults: FaultSettings {
+                            partitions: (steps % 2) as u32,
+                            crashes: (iteration % 3) as u32,
+                        },
+                        node: if flags.0 {
+                            Some(format!("n{seed}"))
+                        } else {
+                            None
+                        },
                     },
                     steps,
                     category: category.to_string(),
