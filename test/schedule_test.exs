@@ -63,7 +63,9 @@ defmodule Lockstep.ScheduleTest do
              timers: :idle,
              settle: 5_000,
              time_per_step: 0,
-             clock_start: 1_767_225_600_000
+             clock_start: 1_767_225_600_000,
+             faults: [],
+             node: nil
            }
 
     assert s.category == :exception
@@ -104,7 +106,9 @@ defmodule Lockstep.ScheduleTest do
         timers: :race,
         settle: :infinity,
         time_per_step: 3,
-        clock_start: ~U[2020-02-02 00:00:00Z]
+        clock_start: ~U[2020-02-02 00:00:00Z],
+        faults: [partitions: 1, crashes: 2],
+        node: :n1@host
       )
 
     s = Schedule.load!(bug.schedule_path)
@@ -121,7 +125,9 @@ defmodule Lockstep.ScheduleTest do
              timers: :race,
              settle: :infinity,
              time_per_step: 3,
-             clock_start: DateTime.to_unix(~U[2020-02-02 00:00:00Z], :millisecond)
+             clock_start: DateTime.to_unix(~U[2020-02-02 00:00:00Z], :millisecond),
+             faults: [partitions: 1, crashes: 2],
+             node: :n1@host
            }
 
     assert s.processes == [%{id: 0, name: nil}, %{id: 1, name: ":waiter"}]

@@ -31,7 +31,7 @@ defmodule Lockstep.Gen do
     Lockstep.whereis(name) || :undefined
   end
 
-  def whereis({name, node} = server) when is_atom(name) and is_atom(node) do
+  def whereis({name, node} = server) when is_atom(name) and is_atom(node) and name != :global do
     case resolve(server) do
       {:nodedown, _node} -> :undefined
       found -> found
@@ -45,7 +45,8 @@ defmodule Lockstep.Gen do
   # `whereis/1`, but `{:nodedown, node}` for `{name, node}` on a node that is down or not part
   # of the run: a call to it exits as the BEAM's does. Inside a run `{name, node}` is looked up
   # on the simulated node (the caller's own node reads its own registry).
-  defp resolve({name, node} = server) when is_atom(name) and is_atom(node) do
+  defp resolve({name, node} = server)
+       when is_atom(name) and is_atom(node) and name not in [:global, :via] do
     cond do
       not Lockstep.managed?() ->
         if node == Kernel.node(), do: whereis(name), else: GenServer.whereis(server) || :undefined
