@@ -3,7 +3,7 @@ defmodule Lockstep.ClusterTest do
 
   import Lockstep.TestHelpers
   alias Lockstep.Cluster
-  alias Lockstep.Examples.Cluster.{CounterCRDT, LeaderElection, PrimaryBackup}
+  alias Lockstep.Examples.Cluster.{CounterCRDT, LeaderElection, LockService, PrimaryBackup}
 
   defp hunt(fun, opts) do
     Lockstep.Runner.run(fun, Keyword.merge([iterations: 200, seed: 1, progress: false], opts))
@@ -275,6 +275,13 @@ defmodule Lockstep.ClusterTest do
       assert e && e.message =~ "MatchError"
     end
 
+    test "a lock granted on both sides of a partition fails the mutex model; without failover it holds" do
+      e = hunt(fn -> LockService.run(true) end, iterations: 50)
+      assert e && e.message =~ "the lock was held twice"
+      assert e.message =~ "Not linearizable"
+      assert hunt(fn -> LockService.run(false) end, iterations: 50) == nil
+    end
+
     test "a lost acknowledged write needs a node stop: found only with faults" do
       async = fn -> PrimaryBackup.run(:async) end
       assert hunt(async, iterations: 100) == nil
@@ -287,6 +294,41 @@ defmodule Lockstep.ClusterTest do
 
       assert hunt(fn -> PrimaryBackup.run(:sync) end, iterations: 150, faults: [crashes: 1]) ==
                nil
+    end
+  end
+
+  describe "the plain VM as the oracle" do
+    # A node the VM cannot reach (here: distribution is off) against a stopped node of the
+    # simulated cluster: spawning there, sending there and calling there look the same.
+    @tag capture_log: true
+    test "spawn_monitor, send and call to an unreachable node" do
+      node = :down@nohost
+
+      scenario = fn ->
+        if Lockstep.managed?() do
+          Cluster.start_nodes([node])
+          Cluster.stop_node(node)
+        end
+
+        {pid, ref} = Cluster.spawn_monitor(node, fn -> :ok end)
+
+        down = Lockstep.recv_first(fn m -> match?({:DOWN, ^ref, _, _, _}, m) end, 1_000)
+
+        sent = Lockstep.send({:x, node}, :m)
+
+        call =
+          try do
+            Lockstep.GenServer.call({:x, node}, :hi, 1_000)
+          catch
+            :exit, reason -> reason
+          end
+
+        {Lockstep.OtpDiff.norm(down), is_pid(pid), sent, call}
+      end
+
+      plain = Lockstep.OtpDiff.plain(scenario)
+      assert {{:ok, {:DOWN, :ref, :process, :pid, :noconnection}}, true, :ok, _} = plain
+      assert Enum.uniq(Lockstep.OtpDiff.under_lockstep(scenario, iterations: 5)) == [plain]
     end
   end
 
