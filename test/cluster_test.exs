@@ -216,6 +216,52 @@ defmodule Lockstep.ClusterTest do
     end
   end
 
+  describe "OTP and shared state per node" do
+    defmodule Named do
+      use GenServer
+      def start_link(_), do: Lockstep.GenServer.start_link(__MODULE__, nil, name: :named)
+      def init(x), do: {:ok, x}
+      def handle_call(:where, _, s), do: {:reply, Lockstep.Cluster.node(), s}
+    end
+
+    test "each node has its own table names, persistent terms and supervised named servers" do
+      results =
+        inside_each(
+          fn ->
+            Cluster.start_nodes([:a, :b])
+            me = self()
+
+            for n <- [:a, :b] do
+              Cluster.spawn(n, fn ->
+                :t = Lockstep.ETS.new(:t, [:named_table, :public])
+                true = Lockstep.ETS.insert(:t, {:k, n})
+                :ok = Lockstep.PersistentTerm.put(:pk, n)
+                {:ok, _} = Lockstep.Supervisor.start_link([Named], strategy: :one_for_one)
+
+                Lockstep.send(
+                  me,
+                  {n, Lockstep.ETS.lookup(:t, :k), Lockstep.PersistentTerm.get(:pk)}
+                )
+
+                Lockstep.recv()
+              end)
+            end
+
+            seen = Enum.sort([elem(first_message(), 1), elem(first_message(), 1)])
+            calls = for n <- [:a, :b], do: Lockstep.GenServer.call({:named, n}, :where)
+            ref = Lockstep.monitor(Cluster.whereis_on(:named, :a))
+            Cluster.stop_node(:a)
+            {:ok, {:DOWN, ^ref, :process, _, reason}} = first_message(1_000)
+            {seen, calls, reason}
+          end,
+          iterations: 3
+        )
+
+      assert Enum.uniq(results) ==
+               [{[{:a, [k: :a], :a}, {:b, [k: :b], :b}], [:a, :b], :noconnection}]
+    end
+  end
+
   describe "global names" do
     test "both halves of a partition take a name; at heal the first holder keeps it" do
       [result] =

@@ -13,15 +13,24 @@ defmodule Lockstep.RunSpace do
 
   alias Lockstep.{Runtime, SharedState}
 
-  @doc "The name space of the iteration `ctx` belongs to."
-  @spec space(Runtime.ctx()) :: reference()
-  def space({_run, tag, _id, _runner}), do: tag
+  @doc """
+  The name space of the iteration `ctx` belongs to: its tag, or `{tag, node}` for a process on
+  another node than the root's in a simulated cluster (names of tables and persistent terms
+  are per node there).
+  """
+  @spec space(Runtime.ctx()) :: reference() | {reference(), atom()}
+  def space({run, tag, _id, _runner}) do
+    case Lockstep.Native.run_node_of(run, self()) do
+      node when is_atom(node) and node != nil and node != node() -> {tag, node}
+      _ -> tag
+    end
+  end
 
   @doc """
   Makes sure `table` exists and that the iteration of `ctx` has its entries removed when it
   ends. Call it before writing an entry; returns the iteration's space.
   """
-  @spec open(atom(), Runtime.ctx()) :: reference()
+  @spec open(atom(), Runtime.ctx()) :: reference() | {reference(), atom()}
   def open(table, ctx) do
     ensure(table)
     space = space(ctx)
@@ -54,7 +63,7 @@ defmodule Lockstep.RunSpace do
   end
 
   @doc "Removes every entry of `space` from `table`."
-  @spec forget(atom(), reference()) :: true
+  @spec forget(atom(), reference() | {reference(), atom()}) :: true
   def forget(table, space) do
     :ets.match_delete(table, {{space, :_}, :_})
     :ets.delete(table, {space})

@@ -1350,7 +1350,9 @@ impl<P: Clone> Controller<P> {
             for m in owned {
                 self.drop_monitor(m);
             }
-            let node_down = how == Termination::NodeDown;
+            // A process of a stopped node (killed with it, or by a link as it went down):
+            // others hear of it from their own node.
+            let node_down = how == Termination::NodeDown || !self.cluster.is_up(node);
             for m in watchers {
                 if let Some(rec) = self.monitors.remove(&m) {
                     self.procs[rec.owner.index()].owned.retain(|x| *x != m);
