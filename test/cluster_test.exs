@@ -343,6 +343,41 @@ defmodule Lockstep.ClusterTest do
     end
   end
 
+  describe "faults chosen by the strategy" do
+    defp ping_b do
+      Cluster.start_nodes([:a, :b])
+      me = self()
+
+      Cluster.spawn(:b, fn ->
+        Lockstep.register(self(), :srv)
+        Lockstep.send(me, :up)
+        Lockstep.send(me, {:echo, Lockstep.recv()})
+      end)
+
+      {:ok, :up} = first_message()
+      Lockstep.send({:srv, :b}, :ping)
+      {:ok, {:echo, :ping}} = first_message(20_000)
+    end
+
+    test "an isolating partition the test never scripted is found, with its fault in the report" do
+      assert hunt(&ping_b/0, iterations: 100) == nil
+      e = hunt(&ping_b/0, iterations: 100, faults: [partitions: 1])
+      assert e, "faults: [partitions: 1] never cut the ping off"
+      assert e.message =~ "fault: partition #1"
+      assert {:reproduced, _} = Lockstep.Replay.check(&ping_b/0, e.schedule_path)
+    end
+
+    test "the same seed injects the same faults" do
+      run = fn -> hunt(&ping_b/0, iterations: 100, faults: [partitions: 1], seed: 9) end
+      a = run.()
+      b = run.()
+      assert a && b
+
+      assert Lockstep.Schedule.load!(a.schedule_path).choices ==
+               Lockstep.Schedule.load!(b.schedule_path).choices
+    end
+  end
+
   describe "the plain VM as the oracle" do
     # A node the VM cannot reach (here: distribution is off) against a stopped node of the
     # simulated cluster: spawning there, sending there and calling there look the same.

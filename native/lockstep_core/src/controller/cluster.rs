@@ -907,7 +907,6 @@ impl<P: Clone> Controller<P> {
                     && n.index() < self.cluster.nodes().len()
                     && n != NodeId::ROOT
                     && up(n)
-                    && self.cluster.nodes().len() > 2
                     && !s.isolated.iter().any(|(m, _)| *m == n)
             }
             Fault::Heal(n) => s.isolated.iter().any(|(m, _)| *m == n),
@@ -989,7 +988,11 @@ impl<P: Clone> Controller<P> {
         }
         match f {
             Fault::Isolate(n) => {
-                let rest: BTreeSet<NodeId> = self.fault_nodes().filter(|&m| m != n).collect();
+                // Cut off from every other node, the root's included.
+                let rest: BTreeSet<NodeId> = (0..self.cluster.nodes().len())
+                    .map(|i| NodeId(i as u16))
+                    .filter(|&m| m != n)
+                    .collect();
                 let one: BTreeSet<NodeId> = [n].into();
                 if let Ok(id) = self.partition(None, one, rest, Mode::Drop, false, true) {
                     self.faults.used_partitions += 1;
