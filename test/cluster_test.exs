@@ -3,7 +3,14 @@ defmodule Lockstep.ClusterTest do
 
   import Lockstep.TestHelpers
   alias Lockstep.Cluster
-  alias Lockstep.Examples.Cluster.{CounterCRDT, LeaderElection, LockService, PrimaryBackup}
+
+  alias Lockstep.Examples.Cluster.{
+    CounterCRDT,
+    LeaderElection,
+    LockService,
+    Presence,
+    PrimaryBackup
+  }
 
   defp hunt(fun, opts) do
     Lockstep.Runner.run(fun, Keyword.merge([iterations: 200, seed: 1, progress: false], opts))
@@ -311,6 +318,17 @@ defmodule Lockstep.ClusterTest do
       assert e.message =~ "two leaders in term"
       assert e.message =~ ~r/P\d+@n\d/
       assert {:reproduced, _} = Lockstep.Replay.check(fun, e.schedule_path)
+    end
+
+    test "a presence table splits its brain when a join crosses the partition; anti-entropy heals it" do
+      e = hunt(fn -> Presence.check(Presence.run(false)) end, [])
+      assert e, "the default strategy did not find the split brain in 200 iterations"
+      assert e.message =~ "split brain after the heal"
+
+      assert e.message =~ "lost: :a → :b (partition #1)" or
+               e.message =~ "lost: :b → :a (partition #1)"
+
+      assert hunt(fn -> Presence.check(Presence.run(true)) end, iterations: 100) == nil
     end
 
     test "a grow-only counter converges under :defer; a max-of-totals counter does not" do
