@@ -34,7 +34,7 @@ defmodule Lockstep.Cluster do
     * **Node stops.** `stop_node/1` ends every process on the node (reason `:killed`), fires
       `{:nodedown, node}` at node monitors elsewhere, and `:noconnection` DOWN messages and
       exits at remote monitors and links. `start_node/1` brings the node back empty: no
-      names, no tables, no persistent terms.
+      processes, names or tables.
     * **Names.** Registered names, named ETS tables and persistent terms are per node; sending
       to `{name, node}` reaches `name` on `node` (lost, as on the BEAM, when nobody has that
       name there). Global names (`Lockstep.Global`) are cluster-wide; when partitioned halves
@@ -55,6 +55,10 @@ defmodule Lockstep.Cluster do
     * Spawning on a node the run never named raises `ArgumentError`; on a node that is down
       it returns a pid that is dead at once (its link or monitor fires `:noconnection`), as
       on the BEAM.
+    * A restarted node comes back without processes, names or tables, but persistent terms
+      put on it before the stop are still there.
+    * A partition is not seen by `Lockstep.Global` until the net tick time has passed: until
+      then each side still counts the other as connected (where `:global` would block).
     * `whereis_on/2` and a call to `{name, node}` read the other node's registry at the step
       they run, even across a partition (the message that follows is what the partition holds
       back).
