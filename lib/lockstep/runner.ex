@@ -151,7 +151,10 @@ defmodule Lockstep.Runner do
     Process.put(@warned_key, false)
 
     try do
-      hunt(fun, cfg, 0, started, stats)
+      case Options.workers(cfg.workers) do
+        1 -> hunt(fun, cfg, 0, started, stats)
+        n -> hunt_parallel(fun, cfg, n, started, stats)
+      end
     after
       Process.delete(@warned_key)
       flush_notes()
@@ -283,6 +286,191 @@ defmodule Lockstep.Runner do
           Lockstep.Progress.done(stats.progress)
           raise bug(shrink_failure(fun, cfg, failure, started), cfg)
       end
+    end
+  end
+
+  # ----- parallel hunt ---------------------------------------------------------------------
+  #
+  # `workers: n` runs iterations in `n` worker processes, each iteration in its own engine
+  # run. The coordinator (the caller) hands out iteration numbers in order and accepts the
+  # results in order, so the hunt's outcome is the sequential hunt's:
+  #
+  #   * iteration `i` runs with `Native.seed_iteration(seed, i)` whichever worker runs it;
+  #   * its run-length estimate must be the one the sequential hunt gives it (from the longest
+  #     of the runs `0..i-1`). A worker gets the estimate known when `i` is handed out; when
+  #     `i` is accepted (every iteration before it accepted), a result run with another
+  #     estimate is discarded and `i` is run again with the right one. The estimate only
+  #     changes when a run is longer than all before it, so re-runs are rare;
+  #   * the first failure accepted is the lowest failing iteration: once any worker reports a
+  #     failure at `i`, iterations from `i` on are no longer handed out; the failure is then
+  #     shrunk and reported by the caller exactly as the sequential hunt does.
+
+  defp hunt_parallel(fun, cfg, n, started, stats) do
+    deadline = if cfg.max_run_time != :infinity, do: started + cfg.max_run_time
+    coordinator = self()
+
+    workers =
+      for _ <- 1..n do
+        pid = spawn_link(fn -> worker(fun, cfg, deadline, coordinator) end)
+        {pid, Process.monitor(pid)}
+      end
+
+    state = %{
+      idle: Enum.map(workers, &elem(&1, 0)),
+      busy: %{},
+      next: 0,
+      frontier: 0,
+      results: %{},
+      redo: nil,
+      found: nil,
+      stopped: nil,
+      monitors: Map.new(workers, fn {pid, ref} -> {ref, pid} end)
+    }
+
+    try do
+      state = coordinate(cfg, started, stats, state)
+      finish_parallel(fun, cfg, started, state)
+    after
+      for {pid, ref} <- workers do
+        Process.demonitor(ref, [:flush])
+        send(pid, :stop)
+      end
+    end
+  end
+
+  defp worker(fun, cfg, deadline, coordinator) do
+    Process.put(@warned_key, false)
+
+    receive do
+      {:run, i, expected} ->
+        reply =
+          try do
+            {:done, self(), i, expected,
+             run_iteration(fun, cfg, i, %{expected_steps: expected}, false, deadline)}
+          catch
+            kind, payload -> {:raised, self(), kind, payload, __STACKTRACE__}
+          end
+
+        send(coordinator, reply)
+        worker(fun, cfg, deadline, coordinator)
+
+      :stop ->
+        flush_notes()
+    end
+  end
+
+  defp coordinate(cfg, started, stats, state) do
+    state = dispatch(cfg, started, stats, state)
+
+    if state.busy == %{} do
+      Map.put(state, :stats, stats)
+    else
+      receive do
+        {:done, pid, i, expected, result} ->
+          state = %{state | busy: Map.delete(state.busy, pid), idle: [pid | state.idle]}
+
+          case result do
+            {:out_of_time, steps} ->
+              stopped = state.stopped || {:during, i, steps}
+              coordinate(cfg, started, stats, %{state | stopped: stopped})
+
+            result ->
+              state = %{state | results: Map.put(state.results, i, {expected, result})}
+              {stats, state} = accept(cfg, stats, state)
+              coordinate(cfg, started, stats, state)
+          end
+
+        {:raised, _pid, kind, payload, stack} ->
+          :erlang.raise(kind, payload, stack)
+
+        {:DOWN, ref, :process, _, reason} when is_map_key(state.monitors, ref) ->
+          exit({:lockstep_worker, reason})
+      end
+    end
+  end
+
+  # Accepts the results at the frontier in order, re-running an iteration whose estimate was
+  # not the sequential hunt's.
+  defp accept(cfg, stats, %{found: nil} = state) do
+    i = state.frontier
+
+    case Map.pop(state.results, i) do
+      {nil, _} ->
+        {stats, state}
+
+      {{expected, result}, results} ->
+        state = %{state | results: results}
+
+        cond do
+          expected != expected_steps(stats.longest) ->
+            {stats, %{state | redo: i}}
+
+          match?({:fail, _}, result) ->
+            {stats, %{state | found: elem(result, 1)}}
+
+          true ->
+            {kind, steps, hash} = result
+            stats = progress(record(stats, steps, hash, kind == :step_limit), cfg)
+            accept(cfg, stats, %{state | frontier: i + 1})
+        end
+    end
+  end
+
+  defp accept(_cfg, stats, state), do: {stats, state}
+
+  defp dispatch(cfg, started, stats, state) do
+    case {state.idle, next_iteration(cfg, started, state)} do
+      {[pid | idle], {:run, i, state}} ->
+        # A re-run gets the estimate its predecessors give; a new iteration the one known now.
+        send(pid, {:run, i, expected_steps(stats.longest)})
+        state = %{state | idle: idle, busy: Map.put(state.busy, pid, i)}
+        dispatch(cfg, started, stats, state)
+
+      _ ->
+        state
+    end
+  end
+
+  defp next_iteration(cfg, started, state) do
+    bound = Enum.min([cfg.iterations | failed_at(state)])
+    elapsed = System.monotonic_time(:millisecond) - started
+    out_of_time = cfg.max_run_time != :infinity and elapsed >= cfg.max_run_time
+
+    cond do
+      state.found != nil or state.stopped != nil -> :none
+      state.redo != nil -> {:run, state.redo, %{state | redo: nil}}
+      out_of_time and state.next > 0 -> :none
+      state.next < bound -> {:run, state.next, %{state | next: state.next + 1}}
+      true -> :none
+    end
+  end
+
+  defp failed_at(state) do
+    for {i, {_, {:fail, _}}} <- state.results, do: i
+  end
+
+  defp finish_parallel(fun, cfg, started, %{stats: stats} = state) do
+    done = stats.iterations
+
+    cond do
+      state.found != nil ->
+        Lockstep.Progress.done(stats.progress)
+        raise bug(shrink_failure(fun, cfg, state.found, started), cfg)
+
+      done >= cfg.iterations ->
+        hunted(cfg, stats)
+
+      true ->
+        stats = clear_progress(stats)
+
+        IO.puts(
+          :stderr,
+          "Lockstep: #{test_name(cfg)} stopped after #{done} of #{cfg.iterations} iterations " <>
+            "(max_run_time #{cfg.max_run_time} ms, #{map_size(state.busy) + length(state.idle)} " <>
+            "workers); no bug found in those."
+        )
+
+        hunted(cfg, stats)
     end
   end
 
