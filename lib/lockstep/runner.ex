@@ -84,6 +84,19 @@ defmodule Lockstep.Runner do
     * `:shrink_time` - wall-clock budget for shrinking in milliseconds (default 5000); it also
       stops at what is left of `:max_run_time`
 
+    * `:workers` - how many iterations run at once, each in its own engine run in its own
+      worker process (default 1; a positive integer up to 256, or `:schedulers` for
+      `System.schedulers_online/0`). The hunt's outcome does not depend on it: iteration `i`
+      always runs with the same seed and the same run-length estimate (an iteration that a
+      worker started with an estimate the earlier iterations then changed is run again), and
+      the failure reported is the lowest failing iteration, shrunk as with one worker. So the
+      same seed reports the same bug, iteration and shrunk schedule with 1 or N workers. Every
+      strategy is deterministic per iteration this way (none learns across iterations other
+      than through that estimate), so none is forced to one worker. The default stays 1:
+      `mix test` already runs `async: true` test modules side by side on every scheduler, so
+      parallel iterations inside each test would only compete with them; raise it for a long
+      hunt of one test (`mix lockstep.hunt --workers N`) on an otherwise idle machine.
+
   ## What fails an iteration
 
   An exception or failed assertion in the function; a managed process that crashes (see
@@ -126,6 +139,8 @@ defmodule Lockstep.Runner do
   @park_ms 200
   # In the runner's dictionary during a hunt: whether it has warned of an escape already.
   @warned_key :"$lockstep_escape_warned"
+  # In the runner's dictionary during a hunt: how many iterations were accepted.
+  @done_key :"$lockstep_iterations_done"
 
   @doc """
   Runs `fun` under Lockstep for the configured iterations. Returns `:ok` or raises
@@ -149,15 +164,36 @@ defmodule Lockstep.Runner do
     }
 
     Process.put(@warned_key, false)
+    Process.put(@done_key, 0)
 
     try do
       case Options.workers(cfg.workers) do
         1 -> hunt(fun, cfg, 0, started, stats)
         n -> hunt_parallel(fun, cfg, n, started, stats)
       end
+    rescue
+      bug in BugFound ->
+        Process.put(@done_key, Process.get(@done_key, 0) + 1)
+        reraise bug, __STACKTRACE__
     after
       Process.delete(@warned_key)
       flush_notes()
+      rate_summary(cfg, started, Process.delete(@done_key))
+    end
+  end
+
+  # Under `mix lockstep.hunt` (LOCKSTEP_HUNT=1): how many iterations the hunt ran (the
+  # failing one included) and how fast, on standard error.
+  defp rate_summary(cfg, started, done) do
+    if System.get_env("LOCKSTEP_HUNT") == "1" do
+      ms = max(System.monotonic_time(:millisecond) - started, 1)
+
+      IO.puts(
+        :stderr,
+        "\nLockstep: #{test_name(cfg)}: #{done} iterations in #{Float.round(ms / 1000, 1)} s, " <>
+          "#{round(done * 1000 / ms)} iterations/s (#{Options.workers(cfg.workers)} workers, " <>
+          "seed #{cfg.seed}, strategy #{inspect(cfg.strategy)})"
+      )
     end
   end
 
@@ -177,6 +213,9 @@ defmodule Lockstep.Runner do
     opts
     |> env_default(:seed, "LOCKSTEP_SEED")
     |> env_override(:iterations, "LOCKSTEP_ITERATIONS")
+    |> env_override(:workers, "LOCKSTEP_WORKERS")
+    |> env_override(:max_run_time, "LOCKSTEP_MAX_RUN_TIME")
+    |> env_flag(:progress, "LOCKSTEP_PROGRESS")
     |> env_flag(:verbose, "LOCKSTEP_VERBOSE")
     |> env_text(:trace_dir, "LOCKSTEP_SCHEDULE_DIR")
   end
@@ -539,6 +578,8 @@ defmodule Lockstep.Runner do
   end
 
   defp record(stats, steps, schedule_hash, limited) do
+    Process.put(@done_key, stats.iterations + 1)
+
     %{
       stats
       | iterations: stats.iterations + 1,
