@@ -64,8 +64,11 @@ defmodule Mix.Tasks.Lockstep.Hunt do
 
     target =
       case positional do
-        [target] -> target
-        _ -> Mix.raise("mix lockstep.hunt takes one FILE or FILE:LINE, got: #{inspect(positional)}")
+        [target] ->
+          target
+
+        _ ->
+          Mix.raise("mix lockstep.hunt takes one FILE or FILE:LINE, got: #{inspect(positional)}")
       end
 
     time = duration!(opts[:time])
