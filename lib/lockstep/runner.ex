@@ -191,7 +191,8 @@ defmodule Lockstep.Runner do
       IO.puts(
         :stderr,
         "\nLockstep: #{test_name(cfg)}: #{done} iterations in #{Float.round(ms / 1000, 1)} s, " <>
-          "#{round(done * 1000 / ms)} iterations/s (#{Options.workers(cfg.workers)} workers, " <>
+          "#{round(done * 1000 / ms)} iterations/s, shrinking and report included " <>
+          "(workers: #{Options.workers(cfg.workers)}, " <>
           "seed #{cfg.seed}, strategy #{inspect(cfg.strategy)})"
       )
     end
