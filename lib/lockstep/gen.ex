@@ -42,7 +42,8 @@ defmodule Lockstep.Gen do
     mod.whereis_name(name)
   end
 
-  # `whereis/1`, but `{:nodedown, node}` for `{name, node}` on a node that is down or not part
+  # `whereis/1`, but `{:nodedown, node}` for `{name, node}` (not `{:global, name}`, which has
+  # the same shape when the name is an atom) on a node that is down or not part
   # of the run: a call to it exits as the BEAM's does. Inside a run `{name, node}` is looked up
   # on the simulated node (the caller's own node reads its own registry).
   defp resolve({name, node} = server)

@@ -55,6 +55,7 @@ defmodule Lockstep.Options do
     report: {:story, ":story or :full", {:in, [:story, :full]}},
     shrink: {true, "a boolean", :boolean},
     shrink_time: {5_000, "a positive integer (milliseconds)", :pos_integer},
+    workers: {1, "a positive integer (at most 256) or :schedulers", :workers},
     # Set by `ctest`: where the test lives, for the report's reproduce line.
     test: {nil, "a map", :map}
   ]
@@ -101,6 +102,11 @@ defmodule Lockstep.Options do
   @doc "A `:clock_start` value in milliseconds since the Unix epoch."
   def clock_ms(%DateTime{} = at), do: DateTime.to_unix(at, :millisecond)
   def clock_ms(ms) when is_integer(ms), do: ms
+
+  @doc "How many iterations a validated `:workers` value runs at once."
+  @spec workers(pos_integer() | :schedulers) :: pos_integer()
+  def workers(:schedulers), do: System.schedulers_online()
+  def workers(n) when is_integer(n), do: n
 
   @doc "The strategy used when none is given."
   def default_strategy, do: @schema[:strategy] |> elem(0)
@@ -215,4 +221,6 @@ defmodule Lockstep.Options do
     do: Keyword.keyword?(opts)
 
   defp valid?(:strategy, _), do: false
+  defp valid?(:workers, :schedulers), do: true
+  defp valid?(:workers, n), do: is_integer(n) and n >= 1 and n <= 256
 end

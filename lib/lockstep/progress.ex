@@ -83,11 +83,15 @@ defmodule Lockstep.Progress do
       end
 
     text =
-      "Lockstep: #{p.name}: #{stats.iterations}/#{cfg.iterations} iterations, " <>
+      "Lockstep: #{p.name}: #{count(stats.iterations, cfg.iterations)} iterations, " <>
         "#{MapSet.size(stats.schedules)} distinct schedules, #{rate}/s#{left}"
 
     String.slice(text, 0, max(p.width - 1, 20))
   end
+
+  # `mix lockstep.hunt` asks for iterations without end: its budget is time.
+  defp count(done, total) when total >= 1_000_000_000, do: "#{done}"
+  defp count(done, total), do: "#{done}/#{total}"
 
   @doc "Clears the line if it was shown."
   def done(%__MODULE__{shown: true, width: width}),

@@ -84,6 +84,19 @@ defmodule Lockstep.Runner do
     * `:shrink_time` - wall-clock budget for shrinking in milliseconds (default 5000); it also
       stops at what is left of `:max_run_time`
 
+    * `:workers` - how many iterations run at once, each in its own engine run in its own
+      worker process (default 1; a positive integer up to 256, or `:schedulers` for
+      `System.schedulers_online/0`). The hunt's outcome does not depend on it: iteration `i`
+      always runs with the same seed and the same run-length estimate (an iteration that a
+      worker started with an estimate the earlier iterations then changed is run again), and
+      the failure reported is the lowest failing iteration, shrunk as with one worker. So the
+      same seed reports the same bug, iteration and shrunk schedule with 1 or N workers. Every
+      strategy is deterministic per iteration this way (none learns across iterations other
+      than through that estimate), so none is forced to one worker. The default stays 1:
+      `mix test` already runs `async: true` test modules side by side on every scheduler, so
+      parallel iterations inside each test would only compete with them; raise it for a long
+      hunt of one test (`mix lockstep.hunt --workers N`) on an otherwise idle machine.
+
   ## What fails an iteration
 
   An exception or failed assertion in the function; a managed process that crashes (see
@@ -126,6 +139,8 @@ defmodule Lockstep.Runner do
   @park_ms 200
   # In the runner's dictionary during a hunt: whether it has warned of an escape already.
   @warned_key :"$lockstep_escape_warned"
+  # In the runner's dictionary during a hunt: how many iterations were accepted.
+  @done_key :"$lockstep_iterations_done"
 
   @doc """
   Runs `fun` under Lockstep for the configured iterations. Returns `:ok` or raises
@@ -149,12 +164,37 @@ defmodule Lockstep.Runner do
     }
 
     Process.put(@warned_key, false)
+    Process.put(@done_key, 0)
 
     try do
-      hunt(fun, cfg, 0, started, stats)
+      case Options.workers(cfg.workers) do
+        1 -> hunt(fun, cfg, 0, started, stats)
+        n -> hunt_parallel(fun, cfg, n, started, stats)
+      end
+    rescue
+      bug in BugFound ->
+        Process.put(@done_key, Process.get(@done_key, 0) + 1)
+        reraise bug, __STACKTRACE__
     after
       Process.delete(@warned_key)
       flush_notes()
+      rate_summary(cfg, started, Process.delete(@done_key))
+    end
+  end
+
+  # Under `mix lockstep.hunt` (LOCKSTEP_HUNT=1): how many iterations the hunt ran (the
+  # failing one included) and how fast, on standard error.
+  defp rate_summary(cfg, started, done) do
+    if System.get_env("LOCKSTEP_HUNT") == "1" do
+      ms = max(System.monotonic_time(:millisecond) - started, 1)
+
+      IO.puts(
+        :stderr,
+        "\nLockstep: #{test_name(cfg)}: #{done} iterations in #{Float.round(ms / 1000, 1)} s, " <>
+          "#{round(done * 1000 / ms)} iterations/s, shrinking and report included " <>
+          "(workers: #{Options.workers(cfg.workers)}, " <>
+          "seed #{cfg.seed}, strategy #{inspect(cfg.strategy)})"
+      )
     end
   end
 
@@ -174,6 +214,9 @@ defmodule Lockstep.Runner do
     opts
     |> env_default(:seed, "LOCKSTEP_SEED")
     |> env_override(:iterations, "LOCKSTEP_ITERATIONS")
+    |> env_override(:workers, "LOCKSTEP_WORKERS")
+    |> env_override(:max_run_time, "LOCKSTEP_MAX_RUN_TIME")
+    |> env_flag(:progress, "LOCKSTEP_PROGRESS")
     |> env_flag(:verbose, "LOCKSTEP_VERBOSE")
     |> env_text(:trace_dir, "LOCKSTEP_SCHEDULE_DIR")
   end
@@ -286,6 +329,191 @@ defmodule Lockstep.Runner do
     end
   end
 
+  # ----- parallel hunt ---------------------------------------------------------------------
+  #
+  # `workers: n` runs iterations in `n` worker processes, each iteration in its own engine
+  # run. The coordinator (the caller) hands out iteration numbers in order and accepts the
+  # results in order, so the hunt's outcome is the sequential hunt's:
+  #
+  #   * iteration `i` runs with `Native.seed_iteration(seed, i)` whichever worker runs it;
+  #   * its run-length estimate must be the one the sequential hunt gives it (from the longest
+  #     of the runs `0..i-1`). A worker gets the estimate known when `i` is handed out; when
+  #     `i` is accepted (every iteration before it accepted), a result run with another
+  #     estimate is discarded and `i` is run again with the right one. The estimate only
+  #     changes when a run is longer than all before it, so re-runs are rare;
+  #   * the first failure accepted is the lowest failing iteration: once any worker reports a
+  #     failure at `i`, iterations from `i` on are no longer handed out; the failure is then
+  #     shrunk and reported by the caller exactly as the sequential hunt does.
+
+  defp hunt_parallel(fun, cfg, n, started, stats) do
+    deadline = if cfg.max_run_time != :infinity, do: started + cfg.max_run_time
+    coordinator = self()
+
+    workers =
+      for _ <- 1..n do
+        pid = spawn_link(fn -> worker(fun, cfg, deadline, coordinator) end)
+        {pid, Process.monitor(pid)}
+      end
+
+    state = %{
+      idle: Enum.map(workers, &elem(&1, 0)),
+      busy: %{},
+      next: 0,
+      frontier: 0,
+      results: %{},
+      redo: nil,
+      found: nil,
+      stopped: nil,
+      monitors: Map.new(workers, fn {pid, ref} -> {ref, pid} end)
+    }
+
+    try do
+      state = coordinate(cfg, started, stats, state)
+      finish_parallel(fun, cfg, started, state)
+    after
+      for {pid, ref} <- workers do
+        Process.demonitor(ref, [:flush])
+        send(pid, :stop)
+      end
+    end
+  end
+
+  defp worker(fun, cfg, deadline, coordinator) do
+    Process.put(@warned_key, false)
+
+    receive do
+      {:run, i, expected} ->
+        reply =
+          try do
+            {:done, self(), i, expected,
+             run_iteration(fun, cfg, i, %{expected_steps: expected}, false, deadline)}
+          catch
+            kind, payload -> {:raised, self(), kind, payload, __STACKTRACE__}
+          end
+
+        send(coordinator, reply)
+        worker(fun, cfg, deadline, coordinator)
+
+      :stop ->
+        flush_notes()
+    end
+  end
+
+  defp coordinate(cfg, started, stats, state) do
+    state = dispatch(cfg, started, stats, state)
+
+    if state.busy == %{} do
+      Map.put(state, :stats, stats)
+    else
+      receive do
+        {:done, pid, i, expected, result} ->
+          state = %{state | busy: Map.delete(state.busy, pid), idle: [pid | state.idle]}
+
+          case result do
+            {:out_of_time, steps} ->
+              stopped = state.stopped || {:during, i, steps}
+              coordinate(cfg, started, stats, %{state | stopped: stopped})
+
+            result ->
+              state = %{state | results: Map.put(state.results, i, {expected, result})}
+              {stats, state} = accept(cfg, stats, state)
+              coordinate(cfg, started, stats, state)
+          end
+
+        {:raised, _pid, kind, payload, stack} ->
+          :erlang.raise(kind, payload, stack)
+
+        {:DOWN, ref, :process, _, reason} when is_map_key(state.monitors, ref) ->
+          exit({:lockstep_worker, reason})
+      end
+    end
+  end
+
+  # Accepts the results at the frontier in order, re-running an iteration whose estimate was
+  # not the sequential hunt's.
+  defp accept(cfg, stats, %{found: nil} = state) do
+    i = state.frontier
+
+    case Map.pop(state.results, i) do
+      {nil, _} ->
+        {stats, state}
+
+      {{expected, result}, results} ->
+        state = %{state | results: results}
+
+        cond do
+          expected != expected_steps(stats.longest) ->
+            {stats, %{state | redo: i}}
+
+          match?({:fail, _}, result) ->
+            {stats, %{state | found: elem(result, 1)}}
+
+          true ->
+            {kind, steps, hash} = result
+            stats = progress(record(stats, steps, hash, kind == :step_limit), cfg)
+            accept(cfg, stats, %{state | frontier: i + 1})
+        end
+    end
+  end
+
+  defp accept(_cfg, stats, state), do: {stats, state}
+
+  defp dispatch(cfg, started, stats, state) do
+    case {state.idle, next_iteration(cfg, started, state)} do
+      {[pid | idle], {:run, i, state}} ->
+        # A re-run gets the estimate its predecessors give; a new iteration the one known now.
+        send(pid, {:run, i, expected_steps(stats.longest)})
+        state = %{state | idle: idle, busy: Map.put(state.busy, pid, i)}
+        dispatch(cfg, started, stats, state)
+
+      _ ->
+        state
+    end
+  end
+
+  defp next_iteration(cfg, started, state) do
+    bound = Enum.min([cfg.iterations | failed_at(state)])
+    elapsed = System.monotonic_time(:millisecond) - started
+    out_of_time = cfg.max_run_time != :infinity and elapsed >= cfg.max_run_time
+
+    cond do
+      state.found != nil or state.stopped != nil -> :none
+      state.redo != nil -> {:run, state.redo, %{state | redo: nil}}
+      out_of_time and state.next > 0 -> :none
+      state.next < bound -> {:run, state.next, %{state | next: state.next + 1}}
+      true -> :none
+    end
+  end
+
+  defp failed_at(state) do
+    for {i, {_, {:fail, _}}} <- state.results, do: i
+  end
+
+  defp finish_parallel(fun, cfg, started, %{stats: stats} = state) do
+    done = stats.iterations
+
+    cond do
+      state.found != nil ->
+        Lockstep.Progress.done(stats.progress)
+        raise bug(shrink_failure(fun, cfg, state.found, started), cfg)
+
+      done >= cfg.iterations ->
+        hunted(cfg, stats)
+
+      true ->
+        stats = clear_progress(stats)
+
+        IO.puts(
+          :stderr,
+          "Lockstep: #{test_name(cfg)} stopped after #{done} of #{cfg.iterations} iterations " <>
+            "(max_run_time #{cfg.max_run_time} ms, #{map_size(state.busy) + length(state.idle)} " <>
+            "workers); no bug found in those."
+        )
+
+        hunted(cfg, stats)
+    end
+  end
+
   # The run-length estimate given to the strategy before any run has completed.
   @min_expected_steps 50
 
@@ -351,6 +579,8 @@ defmodule Lockstep.Runner do
   end
 
   defp record(stats, steps, schedule_hash, limited) do
+    Process.put(@done_key, stats.iterations + 1)
+
     %{
       stats
       | iterations: stats.iterations + 1,
