@@ -1,0 +1,576 @@
+//! The exhaustive explorer: on the standard DPOR benchmarks, re-expressed as engine programs
+//! over shared-state operations, it runs exactly one schedule per Mazurkiewicz trace; on random
+//! small programs, it reaches the same final states as enumerating every interleaving.
+
+mod support;
+
+use lockstep_core::explore::{ExploreConfig, Explorer, Status};
+use lockstep_core::op::sync_object;
+use lockstep_core::strategy::{Decision, PickError, Strategy as Scheduler};
+use lockstep_core::*;
+use proptest::prelude::*;
+use proptest::strategy::Strategy;
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use support::*;
+
+// ----- shared-memory programs -------------------------------------------------------------
+
+/// A thread of a shared-memory benchmark: it announces one access to a memory slot at a time
+/// and performs it when the scheduler picks it (nothing else runs in between).
+trait Thread {
+    /// The next access: slot and whether it writes; `None` ends the thread.
+    fn announce(&mut self) -> Option<(usize, bool)>;
+    /// Perform the announced access.
+    fn perform(&mut self, mem: &mut [i64], seen: &mut Vec<i64>);
+}
+
+type Program = fn(usize) -> (usize, Vec<Box<dyn Thread>>);
+
+/// What a run ended with: the memory and what each thread read, in thread order.
+type Final = (Vec<i64>, Vec<Vec<i64>>);
+
+/// Run the threads once: the root spawns them, then returns.
+fn run_threads(
+    (size, mut threads): (usize, Vec<Box<dyn Thread>>),
+    strategy: Box<dyn Scheduler>,
+) -> (Outcome<()>, Final) {
+    let info = IterationInfo {
+        seed: 0,
+        iteration: 0,
+        expected_steps: 100,
+    };
+    let config = Config {
+        max_steps: 100_000,
+        ..Config::default()
+    };
+    let mut ctl: Controller<()> = Controller::new(config, strategy, info);
+    let mut mem = vec![0i64; size];
+    let mut seen: Vec<Vec<i64>> = vec![Vec::new(); threads.len()];
+    let mut of_proc: Vec<Option<usize>> = vec![None];
+    let mut spawned = 0;
+    ctl.bind(ProcId::ROOT).unwrap();
+    let mut next = ctl.start().unwrap();
+    while let Next::Resume(p, reply) = next {
+        let op = if p == ProcId::ROOT {
+            if let Reply::Spawned(c) = reply {
+                ctl.bind(c).unwrap();
+                of_proc.resize(c.index() + 1, None);
+                of_proc[c.index()] = Some(spawned);
+                spawned += 1;
+            }
+            if spawned < threads.len() {
+                Op::Spawn {
+                    link: false,
+                    monitor: false,
+                }
+            } else {
+                Op::Exit {
+                    reason: Reason::Normal,
+                    crash: false,
+                }
+            }
+        } else {
+            let t = of_proc[p.index()].unwrap();
+            if ctl.trace().last().is_some_and(|e| {
+                e.proc == Some(p) && matches!(e.kind, EventKind::Sync { .. })
+            }) {
+                threads[t].perform(&mut mem, &mut seen[t]);
+            }
+            match threads[t].announce() {
+                Some((slot, write)) => Op::Sync {
+                    object: sync_object(1, slot as u32 + 1),
+                    write,
+                    label: (),
+                },
+                None => Op::Exit {
+                    reason: Reason::Normal,
+                    crash: false,
+                },
+            }
+        };
+        next = ctl.submit(p, op).unwrap();
+    }
+    (ctl.outcome().cloned().unwrap(), (mem, seen))
+}
+
+/// Explore a program to the end: the runs taken and the final states reached.
+fn explore(program: Program, n: usize, config: ExploreConfig) -> (u64, BTreeSet<Final>) {
+    let mut ex = Explorer::new(config);
+    let mut finals = BTreeSet::new();
+    while let Some(s) = ex.next_run().unwrap() {
+        let (outcome, fin) = run_threads(program(n), s);
+        assert_eq!(outcome, Outcome::Completed);
+        finals.insert(fin);
+        ex.finish_run(false).unwrap();
+    }
+    assert_eq!(ex.sleep_blocked(), 0, "optimal DPOR is never sleep-set blocked");
+    match ex.status() {
+        Status::Done { schedules } => (schedules, finals),
+        other => panic!("exploration did not finish: {other:?}"),
+    }
+}
+
+fn dpor(program: Program, n: usize) -> u64 {
+    explore(program, n, ExploreConfig::default()).0
+}
+
+/// A thread running a fixed list of accesses (a write stores `value`).
+struct Straight {
+    ops: Vec<(usize, bool)>,
+    at: usize,
+    value: i64,
+}
+
+impl Thread for Straight {
+    fn announce(&mut self) -> Option<(usize, bool)> {
+        self.ops.get(self.at).copied()
+    }
+    fn perform(&mut self, mem: &mut [i64], seen: &mut Vec<i64>) {
+        let (slot, write) = self.ops[self.at];
+        if write {
+            mem[slot] = self.value;
+        } else {
+            seen.push(mem[slot]);
+        }
+        self.at += 1;
+    }
+}
+
+fn straight(ops: Vec<(usize, bool)>, value: i64) -> Box<dyn Thread> {
+    Box::new(Straight { ops, at: 0, value })
+}
+
+/// One writer of `x`, `n` readers of it.
+fn readers(n: usize) -> (usize, Vec<Box<dyn Thread>>) {
+    let mut t = vec![straight(vec![(0, true)], 1)];
+    t.extend((0..n).map(|_| straight(vec![(0, false)], 0)));
+    (1, t)
+}
+
+/// `n` writers of one variable.
+fn writers(n: usize) -> (usize, Vec<Box<dyn Thread>>) {
+    (1, (0..n).map(|i| straight(vec![(0, true)], i as i64 + 1)).collect())
+}
+
+/// Thread 0 scans `a[n], a[n-1], ...` down to the first zero; thread `j` sets `a[j] = a[j-1] + 1`.
+fn lastzero(n: usize) -> (usize, Vec<Box<dyn Thread>>) {
+    struct Scan {
+        i: usize,
+        done: bool,
+    }
+    impl Thread for Scan {
+        fn announce(&mut self) -> Option<(usize, bool)> {
+            (!self.done).then_some((self.i, false))
+        }
+        fn perform(&mut self, mem: &mut [i64], seen: &mut Vec<i64>) {
+            let v = mem[self.i];
+            seen.push(v);
+            if v == 0 || self.i == 0 {
+                self.done = true;
+            } else {
+                self.i -= 1;
+            }
+        }
+    }
+    struct Inc {
+        j: usize,
+        state: u8,
+        tmp: i64,
+    }
+    impl Thread for Inc {
+        fn announce(&mut self) -> Option<(usize, bool)> {
+            match self.state {
+                0 => Some((self.j - 1, false)),
+                1 => Some((self.j, true)),
+                _ => None,
+            }
+        }
+        fn perform(&mut self, mem: &mut [i64], seen: &mut Vec<i64>) {
+            if self.state == 0 {
+                self.tmp = mem[self.j - 1] + 1;
+                seen.push(self.tmp - 1);
+            } else {
+                mem[self.j] = self.tmp;
+            }
+            self.state += 1;
+        }
+    }
+    let mut t: Vec<Box<dyn Thread>> = vec![Box::new(Scan { i: n, done: false })];
+    t.extend((1..=n).map(|j| {
+        Box::new(Inc {
+            j,
+            state: 0,
+            tmp: 0,
+        }) as Box<dyn Thread>
+    }));
+    (n + 1, t)
+}
+
+/// Flanagan and Godefroid's indexer: each thread inserts 4 messages into a 128-slot hash table
+/// with compare-and-swap and linear probing.
+fn indexer(n: usize) -> (usize, Vec<Box<dyn Thread>>) {
+    struct Indexer {
+        tid: i64,
+        m: i64,
+        w: i64,
+        h: usize,
+        done: bool,
+    }
+    impl Indexer {
+        fn next_msg(&mut self) {
+            self.m += 1;
+            self.w = self.m * 11 + self.tid;
+            self.h = ((self.w * 7) % 128) as usize;
+        }
+    }
+    impl Thread for Indexer {
+        fn announce(&mut self) -> Option<(usize, bool)> {
+            (!self.done).then_some((self.h, true))
+        }
+        fn perform(&mut self, mem: &mut [i64], seen: &mut Vec<i64>) {
+            seen.push(mem[self.h]);
+            if mem[self.h] == 0 {
+                mem[self.h] = self.w;
+                if self.m >= 4 {
+                    self.done = true;
+                } else {
+                    self.next_msg();
+                }
+            } else {
+                self.h = (self.h + 1) % 128;
+            }
+        }
+    }
+    let t = (0..n)
+        .map(|tid| {
+            let mut x = Indexer {
+                tid: tid as i64,
+                m: 0,
+                w: 0,
+                h: 0,
+                done: false,
+            };
+            x.next_msg();
+            Box::new(x) as Box<dyn Thread>
+        })
+        .collect();
+    (128, t)
+}
+
+/// Flanagan and Godefroid's file system: thread `i` takes inode `i` and, if it has no block,
+/// claims the first free block from `2i mod 26`. Each block's critical section (test the busy
+/// bit, set it) is one atomic step, as the code between two sync points is in the engine.
+fn filesystem(n: usize) -> (usize, Vec<Box<dyn Thread>>) {
+    const INODES: usize = 32;
+    const BLOCKS: usize = 26;
+    struct Fs {
+        i: usize,
+        b: usize,
+        state: u8,
+    }
+    impl Thread for Fs {
+        fn announce(&mut self) -> Option<(usize, bool)> {
+            match self.state {
+                0 => Some((self.i, false)),
+                1 => Some((INODES + self.b, true)),
+                2 => Some((self.i, true)),
+                _ => None,
+            }
+        }
+        fn perform(&mut self, mem: &mut [i64], seen: &mut Vec<i64>) {
+            match self.state {
+                0 => {
+                    seen.push(mem[self.i]);
+                    if mem[self.i] == 0 {
+                        self.b = (self.i * 2) % BLOCKS;
+                        self.state = 1;
+                    } else {
+                        self.state = 3;
+                    }
+                }
+                1 => {
+                    let busy = &mut mem[INODES + self.b];
+                    seen.push(*busy);
+                    if *busy == 0 {
+                        *busy = 1;
+                        self.state = 2;
+                    } else {
+                        self.b = (self.b + 1) % BLOCKS;
+                    }
+                }
+                _ => {
+                    mem[self.i] = self.b as i64 + 1;
+                    self.state = 3;
+                }
+            }
+        }
+    }
+    let t = (0..n)
+        .map(|tid| {
+            Box::new(Fs {
+                i: tid % INODES,
+                b: 0,
+                state: 0,
+            }) as Box<dyn Thread>
+        })
+        .collect();
+    (INODES + BLOCKS, t)
+}
+
+#[test]
+fn readers_explores_two_to_the_n() {
+    for n in [1, 2, 3, 5, 8] {
+        assert_eq!(dpor(readers, n), 1 << n, "readers({n})");
+    }
+}
+
+#[test]
+fn writers_explores_n_factorial() {
+    for (n, fact) in [(1, 1), (2, 2), (3, 6), (4, 24), (5, 120)] {
+        assert_eq!(dpor(writers, n), fact, "writers({n})");
+    }
+}
+
+#[test]
+fn lastzero_explores_n_plus_3_times_two_to_the_n_minus_2() {
+    for n in [2u32, 3, 4, 5, 6, 7] {
+        let expect = u64::from(n + 3) << (n - 2);
+        assert_eq!(dpor(lastzero, n as usize), expect, "lastzero({n})");
+    }
+}
+
+#[test]
+fn indexer_explores_eight_to_the_n_minus_11() {
+    for (n, expect) in [(2, 1), (11, 1), (12, 8), (13, 64)] {
+        assert_eq!(dpor(indexer, n), expect, "indexer({n})");
+    }
+}
+
+#[test]
+fn filesystem_explores_two_to_the_n_minus_13() {
+    for (n, expect) in [(4, 1), (13, 1), (14, 2), (15, 4), (16, 8)] {
+        assert_eq!(dpor(filesystem, n), expect, "filesystem({n})");
+    }
+}
+
+#[test]
+fn the_reduced_exploration_reaches_every_final_state_of_the_full_one() {
+    let full = ExploreConfig {
+        no_reduction: true,
+        ..ExploreConfig::default()
+    };
+    for (name, program, n) in [
+        ("readers", readers as Program, 3),
+        ("writers", writers as Program, 3),
+        ("lastzero", lastzero as Program, 3),
+        ("lastzero", lastzero as Program, 4),
+    ] {
+        let (reduced, a) = explore(program, n, ExploreConfig::default());
+        let (all, b) = explore(program, n, full);
+        assert_eq!(a, b, "{name}({n})");
+        assert!(all > reduced, "{name}({n}): {all} interleavings, {reduced} classes");
+    }
+}
+
+#[test]
+fn the_budget_stops_the_exploration() {
+    let mut ex = Explorer::new(ExploreConfig {
+        max_schedules: Some(5),
+        ..ExploreConfig::default()
+    });
+    let mut runs = 0;
+    while let Some(s) = ex.next_run().unwrap() {
+        run_threads(writers(4), s);
+        ex.finish_run(false).unwrap();
+        runs += 1;
+    }
+    assert_eq!(runs, 5);
+    assert_eq!(ex.status(), Status::Budget { schedules: 5 });
+}
+
+// ----- random message-passing and shared-state programs ----------------------------------
+
+/// Every interleaving, by depth-first enumeration of the choices (independent of the
+/// explorer): follows `prefix`, then the lowest enabled process, recording what was enabled.
+struct Enumerate {
+    prefix: Vec<ProcId>,
+    seen: Arc<Mutex<Vec<Vec<ProcId>>>>,
+}
+
+impl Scheduler for Enumerate {
+    fn name(&self) -> &'static str {
+        "enumerate"
+    }
+    fn begin(&mut self, _info: &IterationInfo) {}
+    fn needs_races(&self) -> bool {
+        false
+    }
+    fn pick(&mut self, d: &Decision<'_>) -> Result<ProcId, PickError> {
+        let enabled: Vec<ProcId> = d.enabled.iter().map(|c| c.proc).collect();
+        let pick = self
+            .prefix
+            .get(d.step as usize)
+            .copied()
+            .unwrap_or(enabled[0]);
+        self.seen.lock().unwrap().push(enabled);
+        Ok(pick)
+    }
+}
+
+/// What a run of a scripted program observably did: its outcome's category, each process's
+/// received messages (monitor ids left out: they number creation order), errors and timeouts,
+/// and for each shared-state access the access it follows on the same object.
+type Observed = (
+    &'static str,
+    Vec<(ProcId, Vec<String>, usize, usize)>,
+    Vec<(ProcId, usize, Option<(ProcId, usize)>)>,
+);
+
+fn observe(r: &RunResult) -> Observed {
+    let logs = r
+        .logs
+        .iter()
+        .map(|(p, log)| {
+            let msgs = log
+                .received
+                .iter()
+                .map(|m| match m {
+                    Message::User(pl) => format!("{}:{}:{}", pl.from, pl.seq, pl.tag),
+                    Message::Down { item, reason, .. } => format!("down {item:?} {reason:?}"),
+                    Message::Exit { from, reason } => format!("exit {from} {reason:?}"),
+                    Message::NodeDown { node } => format!("nodedown {node}"),
+                })
+                .collect();
+            (*p, msgs, log.errors.len(), log.timeouts)
+        })
+        .collect();
+    let mut count: std::collections::BTreeMap<ProcId, usize> = Default::default();
+    let mut last_write: std::collections::BTreeMap<u64, (ProcId, usize)> = Default::default();
+    let mut reads = Vec::new();
+    for e in &r.trace {
+        if let (Some(p), EventKind::Sync { object, write, .. }) = (e.proc, &e.kind) {
+            let k = count.entry(p).or_default();
+            *k += 1;
+            reads.push((p, *k, last_write.get(object).copied()));
+            if *write {
+                last_write.insert(*object, (p, *k));
+            }
+        }
+    }
+    (r.outcome.category(), logs, reads)
+}
+
+fn config() -> Config {
+    Config {
+        max_steps: 200,
+        ..Config::default()
+    }
+}
+
+fn brute_force(program: &[Instr]) -> (u64, BTreeSet<Observed>) {
+    let mut prefix: Vec<ProcId> = Vec::new();
+    let mut finals = BTreeSet::new();
+    let mut runs = 0;
+    loop {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s = Enumerate {
+            prefix: prefix.clone(),
+            seen: seen.clone(),
+        };
+        let info = IterationInfo {
+            seed: 0,
+            iteration: 0,
+            expected_steps: 100,
+        };
+        let r = run_boxed(program.to_vec(), Box::new(s), info, config());
+        runs += 1;
+        finals.insert(observe(&r));
+        let seen = seen.lock().unwrap().clone();
+        let mut choices = r.choices.clone();
+        // The deepest step with a higher enabled process left.
+        loop {
+            let Some(last) = choices.pop() else {
+                return (runs, finals);
+            };
+            let enabled = &seen[choices.len()];
+            if let Some(next) = enabled.iter().find(|p| **p > last) {
+                choices.push(*next);
+                break;
+            }
+        }
+        prefix = choices;
+    }
+}
+
+fn dpor_explore(program: &[Instr]) -> (u64, BTreeSet<Observed>) {
+    let mut ex = Explorer::new(ExploreConfig {
+        max_schedules: Some(100_000),
+        ..ExploreConfig::default()
+    });
+    let mut finals = BTreeSet::new();
+    while let Some(s) = ex.next_run().unwrap() {
+        let info = IterationInfo {
+            seed: 0,
+            iteration: 0,
+            expected_steps: 100,
+        };
+        let r = run_boxed(program.to_vec(), s, info, config());
+        let failed = matches!(
+            r.outcome,
+            Outcome::Crash { .. } | Outcome::RootExit(_) | Outcome::Killed { .. }
+        );
+        finals.insert(observe(&r));
+        ex.finish_run(failed).unwrap();
+    }
+    (ex.schedules(), finals)
+}
+
+fn instr(children: usize) -> impl proptest::strategy::Strategy<Value = Instr> {
+    let t = any_target(children);
+    prop_oneof![
+        3 => (t.clone(), 0..2u64).prop_map(|(to, tag)| Instr::Send { to, tag }),
+        2 => Just(Instr::Recv { timeout: None }),
+        1 => (0..2u64).prop_map(|tag| Instr::RecvTag { tag, timeout: None }),
+        3 => (1..3u64).prop_map(Instr::Sync),
+        2 => (1..3u64).prop_map(Instr::SyncRead),
+        1 => t.clone().prop_map(Instr::Monitor),
+        1 => t.clone().prop_map(Instr::Alive),
+        1 => Just(Instr::Register("a")),
+        1 => Just(Instr::Whereis("a")),
+        1 => (0..2u64).prop_map(|tag| Instr::SendName { name: "a", tag }),
+        1 => Just(Instr::TrapExit(true)),
+        1 => t.clone().prop_map(Instr::Link),
+        1 => t.prop_map(Instr::Kill),
+    ]
+}
+
+fn program() -> impl proptest::strategy::Strategy<Value = Vec<Instr>> {
+    (
+        proptest::collection::vec(proptest::collection::vec(instr(2), 1..4), 2..=2),
+        proptest::collection::vec(instr(2), 0..3),
+    )
+        .prop_map(|(children, root)| {
+            let mut prog: Vec<Instr> = children
+                .into_iter()
+                .map(|program| Instr::Spawn {
+                    link: false,
+                    program,
+                })
+                .collect();
+            prog.extend(root);
+            prog
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    #[test]
+    fn dpor_reaches_the_final_states_of_every_interleaving(prog in program()) {
+        let (all, expected) = brute_force(&prog);
+        let (explored, reached) = dpor_explore(&prog);
+        prop_assert!(explored <= all, "{explored} runs, {all} interleavings");
+        prop_assert_eq!(reached, expected);
+    }
+}
