@@ -361,10 +361,10 @@ fn the_reduced_exploration_reaches_every_final_state_of_the_full_one() {
         ..ExploreConfig::default()
     };
     for (name, program, n) in [
-        ("readers", readers as Program, 3),
-        ("writers", writers as Program, 3),
-        ("lastzero", lastzero as Program, 3),
-        ("lastzero", lastzero as Program, 4),
+        ("readers", readers as Program, 2),
+        ("writers", writers as Program, 2),
+        ("lastzero", lastzero as Program, 1),
+        ("lastzero", lastzero as Program, 2),
     ] {
         let (reduced, a) = explore(program, n, ExploreConfig::default());
         let (all, b) = explore(program, n, full);
