@@ -184,6 +184,10 @@ impl Explorer {
             }
         }
         self.merge(steps);
+        if failed {
+            self.cut_off();
+        }
+        self.killed_pending();
         self.analyse();
         self.plan = self.backtrack();
         self.status = match (&self.plan, self.config.max_schedules) {
@@ -214,6 +218,7 @@ impl Explorer {
                 node.pick = s.pick;
                 node.fp = s.fp;
                 node.needs = s.needs;
+                node.killed = s.killed;
                 continue;
             }
             self.stack.push(Node { step: s });
@@ -296,6 +301,40 @@ impl Explorer {
                 .any(|(q, fp)| weak_initial(*q, fp, &v).is_some());
             if !covered {
                 insert(&mut node.wut, v);
+            }
+        }
+    }
+
+    /// The last step ended the run: the processes that could have gone instead never took a
+    /// step, so no race names them. Each gets a branch of its own at the last node.
+    fn cut_off(&mut self) {
+        let Some(node) = self.stack.last_mut() else {
+            return;
+        };
+        let s = &mut node.step;
+        for &q in &s.enabled {
+            if q == s.pick || s.sleep.iter().any(|(p, _)| *p == q) {
+                continue;
+            }
+            let mut fp = Footprint::new(q);
+            fp.global = true;
+            insert(&mut s.wut, vec![fp]);
+        }
+    }
+
+    /// A step that killed a process with an enabled operation disabled that operation, which
+    /// never ran and so is in no race: the victim gets a branch of its own at that node.
+    fn killed_pending(&mut self) {
+        let from = self.branch.unwrap_or(0);
+        for node in &mut self.stack[from..] {
+            let s = &mut node.step;
+            for &v in &s.killed {
+                if v == s.pick || !s.enabled.contains(&v) || s.sleep.iter().any(|(p, _)| *p == v) {
+                    continue;
+                }
+                let mut fp = Footprint::new(v);
+                fp.global = true;
+                insert(&mut s.wut, vec![fp]);
             }
         }
     }

@@ -24,6 +24,8 @@ pub(crate) struct StepRec {
     /// For steps past the branch point: the sleep set and the wakeup branches left at the node.
     pub sleep: Vec<(ProcId, Footprint)>,
     pub wut: Vec<WNode>,
+    /// Processes the step killed (their pending operations never ran).
+    pub killed: Vec<ProcId>,
 }
 
 /// The plan for the next run (see [`super::Explorer`]).
@@ -55,6 +57,8 @@ pub(crate) struct RunState {
     deadline_step: BTreeMap<ProcId, usize>,
     spawn_step: BTreeMap<ProcId, usize>,
     current: Option<Candidate>,
+    /// The candidates of the latest decision.
+    offered: Vec<Candidate>,
 }
 
 impl RunState {
@@ -254,6 +258,16 @@ impl RunState {
                 }
             }
             Touch::Died { victim } => {
+                self.steps[k].killed.push(victim);
+                // The victim's pending operation never runs: the death is dependent with
+                // whatever it would have done.
+                if let Some(c) = self.offered.iter().find(|c| c.proc == victim).copied() {
+                    let theirs = self.base(&c);
+                    fp.global |= theirs.global;
+                    for (r, w) in theirs.acc {
+                        fp.add(r, w);
+                    }
+                }
                 self.exit_effects(victim, &mut fp);
                 self.release(victim);
             }
@@ -337,6 +351,8 @@ impl RunState {
             .unwrap_or_else(|| Candidate::new(pick, OpKind::Start));
         let fp = self.base(&cand);
         self.current = Some(cand);
+        self.offered.clear();
+        self.offered.extend_from_slice(d.enabled);
         let sleep = if k >= branch {
             self.sleep.clone()
         } else {
@@ -353,6 +369,7 @@ impl RunState {
             },
             sleep,
             wut,
+            killed: Vec::new(),
         });
         Ok(pick)
     }
