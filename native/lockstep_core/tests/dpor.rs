@@ -2,19 +2,18 @@
 //! over shared-state operations, it runs exactly one schedule per Mazurkiewicz trace; on random
 //! small programs, it reaches the same final states as enumerating every interleaving.
 
-mod support;
 #[path = "support/programs.rs"]
 mod programs;
+mod support;
 
 use lockstep_core::explore::{ExploreConfig, Explorer, Status};
-use lockstep_core::op::sync_object;
 use lockstep_core::strategy::{Decision, PickError, Strategy as Scheduler};
 use lockstep_core::*;
+use programs::*;
 use proptest::prelude::*;
 use proptest::strategy::Strategy;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
-use programs::*;
 use support::*;
 
 // ----- shared-memory programs -------------------------------------------------------------
@@ -29,7 +28,11 @@ fn explore(program: Program, n: usize, config: ExploreConfig) -> (u64, BTreeSet<
         finals.insert(fin);
         ex.finish_run(false).unwrap();
     }
-    assert_eq!(ex.sleep_blocked(), 0, "optimal DPOR is never sleep-set blocked");
+    assert_eq!(
+        ex.sleep_blocked(),
+        0,
+        "optimal DPOR is never sleep-set blocked"
+    );
     match ex.status() {
         Status::Done { schedules } => (schedules, finals),
         other => panic!("exploration did not finish: {other:?}"),
@@ -91,7 +94,10 @@ fn the_reduced_exploration_reaches_every_final_state_of_the_full_one() {
         let (reduced, a) = explore(program, n, ExploreConfig::default());
         let (all, b) = explore(program, n, full);
         assert_eq!(a, b, "{name}({n})");
-        assert!(all > reduced, "{name}({n}): {all} interleavings, {reduced} classes");
+        assert!(
+            all > reduced,
+            "{name}({n}): {all} interleavings, {reduced} classes"
+        );
     }
 }
 
@@ -305,4 +311,3 @@ proptest! {
         prop_assert_eq!(reached, expected);
     }
 }
-

@@ -62,11 +62,8 @@ impl Footprint {
         if self.proc == other.proc || self.global || other.global {
             return true;
         }
-        let kills = |a: &Footprint, b: &Footprint| {
-            a.acc
-                .iter()
-                .any(|&(r, w)| w && r == Res::Live(b.proc))
-        };
+        let kills =
+            |a: &Footprint, b: &Footprint| a.acc.iter().any(|&(r, w)| w && r == Res::Live(b.proc));
         if kills(self, other) || kills(other, self) {
             return true;
         }

@@ -208,7 +208,8 @@ impl Explorer {
     /// branch node takes its new step; nodes past it are new.
     fn merge(&mut self, steps: Vec<StepRec>) {
         let keep = self.branch.unwrap_or(0);
-        self.stack.truncate(keep + usize::from(self.branch.is_some()));
+        self.stack
+            .truncate(keep + usize::from(self.branch.is_some()));
         for (k, s) in steps.into_iter().enumerate() {
             if k < keep {
                 continue;

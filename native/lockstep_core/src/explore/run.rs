@@ -214,7 +214,11 @@ impl RunState {
                 let target = match self.current {
                     Some(c) if c.op == OpKind::Monitor => c.target,
                     // spawn_monitor: the child just spawned.
-                    _ => self.spawn_step.iter().find(|(_, s)| **s == k).map(|(p, _)| *p),
+                    _ => self
+                        .spawn_step
+                        .iter()
+                        .find(|(_, s)| **s == k)
+                        .map(|(p, _)| *p),
                 };
                 if let Some(t) = target {
                     self.monitors.insert(monitor, t);

@@ -63,9 +63,11 @@ pub fn run_threads(
             }
         } else {
             let t = of_proc[p.index()].unwrap();
-            if ctl.trace().last().is_some_and(|e| {
-                e.proc == Some(p) && matches!(e.kind, EventKind::Sync { .. })
-            }) {
+            if ctl
+                .trace()
+                .last()
+                .is_some_and(|e| e.proc == Some(p) && matches!(e.kind, EventKind::Sync { .. }))
+            {
                 threads[t].perform(&mut mem, &mut seen[t]);
             }
             match threads[t].announce() {
@@ -120,7 +122,12 @@ pub fn readers(n: usize) -> (usize, Vec<Box<dyn Thread>>) {
 
 /// `n` writers of one variable.
 pub fn writers(n: usize) -> (usize, Vec<Box<dyn Thread>>) {
-    (1, (0..n).map(|i| straight(vec![(0, true)], i as i64 + 1)).collect())
+    (
+        1,
+        (0..n)
+            .map(|i| straight(vec![(0, true)], i as i64 + 1))
+            .collect(),
+    )
 }
 
 /// Thread 0 scans `a[n], a[n-1], ...` down to the first zero; thread `j` sets `a[j] = a[j-1] + 1`.
@@ -287,4 +294,3 @@ pub fn filesystem(n: usize) -> (usize, Vec<Box<dyn Thread>>) {
         .collect();
     (INODES + BLOCKS, t)
 }
-
