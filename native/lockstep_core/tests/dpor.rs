@@ -234,9 +234,13 @@ fn brute_force(program: &[Instr]) -> (u64, BTreeSet<Observed>) {
 }
 
 fn dpor_explore(program: &[Instr]) -> (u64, BTreeSet<Observed>) {
+    dpor_explore_with(program, false)
+}
+
+fn dpor_explore_with(program: &[Instr], no_reduction: bool) -> (u64, BTreeSet<Observed>) {
     let mut ex = Explorer::new(ExploreConfig {
         max_schedules: Some(100_000),
-        ..ExploreConfig::default()
+        no_reduction,
     });
     let mut finals = BTreeSet::new();
     while let Some(s) = ex.next_run().unwrap() {
@@ -310,4 +314,22 @@ proptest! {
         prop_assert!(explored <= all, "{explored} runs, {all} interleavings");
         prop_assert_eq!(reached, expected);
     }
+
+}
+
+/// A spawn races with nothing its child does before it: a child's first step is never
+/// reordered before its own spawn, and two children writing one object give two orders.
+#[test]
+fn children_writing_one_object_take_two_schedules() {
+    let prog = vec![
+        Instr::Spawn {
+            link: false,
+            program: vec![Instr::Sync(1)],
+        },
+        Instr::Spawn {
+            link: false,
+            program: vec![Instr::Sync(1)],
+        },
+    ];
+    assert_eq!(dpor_explore(&prog).0, 2);
 }
