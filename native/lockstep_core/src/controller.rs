@@ -322,6 +322,8 @@ pub struct Controller<P> {
     enabled: Vec<Candidate>,
     /// Whether the strategy wants candidates described in full ([`Strategy::needs_races`]).
     full_candidates: bool,
+    /// Whether the strategy hears of every event ([`Strategy::wants_events`]).
+    wants_events: bool,
 }
 
 impl<P: Clone> Controller<P> {
@@ -333,6 +335,7 @@ impl<P: Clone> Controller<P> {
             strategy.on_spawn(ProcId::CLOCK);
         }
         let full_candidates = strategy.needs_races();
+        let wants_events = strategy.wants_events();
         let faults = cluster::FaultState::new(config.faults, &info, strategy.picks_faults());
         let cluster = Cluster::new(config.node.clone());
         Controller {
@@ -367,6 +370,7 @@ impl<P: Clone> Controller<P> {
             outcome: None,
             enabled: Vec::new(),
             full_candidates,
+            wants_events,
         }
     }
 
@@ -1619,6 +1623,10 @@ impl<P: Clone> Controller<P> {
     }
 
     fn record(&mut self, proc: Option<ProcId>, kind: EventKind<P>) {
+        if self.wants_events {
+            let touch = crate::explore::Touch::of(&kind);
+            self.strategy.on_event(proc, &touch);
+        }
         self.trace.push(Event {
             step: self.step,
             time: self.now,

@@ -8,6 +8,7 @@ pub mod checker;
 pub mod cluster;
 pub mod controller;
 pub mod excerpt;
+pub mod explore;
 pub mod ids;
 pub mod op;
 mod process;

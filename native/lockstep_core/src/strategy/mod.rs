@@ -126,6 +126,19 @@ pub trait Strategy: Send {
     fn picks_faults(&self) -> bool {
         false
     }
+
+    /// Whether the strategy wants to hear of each event the controller records
+    /// ([`Strategy::on_event`]): what the step just picked did beyond its own operation (the
+    /// mailboxes it filled, the processes that died of it, timers that fired after it). The
+    /// default is false, and the controller then does no work for it.
+    fn wants_events(&self) -> bool {
+        false
+    }
+
+    /// An event was recorded, summarised as a [`crate::explore::Touch`] (only called when
+    /// [`Strategy::wants_events`] is true). Events belong to the step picked last, or, for
+    /// timers that fire while nothing can run, to the step after which nothing could.
+    fn on_event(&mut self, _proc: Option<ProcId>, _touch: &crate::explore::Touch) {}
 }
 
 /// A serialisable description of a strategy, from which each iteration's instance is built.

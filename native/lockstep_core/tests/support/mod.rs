@@ -181,7 +181,17 @@ pub fn run_with(
         iteration: 0,
         expected_steps,
     };
-    let ctl = Controller::new(config, strategy.build(), info);
+    run_boxed(program, strategy.build(), info, config)
+}
+
+/// As [`run`], under a strategy instance the caller built.
+pub fn run_boxed(
+    program: Vec<Instr>,
+    strategy: Box<dyn lockstep_core::strategy::Strategy>,
+    info: IterationInfo,
+    config: Config,
+) -> RunResult {
+    let ctl = Controller::new(config, strategy, info);
     let mut w = World {
         ctl,
         sims: BTreeMap::new(),

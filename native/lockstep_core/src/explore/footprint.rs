@@ -1,0 +1,77 @@
+//! Footprints: what a step reads and writes, and when two steps are dependent.
+//!
+//! Every step of a process implicitly reads that process's *liveness*: an exit signal (or a
+//! linked death) that kills it is dependent with whatever it does next. Spawns all write one
+//! counter, since process ids are handed out in spawn order, and a child's first step reads its
+//! own reservation, written by the spawn. Steps that reach the clock, the cluster or
+//! `process_info` are *global*: dependent with every other step.
+
+use crate::ids::ProcId;
+use crate::op::sync_conflict;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Res {
+    Mailbox(ProcId),
+    Live(ProcId),
+    /// A local or global name, by its hash.
+    Name(u64),
+    /// The set of local (`false`) or global (`true`) names.
+    Space(bool),
+    /// A shared-state object (see [`crate::op::sync_object`]).
+    Object(u64),
+    /// The spawn counter.
+    Spawns,
+    /// A reserved process, before its first step.
+    Proc(ProcId),
+}
+
+/// One step: the process that took it and what it touched.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Footprint {
+    pub proc: ProcId,
+    pub(crate) global: bool,
+    pub(crate) acc: Vec<(Res, bool)>,
+}
+
+impl Footprint {
+    pub(crate) fn new(proc: ProcId) -> Self {
+        Footprint {
+            proc,
+            global: false,
+            acc: Vec::new(),
+        }
+    }
+
+    pub(crate) fn add(&mut self, r: Res, write: bool) {
+        match self.acc.iter_mut().find(|(q, _)| *q == r) {
+            Some(slot) => slot.1 |= write,
+            None => self.acc.push((r, write)),
+        }
+    }
+
+    pub(crate) fn read(&mut self, r: Res) {
+        self.add(r, false)
+    }
+
+    pub(crate) fn write(&mut self, r: Res) {
+        self.add(r, true)
+    }
+
+    /// Whether the order of the two steps can matter. Steps of one process are always ordered.
+    pub fn dependent(&self, other: &Footprint) -> bool {
+        if self.proc == other.proc || self.global || other.global {
+            return true;
+        }
+        let kills =
+            |a: &Footprint, b: &Footprint| a.acc.iter().any(|&(r, w)| w && r == Res::Live(b.proc));
+        if kills(self, other) || kills(other, self) {
+            return true;
+        }
+        self.acc.iter().any(|&(a, aw)| {
+            other.acc.iter().any(|&(b, bw)| match (a, b) {
+                (Res::Object(x), Res::Object(y)) => sync_conflict(x, aw, y, bw),
+                (x, y) => x == y && (aw || bw),
+            })
+        })
+    }
+}

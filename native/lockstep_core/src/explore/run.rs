@@ -1,0 +1,425 @@
+//! One run under the explorer: the [`Exhaustive`] strategy replays the planned prefix, follows
+//! the planned wakeup sequence, then picks the lowest enabled process outside the sleep set. It
+//! records, per step, who ran, the step's footprint and what enabled it.
+
+use super::footprint::{Footprint, Res};
+use super::touch::Touch;
+use super::WNode;
+use crate::ids::{MonitorId, MsgId, ProcId};
+use crate::op::OpKind;
+use crate::strategy::{Candidate, Decision, IterationInfo, PickError, Strategy};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+/// What one step of a run did, as the explorer keeps it.
+#[derive(Clone, Debug)]
+pub(crate) struct StepRec {
+    pub pick: ProcId,
+    pub fp: Footprint,
+    /// The processes enabled before the step.
+    pub enabled: Vec<ProcId>,
+    /// Steps one of which must precede this one for it to be enabled (`None`: always enabled
+    /// once its process is at it).
+    pub needs: Option<Vec<usize>>,
+    /// For steps past the branch point: the sleep set and the wakeup branches left at the node.
+    pub sleep: Vec<(ProcId, Footprint)>,
+    pub wut: Vec<WNode>,
+    /// Processes the step killed (their pending operations never ran).
+    pub killed: Vec<ProcId>,
+}
+
+/// The plan for the next run (see [`super::Explorer`]).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Plan {
+    /// Forced picks; the last one is the new branch.
+    pub prefix: Vec<ProcId>,
+    /// The sleep set at the branch node (the branch's own node, index `prefix.len() - 1`).
+    pub sleep: Vec<(ProcId, Footprint)>,
+    /// The wakeup tree below the branch, followed leftmost-first.
+    pub subtree: Vec<WNode>,
+}
+
+#[derive(Default)]
+pub(crate) struct RunState {
+    pub plan: Plan,
+    pub steps: Vec<StepRec>,
+    pub diverged: bool,
+    /// The run met a node where every enabled process slept.
+    pub blocked: bool,
+    /// Treat every step as global (time moves with every step).
+    pub all_global: bool,
+    path: Vec<WNode>,
+    sleep: Vec<(ProcId, Footprint)>,
+    links: Vec<(ProcId, ProcId)>,
+    names: BTreeMap<u64, ProcId>,
+    monitors: BTreeMap<MonitorId, ProcId>,
+    mailboxes: BTreeMap<ProcId, Vec<(MsgId, usize, Option<MonitorId>)>>,
+    deadline_step: BTreeMap<ProcId, usize>,
+    spawn_step: BTreeMap<ProcId, usize>,
+    current: Option<Candidate>,
+    /// The candidates of the latest decision.
+    offered: Vec<Candidate>,
+}
+
+impl RunState {
+    pub fn new(plan: Plan, all_global: bool) -> Self {
+        RunState {
+            path: plan.subtree.clone(),
+            plan,
+            all_global,
+            ..RunState::default()
+        }
+    }
+
+    fn exit_effects(&self, v: ProcId, fp: &mut Footprint) {
+        fp.write(Res::Live(v));
+        fp.write(Res::Mailbox(v));
+        for &(a, b) in &self.links {
+            let other = if a == v {
+                b
+            } else if b == v {
+                a
+            } else {
+                continue;
+            };
+            fp.write(Res::Mailbox(other));
+            fp.write(Res::Live(other));
+        }
+        let mut held = false;
+        for (&h, &p) in &self.names {
+            if p == v {
+                fp.write(Res::Name(h));
+                held = true;
+            }
+        }
+        if held {
+            fp.read(Res::Space(false));
+            fp.read(Res::Space(true));
+        }
+    }
+
+    fn release(&mut self, v: ProcId) {
+        self.names.retain(|_, p| *p != v);
+        self.mailboxes.remove(&v);
+    }
+
+    /// The footprint of `c`'s operation before any of its effects are known.
+    fn base(&self, c: &Candidate) -> Footprint {
+        let me = c.proc;
+        let mut fp = Footprint::new(me);
+        if self.all_global {
+            fp.global = true;
+            return fp;
+        }
+        let target = c.target;
+        let name = c.name;
+        let global_name = matches!(
+            c.op,
+            OpKind::GlobalRegister | OpKind::GlobalUnregister | OpKind::GlobalWhereis
+        );
+        match c.op {
+            OpKind::Start => fp.read(Res::Proc(me)),
+            OpKind::Spawn => fp.write(Res::Spawns),
+            OpKind::Send => {
+                if let Some(t) = target {
+                    fp.write(Res::Mailbox(t));
+                    fp.read(Res::Live(t));
+                }
+                if let Some(n) = name {
+                    fp.read(Res::Name(n));
+                }
+            }
+            OpKind::Recv | OpKind::RecvMatch | OpKind::Demonitor | OpKind::TrapExit => {
+                fp.write(Res::Mailbox(me))
+            }
+            OpKind::Sleep
+            | OpKind::SendAfter
+            | OpKind::CancelTimer
+            | OpKind::ReadTimer
+            | OpKind::Now
+            | OpKind::SystemTime => {}
+            OpKind::Monitor | OpKind::Link => {
+                if let Some(t) = target {
+                    fp.read(Res::Live(t));
+                }
+                if let Some(n) = name {
+                    fp.read(Res::Name(n));
+                }
+                fp.write(Res::Mailbox(me));
+            }
+            OpKind::Unlink | OpKind::Alive => {
+                if let Some(t) = target {
+                    fp.read(Res::Live(t));
+                }
+            }
+            OpKind::Signal => {
+                if let Some(t) = target {
+                    self.exit_effects(t, &mut fp);
+                }
+            }
+            OpKind::Exit => self.exit_effects(me, &mut fp),
+            OpKind::Register | OpKind::GlobalRegister => {
+                if let Some(t) = target {
+                    fp.read(Res::Live(t));
+                }
+                if let Some(n) = name {
+                    fp.write(Res::Name(n));
+                }
+                fp.read(Res::Space(global_name));
+            }
+            OpKind::Unregister | OpKind::GlobalUnregister => {
+                if let Some(n) = name {
+                    fp.write(Res::Name(n));
+                }
+                fp.read(Res::Space(global_name));
+            }
+            OpKind::Whereis | OpKind::GlobalWhereis => {
+                if let Some(t) = target {
+                    fp.read(Res::Live(t));
+                }
+                if let Some(n) = name {
+                    fp.read(Res::Name(n));
+                }
+            }
+            OpKind::Registered => {
+                fp.write(Res::Space(false));
+                fp.write(Res::Space(true));
+            }
+            OpKind::Sync => match c.object {
+                Some((o, w)) => fp.add(Res::Object(o), w),
+                None => fp.global = true,
+            },
+            OpKind::Info | OpKind::Cluster | OpKind::Deliver | OpKind::Fault | OpKind::Clock => {
+                fp.global = true
+            }
+        }
+        fp
+    }
+
+    fn touch(&mut self, proc: Option<ProcId>, t: &Touch) {
+        let Some(k) = self.steps.len().checked_sub(1) else {
+            return;
+        };
+        let actor = proc.unwrap_or(self.steps[k].pick);
+        let mut fp = std::mem::replace(&mut self.steps[k].fp, Footprint::new(ProcId::ROOT));
+        match *t {
+            Touch::Spawn { child, link } => {
+                fp.write(Res::Proc(child));
+                self.spawn_step.insert(child, k);
+                if link {
+                    self.links.push((actor, child));
+                }
+            }
+            Touch::Monitor { monitor } => {
+                let target = match self.current {
+                    Some(c) if c.op == OpKind::Monitor => c.target,
+                    // spawn_monitor: the child just spawned.
+                    _ => self
+                        .spawn_step
+                        .iter()
+                        .find(|(_, s)| **s == k)
+                        .map(|(p, _)| *p),
+                };
+                if let Some(t) = target {
+                    self.monitors.insert(monitor, t);
+                }
+            }
+            Touch::Demonitor { monitor } => {
+                if let Some(t) = self.monitors.get(&monitor) {
+                    fp.read(Res::Live(*t));
+                }
+            }
+            Touch::Link { target } => {
+                self.links.push((actor, target));
+                fp.read(Res::Live(target));
+            }
+            Touch::Unlink { target } => {
+                fp.read(Res::Live(target));
+            }
+            Touch::Added { to, id, down } => {
+                fp.write(Res::Mailbox(to));
+                self.mailboxes.entry(to).or_default().push((id, k, down));
+            }
+            Touch::Received { id } => {
+                let mb = self.mailboxes.entry(actor).or_default();
+                if self.steps[k].needs.is_none()
+                    && matches!(self.current, Some(c) if c.op == OpKind::Recv)
+                {
+                    self.steps[k].needs = Some(mb.iter().map(|m| m.1).collect());
+                }
+                mb.retain(|m| m.0 != id);
+            }
+            Touch::Scan { base, count } => {
+                if count > 0 {
+                    let mb = self.mailboxes.entry(actor).or_default();
+                    let needs = mb.iter().skip(base).map(|m| m.1).collect();
+                    self.steps[k].needs = Some(needs);
+                }
+            }
+            Touch::Timeout => {
+                if let Some(s) = self.deadline_step.remove(&actor) {
+                    self.steps[k].needs = Some(vec![s]);
+                }
+            }
+            Touch::Died { victim } => {
+                self.steps[k].killed.push(victim);
+                // The victim's pending operation never runs: the death is dependent with
+                // whatever it would have done.
+                if let Some(c) = self.offered.iter().find(|c| c.proc == victim).copied() {
+                    let theirs = self.base(&c);
+                    fp.global |= theirs.global;
+                    for (r, w) in theirs.acc {
+                        fp.add(r, w);
+                    }
+                }
+                self.exit_effects(victim, &mut fp);
+                self.release(victim);
+            }
+            Touch::Exit => self.release(actor),
+            Touch::Named { name, target } => {
+                self.names.insert(name, target);
+            }
+            Touch::Unnamed { name } => {
+                self.names.remove(&name);
+            }
+            Touch::TimerFired { to, id } => {
+                fp.global = true;
+                if let (Some(to), Some(id)) = (to, id) {
+                    self.mailboxes.entry(to).or_default().push((id, k, None));
+                }
+            }
+            Touch::Deadline { of } => {
+                fp.global = true;
+                self.deadline_step.insert(of, k);
+            }
+            Touch::Clock | Touch::Net => fp.global = true,
+            Touch::Other => {}
+        }
+        self.steps[k].fp = fp;
+    }
+
+    fn pick(&mut self, d: &Decision<'_>) -> Result<ProcId, PickError> {
+        let k = d.step as usize;
+        let enabled: Vec<ProcId> = d.enabled.iter().map(|c| c.proc).collect();
+        let branch = self.plan.prefix.len();
+        // The sleep set of this node, for nodes past the branch.
+        if k == branch && k > 0 {
+            self.sleep = std::mem::take(&mut self.plan.sleep);
+            self.filter_sleep(k - 1);
+        } else if k > branch {
+            self.filter_sleep(k - 1);
+        }
+        let mut wut = Vec::new();
+        let pick = if k < branch {
+            let want = self.plan.prefix[k];
+            if !enabled.contains(&want) {
+                self.diverged = true;
+                return Err(PickError::Diverged {
+                    step: d.step + 1,
+                    expected: want,
+                    enabled,
+                });
+            }
+            want
+        } else {
+            let asleep = |p: ProcId, s: &[(ProcId, Footprint)]| s.iter().any(|(q, _)| *q == p);
+            let mut chosen = None;
+            let path = std::mem::take(&mut self.path);
+            let mut rest = path.into_iter();
+            for c in rest.by_ref() {
+                if enabled.contains(&c.proc) && !asleep(c.proc, &self.sleep) {
+                    chosen = Some(c);
+                    break;
+                }
+            }
+            match chosen {
+                Some(c) => {
+                    wut = rest.collect();
+                    self.path = c.children;
+                    c.proc
+                }
+                None => match enabled.iter().find(|p| !asleep(**p, &self.sleep)) {
+                    Some(p) => *p,
+                    None => {
+                        self.blocked = true;
+                        enabled[0]
+                    }
+                },
+            }
+        };
+        let cand = d
+            .enabled
+            .iter()
+            .find(|c| c.proc == pick)
+            .copied()
+            .unwrap_or_else(|| Candidate::new(pick, OpKind::Start));
+        let fp = self.base(&cand);
+        self.current = Some(cand);
+        self.offered.clear();
+        self.offered.extend_from_slice(d.enabled);
+        let sleep = if k >= branch {
+            self.sleep.clone()
+        } else {
+            Vec::new()
+        };
+        self.steps.push(StepRec {
+            pick,
+            fp,
+            enabled,
+            needs: if cand.op == OpKind::Start {
+                self.spawn_step.get(&pick).map(|s| vec![*s])
+            } else {
+                None
+            },
+            sleep,
+            wut,
+            killed: Vec::new(),
+        });
+        Ok(pick)
+    }
+
+    /// Keep the sleepers independent of step `k`.
+    fn filter_sleep(&mut self, k: usize) {
+        let fp = &self.steps[k].fp;
+        self.sleep.retain(|(_, q)| !fp.dependent(q));
+    }
+}
+
+/// The strategy of an explored run (build it with [`super::Explorer::next_run`]).
+pub struct Exhaustive {
+    pub(crate) state: Arc<Mutex<RunState>>,
+}
+
+impl Exhaustive {
+    fn with<R>(&self, f: impl FnOnce(&mut RunState) -> R) -> R {
+        let mut guard = match self.state.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        f(&mut guard)
+    }
+}
+
+impl Strategy for Exhaustive {
+    fn name(&self) -> &'static str {
+        "exhaustive"
+    }
+
+    fn begin(&mut self, _info: &IterationInfo) {}
+
+    fn pick(&mut self, decision: &Decision<'_>) -> Result<ProcId, PickError> {
+        self.with(|s| s.pick(decision))
+    }
+
+    fn picks_faults(&self) -> bool {
+        true
+    }
+
+    fn wants_events(&self) -> bool {
+        true
+    }
+
+    fn on_event(&mut self, proc: Option<ProcId>, touch: &Touch) {
+        self.with(|s| s.touch(proc, touch))
+    }
+}

@@ -1,0 +1,138 @@
+//! What an event did, without its payloads: the part of a step's effects the explorer needs to
+//! tell which steps are dependent (see [`super::Footprint`]).
+
+use crate::ids::{MonitorId, MsgId, ProcId};
+use crate::op::{global_name_hash, name_hash, Message};
+use crate::trace::EventKind;
+
+/// A recorded event, summarised (see [`crate::strategy::Strategy::on_event`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Touch {
+    Spawn {
+        child: ProcId,
+        link: bool,
+    },
+    Monitor {
+        monitor: MonitorId,
+    },
+    Demonitor {
+        monitor: MonitorId,
+    },
+    Link {
+        target: ProcId,
+    },
+    Unlink {
+        target: ProcId,
+    },
+    /// A message put into `to`'s mailbox (a send, a DOWN or EXIT message); `down` names the
+    /// monitor of a DOWN message.
+    Added {
+        to: ProcId,
+        id: MsgId,
+        down: Option<MonitorId>,
+    },
+    /// The acting process took message `id` out of its mailbox.
+    Received {
+        id: MsgId,
+    },
+    /// The acting process's selective receive was handed its mailbox from index `base`.
+    Scan {
+        base: usize,
+        count: usize,
+    },
+    /// A receive of the acting process timed out, or its sleep ended.
+    Timeout,
+    /// A process died of a signal or outside the controller's control.
+    Died {
+        victim: ProcId,
+    },
+    /// The acting process's own end.
+    Exit,
+    /// `name` (a [`name_hash`] or [`global_name_hash`]) now names `target`.
+    Named {
+        name: u64,
+        target: ProcId,
+    },
+    /// `name` was released.
+    Unnamed {
+        name: u64,
+    },
+    /// A timer fired (delivering `added`, if anything).
+    TimerFired {
+        to: Option<ProcId>,
+        id: Option<MsgId>,
+    },
+    /// The clock jumped.
+    Clock,
+    /// `of`'s receive deadline or sleep passed.
+    Deadline {
+        of: ProcId,
+    },
+    /// Anything in the simulated cluster.
+    Net,
+    /// Nothing the explorer looks at.
+    Other,
+}
+
+impl Touch {
+    pub fn of<P>(kind: &EventKind<P>) -> Touch {
+        match kind {
+            EventKind::Spawn { child, link } => Touch::Spawn {
+                child: *child,
+                link: *link,
+            },
+            EventKind::Monitor { monitor, .. } => Touch::Monitor { monitor: *monitor },
+            EventKind::Demonitor { monitor, .. } => Touch::Demonitor { monitor: *monitor },
+            EventKind::Link { target } => Touch::Link { target: *target },
+            EventKind::Unlink { target } => Touch::Unlink { target: *target },
+            EventKind::Send {
+                to: Some(to), id, ..
+            } => Touch::Added {
+                to: *to,
+                id: *id,
+                down: None,
+            },
+            EventKind::Deliver { to, id, msg } => Touch::Added {
+                to: *to,
+                id: *id,
+                down: match msg {
+                    Message::Down { monitor, .. } => Some(*monitor),
+                    _ => None,
+                },
+            },
+            EventKind::Receive { id, .. } => Touch::Received { id: *id },
+            EventKind::Scan { base, count, .. } => Touch::Scan {
+                base: *base,
+                count: *count,
+            },
+            EventKind::Timeout | EventKind::Sleep => Touch::Timeout,
+            EventKind::Died { victim, .. } | EventKind::Vanished { victim } => {
+                Touch::Died { victim: *victim }
+            }
+            EventKind::Exit { .. } => Touch::Exit,
+            EventKind::Register { name, target } => Touch::Named {
+                name: name_hash(name),
+                target: *target,
+            },
+            EventKind::GlobalRegister {
+                name,
+                target,
+                ok: true,
+            } => Touch::Named {
+                name: global_name_hash(name),
+                target: *target,
+            },
+            EventKind::Unregister { name } => Touch::Unnamed {
+                name: name_hash(name),
+            },
+            EventKind::GlobalUnregister { name } => Touch::Unnamed {
+                name: global_name_hash(name),
+            },
+            EventKind::TimerFired { to, id, .. } => Touch::TimerFired { to: *to, id: *id },
+            EventKind::Clock { .. } => Touch::Clock,
+            EventKind::Deadline { of } => Touch::Deadline { of: *of },
+            EventKind::Net(_) => Touch::Net,
+            _ => Touch::Other,
+        }
+    }
+}
