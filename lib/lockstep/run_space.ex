@@ -20,9 +20,22 @@ defmodule Lockstep.RunSpace do
   """
   @spec space(Runtime.ctx()) :: reference() | {reference(), atom()}
   def space({run, tag, _id, _runner}) do
-    case Lockstep.Native.run_node_of(run, self()) do
+    case node_of(run) do
       node when is_atom(node) and node != nil and node != node() -> {tag, node}
       _ -> tag
+    end
+  end
+
+  # A process never changes node: ask the engine once per process and run.
+  defp node_of(run) do
+    case Process.get(:"$lockstep_node") do
+      {^run, node} ->
+        node
+
+      _ ->
+        node = Lockstep.Native.run_node_of(run, self())
+        Process.put(:"$lockstep_node", {run, node})
+        node
     end
   end
 

@@ -230,21 +230,14 @@ impl<P: Clone> Controller<P> {
             },
         };
         let id = self.next_msg_id();
-        match (node, target) {
+        // Within the node the message lands now; across nodes the channel takes it after the
+        // send is recorded (the step's first event); otherwise it is lost, as on the BEAM.
+        let (delivered, transit) = match (node, target) {
             (Some(n), Some(TransitTo::Proc(t))) if n == here => {
-                let delivered = self
-                    .push(t, id, Some(pick), Message::User(msg.clone()))
-                    .then_some(t);
-                let ev = EventKind::Send {
-                    dest: to,
-                    to: delivered,
-                    id,
-                    msg,
-                };
-                self.record(Some(pick), ev);
+                let landed = self.push(t, id, Some(pick), Message::User(msg.clone()));
+                (landed.then_some(t), None)
             }
             (Some(n), Some(t)) => {
-                // The send is the step's first event; the channel's taking it follows.
                 let reached = match &t {
                     TransitTo::Proc(p) => Some(*p),
                     TransitTo::Name(_) => None,
@@ -255,25 +248,19 @@ impl<P: Clone> Controller<P> {
                     to: t,
                     msg: Message::User(msg.clone()),
                 };
-                let ev = EventKind::Send {
-                    dest: to,
-                    to: reached,
-                    id,
-                    msg,
-                };
-                self.record(Some(pick), ev);
-                self.transmit(here, n, item);
+                (reached, Some((n, item)))
             }
-            // An unknown node, or a name not registered on this node: lost, as on the BEAM.
-            _ => {
-                let ev = EventKind::Send {
-                    dest: to,
-                    to: None,
-                    id,
-                    msg,
-                };
-                self.record(Some(pick), ev);
-            }
+            _ => (None, None),
+        };
+        let ev = EventKind::Send {
+            dest: to,
+            to: delivered,
+            id,
+            msg,
+        };
+        self.record(Some(pick), ev);
+        if let Some((n, item)) = transit {
+            self.transmit(here, n, item);
         }
         Reply::Ok
     }
