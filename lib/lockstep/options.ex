@@ -12,13 +12,21 @@ defmodule Lockstep.Options do
       prefix: {nil, "a positive integer (steps of PCT before the random walk)", :pos_integer}
     ],
     pos: [],
-    idpct: [depth: {1..5, "a range a..b of integers with 1 <= a <= b", :depth_range}]
+    idpct: [depth: {1..5, "a range a..b of integers with 1 <= a <= b", :depth_range}],
+    exhaustive: [
+      max_schedules: {100_000, "a positive integer or :infinity", :budget},
+      reduction: {true, "a boolean", :boolean}
+    ]
   }
 
+  # The sampling strategies (each iteration's schedule drawn from its seed)...
   @strategy_names [:pct, :fair_pct, :pos, :idpct, :random]
+  # ... and the ones that explore: every behaviour once (Lockstep.Runner.Exhaustive).
+  @exploring [:exhaustive]
 
   @strategy_forms ":pct, {:pct, depth: d}, :random, :fair_pct, " <>
-                    "{:fair_pct, depth: d, prefix: n}, :pos, :idpct or {:idpct, depth: a..b}"
+                    "{:fair_pct, depth: d, prefix: n}, :pos, :idpct, {:idpct, depth: a..b}, " <>
+                    ":exhaustive or {:exhaustive, max_schedules: n, reduction: false}"
 
   @schema [
     iterations: {100, "a positive integer", :pos_integer},
@@ -114,9 +122,17 @@ defmodule Lockstep.Options do
   @doc "The accepted option names."
   def keys, do: @keys
 
-  @doc "The strategy names the `:strategy` option accepts on their own (without options)."
+  @doc """
+  The sampling strategies the `:strategy` option accepts on their own (without options); the
+  exploring ones (`exploring?/1`) are left out: a hunt of N iterations means nothing to them.
+  """
   @spec strategies() :: [atom()]
   def strategies, do: @strategy_names
+
+  @doc "Whether a validated `:strategy` value explores every behaviour instead of sampling."
+  @spec exploring?(atom() | {atom(), keyword()}) :: boolean()
+  def exploring?({name, _}), do: name in @exploring
+  def exploring?(name), do: name in @exploring
 
   @doc """
   Validates `opts` (a keyword list) and returns a map with every key, defaults filled in.
@@ -160,7 +176,9 @@ defmodule Lockstep.Options do
 
   def engine_strategy({name, opts}) do
     params =
-      Map.new(@strategies[name], fn {key, {default, _, _}} -> {key, opts[key] || default} end)
+      Map.new(@strategies[name], fn {key, {default, _, _}} ->
+        {key, Keyword.get(opts, key, default)}
+      end)
 
     case {name, params} do
       {:idpct, %{depth: first..last//_}} -> %{strategy: :idpct, depth_min: first, depth_max: last}
@@ -215,9 +233,10 @@ defmodule Lockstep.Options do
   end
 
   # The shape only; check_strategy_options!/2 then checks each of the strategy's options.
-  defp valid?(:strategy, name) when name in @strategy_names, do: true
+  defp valid?(:strategy, name) when name in @strategy_names or name in @exploring, do: true
 
-  defp valid?(:strategy, {name, opts}) when name in @strategy_names and is_list(opts),
+  defp valid?(:strategy, {name, opts})
+       when (name in @strategy_names or name in @exploring) and is_list(opts),
     do: Keyword.keyword?(opts)
 
   defp valid?(:strategy, _), do: false

@@ -74,7 +74,7 @@ defmodule Lockstep.Progress do
   @doc "The line a display shows (also for tests)."
   def line(p, stats, cfg, now) do
     elapsed = max(now - p.started, 1)
-    rate = round(stats.iterations * 1000 / elapsed)
+    rate = round(Map.get(stats, :iterations, 0) * 1000 / elapsed)
 
     left =
       case cfg.max_run_time do
@@ -83,8 +83,15 @@ defmodule Lockstep.Progress do
       end
 
     text =
-      "Lockstep: #{p.name}: #{count(stats.iterations, cfg.iterations)} iterations, " <>
-        "#{MapSet.size(stats.schedules)} distinct schedules, #{rate}/s#{left}"
+      case stats do
+        %{explored: n} ->
+          "Lockstep: #{p.name}: explored #{n} schedules (exhaustive), " <>
+            "#{round(n * 1000 / elapsed)}/s#{left}"
+
+        _ ->
+          "Lockstep: #{p.name}: #{count(stats.iterations, cfg.iterations)} iterations, " <>
+            "#{MapSet.size(stats.schedules)} distinct schedules, #{rate}/s#{left}"
+      end
 
     String.slice(text, 0, max(p.width - 1, 20))
   end

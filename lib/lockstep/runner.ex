@@ -148,11 +148,37 @@ defmodule Lockstep.Runner do
   """
   @spec run((() -> any()), keyword()) :: :ok
   def run(fun, opts \\ []) when is_function(fun, 0) do
-    if Runtime.ctx() != nil do
-      raise ArgumentError, "Lockstep.Runner.run/2 cannot be called from inside a Lockstep run"
+    _ = hunt_with(fun, opts, "Lockstep.Runner.run/2")
+    :ok
+  end
+
+  @doc """
+  Explores every behaviour of `fun` with `strategy: :exhaustive` (see
+  `Lockstep.Runner.Exhaustive`) and returns `{:ok, summary}`: `:schedules` explored,
+  `:complete` (false when `max_schedules` or `:max_run_time` stopped it), `:step_limited`
+  (runs stopped at `:max_steps`), `:longest` (steps) and `:ms`. Raises `Lockstep.BugFound` on
+  the first failing schedule. Takes the options of `run/2`; `:strategy` may give
+  `{:exhaustive, max_schedules: n, reduction: false}`.
+  """
+  @spec explore((() -> any()), keyword()) :: {:ok, map()}
+  def explore(fun, opts \\ []) when is_function(fun, 0) do
+    opts = Keyword.put_new(opts, :strategy, :exhaustive)
+
+    unless Options.exploring?(opts[:strategy]) do
+      raise ArgumentError,
+            "Lockstep.Runner.explore/2 needs an exploring strategy (:exhaustive or " <>
+              "{:exhaustive, opts}), got: #{inspect(opts[:strategy])}"
     end
 
-    cfg = config!(opts, "Lockstep.Runner.run/2")
+    {:ok, hunt_with(fun, opts, "Lockstep.Runner.explore/2")}
+  end
+
+  defp hunt_with(fun, opts, where) do
+    if Runtime.ctx() != nil do
+      raise ArgumentError, "#{where} cannot be called from inside a Lockstep run"
+    end
+
+    cfg = config!(opts, where)
     started = System.monotonic_time(:millisecond)
 
     stats = %{
@@ -167,9 +193,10 @@ defmodule Lockstep.Runner do
     Process.put(@done_key, 0)
 
     try do
-      case Options.workers(cfg.workers) do
-        1 -> hunt(fun, cfg, 0, started, stats)
-        n -> hunt_parallel(fun, cfg, n, started, stats)
+      cond do
+        Options.exploring?(cfg.strategy) -> Lockstep.Runner.Exhaustive.run(fun, cfg, started)
+        Options.workers(cfg.workers) == 1 -> hunt(fun, cfg, 0, started, stats)
+        true -> hunt_parallel(fun, cfg, Options.workers(cfg.workers), started, stats)
       end
     rescue
       bug in BugFound ->
@@ -629,8 +656,13 @@ defmodule Lockstep.Runner do
     )
   end
 
-  defp test_name(%{test: %{name: name}}), do: name
-  defp test_name(_), do: "run"
+  @doc false
+  def test_name(%{test: %{name: name}}), do: name
+  def test_name(_), do: "run"
+
+  @doc false
+  # How many runs the hunt has accepted so far (for the summary `mix lockstep.hunt` prints).
+  def count_done(n), do: Process.put(@done_key, n)
 
   # ----- one iteration ---------------------------------------------------------------------
 
@@ -657,6 +689,12 @@ defmodule Lockstep.Runner do
   @spec run_traced((() -> any()), map(), non_neg_integer(), map()) ::
           {:ok | :step_limit, non_neg_integer(), term(), map()} | {:fail, map()}
   def run_traced(fun, cfg, i, overrides), do: run_iteration(fun, cfg, i, overrides, true)
+
+  @doc false
+  # Like `run_once/4`, within the hunt's `deadline` (monotonic ms, or nil): may also return
+  # `{:out_of_time, steps}`.
+  def run_until(fun, cfg, i, overrides, deadline),
+    do: run_iteration(fun, cfg, i, overrides, false, deadline)
 
   # `deadline` (monotonic ms, or nil): the hunt's max_run_time, which ends even an iteration
   # still running (`{:out_of_time, steps}`).
@@ -1157,6 +1195,14 @@ defmodule Lockstep.Runner do
   end
 
   defp reproduce(cfg, f) do
+    if Options.exploring?(cfg.strategy),
+      do:
+        "Lockstep.Runner.run(fun, seed: #{cfg.seed}, strategy: #{inspect(cfg.strategy)})   " <>
+          "(the exploration runs its schedules in the same order every time)",
+      else: reproduce_sampled(cfg, f)
+  end
+
+  defp reproduce_sampled(cfg, f) do
     strategy =
       if(cfg.strategy == Options.default_strategy(),
         do: "",

@@ -57,7 +57,7 @@ pub const VERSION: u32 = 1;
 
 /// The strategies a schedule may name: those a hunt runs with (replay and guided runs only
 /// follow a schedule, they never record one of their own).
-pub const STRATEGIES: &[&str] = &["pct", "fair_pct", "pos", "idpct", "random"];
+pub const STRATEGIES: &[&str] = &["pct", "fair_pct", "pos", "idpct", "random", "exhaustive"];
 
 /// The failure categories a schedule may record: the engine's outcomes
 /// ([`crate::controller::Outcome::category`], but `completed`) and those the embedder adds

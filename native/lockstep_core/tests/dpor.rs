@@ -333,3 +333,62 @@ fn children_writing_one_object_take_two_schedules() {
     ];
     assert_eq!(dpor_explore(&prog).0, 2);
 }
+
+/// `n` children each send the root one message, and the root receives `n`: the root's
+/// receives take the messages in the order they were sent, so the classes are the `n!` orders
+/// of the sends. A receive does not race with a message added behind the one it takes.
+#[test]
+fn senders_to_one_mailbox_take_n_factorial_schedules() {
+    for (n, fact) in [(1u64, 1u64), (2, 2), (3, 6), (4, 24)] {
+        let mut prog: Vec<Instr> = (0..n)
+            .map(|tag| Instr::Spawn {
+                link: false,
+                program: vec![Instr::Send {
+                    to: Target::Root,
+                    tag,
+                }],
+            })
+            .collect();
+        prog.extend((0..n).map(|_| Instr::Recv { timeout: None }));
+        let (explored, finals) = dpor_explore(&prog);
+        assert_eq!(explored, fact, "{n} senders");
+        assert_eq!(finals.len() as u64, fact, "{n} senders: distinct outcomes");
+        let (all, brute) = brute_force(&prog);
+        assert_eq!(finals, brute, "{n} senders: the outcomes of every interleaving");
+        assert!(all >= explored);
+    }
+}
+
+/// Two clients ask a server, which answers each: the request orders are the classes (2), and
+/// each reply is received by its own client, independent of the other exchange.
+#[test]
+fn a_server_with_two_clients_takes_two_schedules() {
+    let client = vec![
+        Instr::Send {
+            to: Target::Root,
+            tag: 0,
+        },
+        Instr::Recv { timeout: None },
+    ];
+    let prog = vec![
+        Instr::Spawn {
+            link: false,
+            program: client.clone(),
+        },
+        Instr::Spawn {
+            link: false,
+            program: client,
+        },
+        Instr::Recv { timeout: None },
+        Instr::Send {
+            to: Target::Child(0),
+            tag: 1,
+        },
+        Instr::Recv { timeout: None },
+        Instr::Send {
+            to: Target::Child(1),
+            tag: 1,
+        },
+    ];
+    assert_eq!(dpor_explore(&prog).0, 2);
+}

@@ -76,6 +76,13 @@ rustler::atoms! {
     // process info
     status,
     running,
+    // the exhaustive explorer
+    exhaustive,
+    explorer,
+    max_schedules,
+    reduction,
+    done,
+    budget,
     runnable,
     waiting,
     messages,

@@ -7,6 +7,7 @@ mod checker;
 mod cluster;
 mod decode;
 mod encode;
+mod explore;
 mod isolation;
 mod payload;
 mod run;

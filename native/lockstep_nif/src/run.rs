@@ -242,7 +242,7 @@ fn strategy(opts: Term<'_>) -> Result<StrategyConfig, String> {
         _ => {
             return Err(format!(
                 "unknown strategy {s} \
-                 (expected :random, :pct, :fair_pct, :pos, :idpct, :replay or :guided)",
+                 (expected :random, :pct, :fair_pct, :pos, :idpct, :exhaustive, :replay or :guided)",
                 s = show(s)
             ))
         }
@@ -352,7 +352,12 @@ fn run_new<'a>(
             iteration: opt(opts, atoms::iteration(), 0u64)?,
             expected_steps: opt(opts, atoms::expected_steps(), 100u64)?,
         };
-        let strategy = strategy(opts)?.build();
+        let strategy = match opts.map_get(atoms::strategy()) {
+            Ok(s) if s == atoms::exhaustive().encode(env) => {
+                crate::explore::next_strategy(opts)?
+            }
+            _ => strategy(opts)?.build(),
+        };
         let mut ctl = Controller::new(config, strategy, info);
         if let Some(buffers) = pooled() {
             ctl.recycle(buffers);

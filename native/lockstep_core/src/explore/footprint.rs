@@ -5,8 +5,15 @@
 //! counter, since process ids are handed out in spawn order, and a child's first step reads its
 //! own reservation, written by the spawn. Steps that reach the clock, the cluster or
 //! `process_info` are *global*: dependent with every other step.
+//!
+//! Mailboxes are FIFO queues: a step that adds a message writes the mailbox (two additions to
+//! one mailbox do not commute) and the message; a receive reads only the message it took. A
+//! receive and an addition of another message commute: the message added lands behind every
+//! message already there, so the receive (plain or selective) takes the same one either way.
+//! Which message a receive takes is decided by the order of the additions, and a receive that
+//! found nothing waiting is enabled only by one of them (the run's `needs`).
 
-use crate::ids::ProcId;
+use crate::ids::{MsgId, ProcId};
 use crate::op::sync_conflict;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,6 +30,9 @@ pub(crate) enum Res {
     Spawns,
     /// A reserved process, before its first step.
     Proc(ProcId),
+    /// One message: written by the step that put it in a mailbox, read by the receive that
+    /// took it.
+    Msg(MsgId),
 }
 
 /// One step: the process that took it and what it touched.

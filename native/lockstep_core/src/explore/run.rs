@@ -129,9 +129,9 @@ impl RunState {
                     fp.read(Res::Name(n));
                 }
             }
-            OpKind::Recv | OpKind::RecvMatch | OpKind::Demonitor | OpKind::TrapExit => {
-                fp.write(Res::Mailbox(me))
-            }
+            // A receive touches only the message it takes (see `touch`).
+            OpKind::Recv | OpKind::RecvMatch => {}
+            OpKind::Demonitor | OpKind::TrapExit => fp.write(Res::Mailbox(me)),
             OpKind::Sleep
             | OpKind::SendAfter
             | OpKind::CancelTimer
@@ -238,9 +238,11 @@ impl RunState {
             }
             Touch::Added { to, id, down } => {
                 fp.write(Res::Mailbox(to));
+                fp.write(Res::Msg(id));
                 self.mailboxes.entry(to).or_default().push((id, k, down));
             }
             Touch::Received { id } => {
+                fp.read(Res::Msg(id));
                 let mb = self.mailboxes.entry(actor).or_default();
                 if self.steps[k].needs.is_none()
                     && matches!(self.current, Some(c) if c.op == OpKind::Recv)
@@ -285,6 +287,7 @@ impl RunState {
             Touch::TimerFired { to, id } => {
                 fp.global = true;
                 if let (Some(to), Some(id)) = (to, id) {
+                    fp.write(Res::Msg(id));
                     self.mailboxes.entry(to).or_default().push((id, k, None));
                 }
             }
