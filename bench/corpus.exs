@@ -179,7 +179,10 @@ defmodule Bench.Corpus do
               seed: seed,
               iterations: config.cap,
               max_run_time: :infinity,
-              trace_dir: trace_dir
+              trace_dir: trace_dir,
+              # The iteration of the first failure does not depend on the shrunk report, and
+              # shrinking a long failing run costs more than the hunt.
+              shrink: false
             ]
 
         {us, result} = :timer.tc(fn -> hunt(entry, opts) end)
