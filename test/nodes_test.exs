@@ -1,5 +1,6 @@
 defmodule Lockstep.NodesTest do
   # Starts peer nodes: a few seconds per test.
+  use ExUnit.Case, async: false
   use Lockstep.Test
   @moduletag :nodes
 
@@ -36,12 +37,11 @@ defmodule Lockstep.NodesTest do
   end
 
   test "a passing hunt on 2 peers runs every iteration once, on the peers" do
-    # Each run reports to a named process on the caller: which node, which iteration seed.
+    # Each run tells the caller (its pid travels in the closure) which node ran it.
     me = self()
-    :global.register_name(:lockstep_nodes_test, me)
 
     body = fn ->
-      send(:global.whereis_name(:lockstep_nodes_test), {:ran, node()})
+      send(me, {:ran, node()})
       :ok
     end
 
@@ -52,8 +52,6 @@ defmodule Lockstep.NodesTest do
     assert node() not in ran
     assert length(Enum.uniq(ran)) in [1, 2]
     assert peers() == []
-  after
-    :global.unregister_name(:lockstep_nodes_test)
   end
 
   test "bad nodes values raise naming :nodes" do

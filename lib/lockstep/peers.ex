@@ -55,7 +55,8 @@ defmodule Lockstep.Peers do
   end
 
   defp start_peer do
-    paths = Enum.flat_map(:code.get_path(), &[~c"-pa", &1])
+    # `-connect_all false`: the peers talk to the caller only, not to each other.
+    paths = [~c"-connect_all", ~c"false" | Enum.flat_map(:code.get_path(), &[~c"-pa", &1])]
     name = :peer.random_name(~c"lockstep_peer")
     {:ok, pid, node} = :peer.start_link(%{name: name, args: paths, wait_boot: 30_000})
     # The peer's application environment (Lockstep reads a few keys) as the caller's.
