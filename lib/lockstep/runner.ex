@@ -96,6 +96,13 @@ defmodule Lockstep.Runner do
       `mix test` already runs `async: true` test modules side by side on every scheduler, so
       parallel iterations inside each test would only compete with them; raise it for a long
       hunt of one test (`mix lockstep.hunt --workers N`) on an otherwise idle machine.
+    * `:nodes` - run the workers on other BEAM nodes (default none): a positive integer `k`
+      (at most 64) starts `k` local peers with `:peer`, stopped when the hunt ends; a
+      non-empty list of node names uses those nodes. Each node runs `:workers` workers; the
+      outcome is the same as with workers on the caller (same iteration, seed and shrunk
+      schedule), and the failure is shrunk and saved on the caller. The caller becomes a
+      distributed node if it is not one. The hunted function's module must have object code
+      (on disk, or kept by `use Lockstep.Test`); see the README.
 
   ## What fails an iteration
 
