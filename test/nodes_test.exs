@@ -61,4 +61,15 @@ defmodule Lockstep.NodesTest do
       end
     end
   end
+
+  test "mix lockstep.hunt --nodes N sets LOCKSTEP_NODES, which the runner validates" do
+    {_, env, _} = Mix.Tasks.Lockstep.Hunt.parse!(["t.exs", "--time", "1s", "--nodes", "2"])
+    assert Map.new(env)["LOCKSTEP_NODES"] == "2"
+    {_, env, _} = Mix.Tasks.Lockstep.Hunt.parse!(["t.exs", "--time", "1s"])
+    refute Map.has_key?(Map.new(env), "LOCKSTEP_NODES")
+
+    assert_raise Mix.Error, ~r/--nodes/, fn ->
+      Mix.Tasks.Lockstep.Hunt.parse!(["t.exs", "--time", "1s", "--nodes", "0"])
+    end
+  end
 end
