@@ -1,4 +1,6 @@
-# Iterations per second of a hunt with 1, 2 and 4 workers (`workers:`), side by side in one run.
+# Iterations per second of a hunt with 1, 2 and 4 workers (`workers:`), and on 2 local peer
+# nodes (`nodes: 2`, one worker each), side by side in one run. A nodes cell includes starting
+# and stopping its peers (what a user of `nodes:` waits for).
 #
 # The programs are the corpus programs whose bug is a failed assertion in the test body
 # (Lockstep.Corpus entries of category :exception), each run with its body's exceptions
@@ -8,15 +10,20 @@
 # iterations with seed 1 (the same schedules for every worker count); the worker counts of a
 # program run one after the other, never at once.
 #
-# Run with: scripts/bench workers [--iterations N] [--workers 1,2,4]
+# Run with: scripts/bench workers [--iterations N] [--workers 1,2,4] [--nodes 2 (0: none)]
 
 defmodule Bench.Workers do
+  # This script's module exists in memory only: keep its object code for the peer nodes.
+  @after_compile Lockstep.Peers
   alias Lockstep.{Corpus, Runner}
 
   def main(argv) do
-    {opts, _, _} = OptionParser.parse(argv, strict: [iterations: :integer, workers: :string])
+    {opts, _, _} =
+      OptionParser.parse(argv, strict: [iterations: :integer, workers: :string, nodes: :integer])
+
     n = opts[:iterations] || 2_000
     counts = (opts[:workers] || "1,2,4") |> String.split(",") |> Enum.map(&String.to_integer/1)
+    counts = counts ++ if(opts[:nodes] == 0, do: [], else: [{:nodes, opts[:nodes] || 2}])
     entries = Enum.filter(Corpus.all(), &(&1.category == :exception))
 
     # Warm-up: load the code paths before the first timed cell.
@@ -25,13 +32,13 @@ defmodule Bench.Workers do
     IO.puts(
       "Lockstep workers benchmark (#{System.schedulers_online()} schedulers, " <>
         "OTP #{System.otp_release()}, Elixir #{System.version()}): #{n} iterations per cell, " <>
-        "seed 1\n"
+        "seed 1, load average before #{loadavg()}\n"
     )
 
     IO.puts(
       "| program | steps/iteration | " <>
-        Enum.map_join(counts, " | ", &"#{&1} worker#{if &1 > 1, do: "s"} (it/s)") <>
-        " | speed-up at #{List.last(counts)} |"
+        Enum.map_join(counts, " | ", &"#{label(&1)} (it/s)") <>
+        " | speed-up at #{label(List.last(counts))} |"
     )
 
     IO.puts("|---|---:|" <> String.duplicate("---:|", length(counts) + 1))
@@ -54,9 +61,21 @@ defmodule Bench.Workers do
     IO.puts(
       "\nSpeed-up of the summed rates: " <>
         Enum.map_join(Enum.zip(counts, totals), ", ", fn {w, t} ->
-          "#{w}: #{Float.round(t / hd(totals), 2)}x"
+          "#{label(w)}: #{Float.round(t / hd(totals), 2)}x"
         end)
     )
+
+    IO.puts("Load average after: #{loadavg()}")
+  end
+
+  defp label({:nodes, k}), do: "#{k} peer nodes"
+  defp label(w), do: "#{w} worker#{if w > 1, do: "s"}"
+
+  defp loadavg do
+    case File.read("/proc/loadavg") do
+      {:ok, text} -> text |> String.split() |> Enum.take(3) |> Enum.join(" ")
+      _ -> "unknown"
+    end
   end
 
   defp body(entry) do
@@ -68,6 +87,8 @@ defmodule Bench.Workers do
       end
     end
   end
+
+  defp options(entry, n, {:nodes, k}), do: options(entry, n, 1) ++ [nodes: k]
 
   defp options(entry, n, workers) do
     entry.opts ++

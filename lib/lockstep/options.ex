@@ -64,6 +64,8 @@ defmodule Lockstep.Options do
     shrink: {true, "a boolean", :boolean},
     shrink_time: {5_000, "a positive integer (milliseconds)", :pos_integer},
     workers: {1, "a positive integer (at most 256) or :schedulers", :workers},
+    # Spread the iterations over BEAM nodes: k local peers (`:peer`) or existing node names.
+    nodes: {nil, "a positive integer (at most 64) or a non-empty list of node names", :nodes},
     # Set by `ctest`: where the test lives, for the report's reproduce line.
     test: {nil, "a map", :map}
   ]
@@ -240,6 +242,13 @@ defmodule Lockstep.Options do
     do: Keyword.keyword?(opts)
 
   defp valid?(:strategy, _), do: false
+  defp valid?(:nodes, nil), do: true
+  defp valid?(:nodes, k) when is_integer(k), do: k >= 1 and k <= 64
+
+  defp valid?(:nodes, [_ | _] = names),
+    do: Enum.all?(names, &(is_atom(&1) and &1 not in [nil, true, false]))
+
+  defp valid?(:nodes, _), do: false
   defp valid?(:workers, :schedulers), do: true
   defp valid?(:workers, n), do: is_integer(n) and n >= 1 and n <= 256
 end

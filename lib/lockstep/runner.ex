@@ -96,6 +96,13 @@ defmodule Lockstep.Runner do
       `mix test` already runs `async: true` test modules side by side on every scheduler, so
       parallel iterations inside each test would only compete with them; raise it for a long
       hunt of one test (`mix lockstep.hunt --workers N`) on an otherwise idle machine.
+    * `:nodes` - run the workers on other BEAM nodes (default none): a positive integer `k`
+      (at most 64) starts `k` local peers with `:peer`, stopped when the hunt ends; a
+      non-empty list of node names uses those nodes. Each node runs `:workers` workers; the
+      outcome is the same as with workers on the caller (same iteration, seed and shrunk
+      schedule), and the failure is shrunk and saved on the caller. The caller becomes a
+      distributed node if it is not one. The hunted function's module must have object code
+      (on disk, or kept by `use Lockstep.Test`); see the README.
 
   ## What fails an iteration
 
@@ -194,9 +201,15 @@ defmodule Lockstep.Runner do
 
     try do
       cond do
-        Options.exploring?(cfg.strategy) -> Lockstep.Runner.Exhaustive.run(fun, cfg, started)
-        Options.workers(cfg.workers) == 1 -> hunt(fun, cfg, 0, started, stats)
-        true -> hunt_parallel(fun, cfg, Options.workers(cfg.workers), started, stats)
+        Options.exploring?(cfg.strategy) ->
+          Lockstep.Runner.Exhaustive.run(fun, cfg, started)
+
+        true ->
+          case {cfg.nodes, Options.workers(cfg.workers)} do
+            {nil, 1} -> hunt(fun, cfg, 0, started, stats)
+            {nil, n} -> hunt_parallel(fun, cfg, List.duplicate(node(), n), started, stats)
+            {spec, n} -> hunt_nodes(fun, cfg, spec, n, started, stats)
+          end
       end
     rescue
       bug in BugFound ->
@@ -220,6 +233,7 @@ defmodule Lockstep.Runner do
         "\nLockstep: #{test_name(cfg)}: #{done} iterations in #{Float.round(ms / 1000, 1)} s, " <>
           "#{round(done * 1000 / ms)} iterations/s, shrinking and report included " <>
           "(workers: #{Options.workers(cfg.workers)}, " <>
+          if(cfg.nodes, do: "nodes: #{inspect(cfg.nodes)}, ", else: "") <>
           "seed #{cfg.seed}, strategy #{inspect(cfg.strategy)})"
       )
     end
@@ -242,6 +256,7 @@ defmodule Lockstep.Runner do
     |> env_default(:seed, "LOCKSTEP_SEED")
     |> env_override(:iterations, "LOCKSTEP_ITERATIONS")
     |> env_override(:workers, "LOCKSTEP_WORKERS")
+    |> env_override(:nodes, "LOCKSTEP_NODES")
     |> env_override(:max_run_time, "LOCKSTEP_MAX_RUN_TIME")
     |> env_flag(:progress, "LOCKSTEP_PROGRESS")
     |> env_flag(:verbose, "LOCKSTEP_VERBOSE")
@@ -372,13 +387,37 @@ defmodule Lockstep.Runner do
   #     failure at `i`, iterations from `i` on are no longer handed out; the failure is then
   #     shrunk and reported by the caller exactly as the sequential hunt does.
 
-  defp hunt_parallel(fun, cfg, n, started, stats) do
+  #
+  # `nodes:` is the same hunt with the workers placed on other BEAM nodes (`workers` of them
+  # on each node, see Lockstep.Peers): only where a worker runs changes, the coordinator and
+  # its ordering are the same, and the failure is shrunk and reported here, on the caller.
+
+  defp hunt_nodes(fun, cfg, spec, per_node, started, stats) do
+    mod = if is_function(fun), do: Function.info(fun, :module) |> elem(1)
+    {nodes, stop} = Lockstep.Peers.start(spec, mod)
+
+    try do
+      placement = for n <- nodes, _ <- 1..per_node, do: n
+      hunt_parallel(fun, cfg, placement, started, stats)
+    after
+      stop.()
+    end
+  end
+
+  defp hunt_parallel(fun, cfg, placement, started, stats) do
     deadline = if cfg.max_run_time != :infinity, do: started + cfg.max_run_time
     coordinator = self()
+    # Deadlines are monotonic times, which differ between nodes: each worker gets the time left.
+    left = if deadline, do: deadline - System.monotonic_time(:millisecond)
 
     workers =
-      for _ <- 1..n do
-        pid = spawn_link(fn -> worker(fun, cfg, deadline, coordinator) end)
+      for where <- placement do
+        body = fn ->
+          deadline = if left, do: System.monotonic_time(:millisecond) + left
+          worker(fun, cfg, deadline, coordinator)
+        end
+
+        pid = if where == node(), do: spawn_link(body), else: Node.spawn_link(where, body)
         {pid, Process.monitor(pid)}
       end
 

@@ -73,6 +73,9 @@ defmodule Lockstep.Test do
         )
       end
 
+      # Keeps the module's object code: `nodes:` sends it to the peers (it has no file).
+      @after_compile Lockstep.Peers
+
       import Lockstep.Test, only: [ctest: 2, ctest: 3, ctest: 4]
       require Lockstep
 

@@ -26,6 +26,8 @@ defmodule Mix.Tasks.Lockstep.Hunt do
     * `--time DURATION` - the budget of each ctest: `90s`, `10m`, `1h` or milliseconds
       (required)
     * `--workers N` - iterations run at once (default 1)
+    * `--nodes N` - start N local peer nodes and spread the iterations over them, `--workers`
+      on each (see `:nodes` in `Lockstep.Runner.run/2`)
     * `--seed S` - the hunt seed (default: derived from ExUnit's seed and the test's name)
 
   ## Exit status
@@ -56,7 +58,9 @@ defmodule Mix.Tasks.Lockstep.Hunt do
     passthrough = Enum.drop(rest, 1)
 
     {opts, positional, invalid} =
-      OptionParser.parse(ours, strict: [time: :string, workers: :string, seed: :string])
+      OptionParser.parse(ours,
+        strict: [time: :string, workers: :string, nodes: :string, seed: :string]
+      )
 
     if invalid != [] do
       Mix.raise("mix lockstep.hunt: unknown or bad option #{inspect(elem(hd(invalid), 0))}")
@@ -85,6 +89,11 @@ defmodule Mix.Tasks.Lockstep.Hunt do
         if opts[:seed],
           do: [{"LOCKSTEP_SEED", Integer.to_string(integer!(opts[:seed], "--seed", 0))}],
           else: []
+
+    env =
+      if opts[:nodes],
+        do: env ++ [{"LOCKSTEP_NODES", Integer.to_string(integer!(opts[:nodes], "--nodes", 1))}],
+        else: env
 
     test_args = ["--timeout", Integer.to_string(time + @margin_ms), "--max-failures", "1"]
     {target, env, test_args ++ passthrough}

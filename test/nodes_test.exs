@@ -1,0 +1,75 @@
+defmodule Lockstep.NodesTest do
+  # Starts peer nodes: a few seconds per test.
+  use ExUnit.Case, async: false
+  use Lockstep.Test
+  @moduletag :nodes
+
+  alias Lockstep.{BugFound, Corpus, Runner}
+
+  defp hunt(fun, opts) do
+    Runner.run(fun, opts ++ [max_run_time: :infinity])
+    nil
+  rescue
+    bug in BugFound -> bug
+  end
+
+  defp outcome(%BugFound{} = bug),
+    do: {bug.iteration, bug.iter_seed, bug.reason |> elem(0), bug.schedule, bug.shrink.after}
+
+  defp peers,
+    do: Enum.filter(Node.list(), &String.starts_with?(Atom.to_string(&1), "lockstep_peer"))
+
+  for {name, seed} <- [check_then_act: 2, transfer_ring: 1] do
+    @name name
+    @seed seed
+    test "#{name}, seed #{seed}: 2 peer nodes find what 1 worker finds" do
+      entry = Enum.find(Corpus.all(), &(&1.name == @name))
+      opts = entry.opts ++ [seed: @seed, iterations: 300, strategy: :pct]
+      one = hunt(&entry.module.run/0, [workers: 1] ++ opts)
+      two = hunt(&entry.module.run/0, [nodes: 2] ++ opts)
+
+      assert %BugFound{iteration: iteration} = one
+      assert iteration >= 10
+      assert %BugFound{} = two
+      assert outcome(two) == outcome(one)
+      assert peers() == []
+    end
+  end
+
+  test "a passing hunt on 2 peers runs every iteration once, on the peers" do
+    # Each run tells the caller (its pid travels in the closure) which node ran it.
+    me = self()
+
+    body = fn ->
+      send(me, {:ran, node()})
+      :ok
+    end
+
+    # (`body` belongs to this in-memory test module: its object code is shipped.)
+    assert hunt(body, nodes: 2, iterations: 20, seed: 1) == nil
+    ran = for _ <- 1..20, do: assert_receive({:ran, n}, 1_000) && n
+    refute_received {:ran, _}
+    assert node() not in ran
+    assert length(Enum.uniq(ran)) in [1, 2]
+    assert peers() == []
+  end
+
+  test "bad nodes values raise naming :nodes" do
+    for bad <- [0, -1, 1.5, [], "2", [1], 65] do
+      assert_raise ArgumentError, ~r/option :nodes/, fn ->
+        Runner.run(fn -> :ok end, nodes: bad)
+      end
+    end
+  end
+
+  test "mix lockstep.hunt --nodes N sets LOCKSTEP_NODES, which the runner validates" do
+    {_, env, _} = Mix.Tasks.Lockstep.Hunt.parse!(["t.exs", "--time", "1s", "--nodes", "2"])
+    assert Map.new(env)["LOCKSTEP_NODES"] == "2"
+    {_, env, _} = Mix.Tasks.Lockstep.Hunt.parse!(["t.exs", "--time", "1s"])
+    refute Map.has_key?(Map.new(env), "LOCKSTEP_NODES")
+
+    assert_raise Mix.Error, ~r/--nodes/, fn ->
+      Mix.Tasks.Lockstep.Hunt.parse!(["t.exs", "--time", "1s", "--nodes", "0"])
+    end
+  end
+end
