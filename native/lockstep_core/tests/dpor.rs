@@ -353,9 +353,11 @@ fn senders_to_one_mailbox_take_n_factorial_schedules() {
         let (explored, finals) = dpor_explore(&prog);
         assert_eq!(explored, fact, "{n} senders");
         assert_eq!(finals.len() as u64, fact, "{n} senders: distinct outcomes");
-        let (all, brute) = brute_force(&prog);
-        assert_eq!(finals, brute, "{n} senders: the outcomes of every interleaving");
-        assert!(all >= explored);
+        if n <= 3 {
+            let (all, brute) = brute_force(&prog);
+            assert_eq!(finals, brute, "{n} senders: the outcomes of every interleaving");
+            assert!(all >= explored);
+        }
     }
 }
 
