@@ -239,7 +239,7 @@ defmodule Lockstep.Options do
 
   defp valid?(:strategy, {name, opts})
        when (name in @strategy_names or name in @exploring) and is_list(opts),
-    do: Keyword.keyword?(opts)
+       do: Keyword.keyword?(opts)
 
   defp valid?(:strategy, _), do: false
   defp valid?(:nodes, nil), do: true

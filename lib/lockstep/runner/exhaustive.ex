@@ -60,6 +60,10 @@ defmodule Lockstep.Runner.Exhaustive do
     i = stats.explored
 
     case Runner.run_until(fun, cfg, i, %{explorer: explorer}, deadline) do
+      {:fail, %{category: :diverged, steps: steps}} ->
+        Progress.done(stats.progress)
+        nondeterministic!(cfg, stats, "run #{i} left its planned schedule at step #{steps + 1}")
+
       {:fail, failure} ->
         Progress.done(stats.progress)
         failure = Runner.shrink_failure(fun, cfg, failure, started)
@@ -78,7 +82,9 @@ defmodule Lockstep.Runner.Exhaustive do
 
         Runner.count_done(stats.explored)
 
-        case Native.explore_finish(explorer, false) do
+        # A run stopped at the step limit left the other processes' next steps untaken, in no
+        # race: the explorer gives each its own branch, as for a run that ends in a failure.
+        case Native.explore_finish(explorer, kind == :step_limit) do
           {:running, _} ->
             stats = %{stats | progress: Progress.tick(stats.progress, stats, cfg)}
 
@@ -94,16 +100,20 @@ defmodule Lockstep.Runner.Exhaustive do
 
           {:error, why} ->
             Progress.done(stats.progress)
-
-            raise Lockstep.Error,
-              message:
-                "Lockstep: #{Runner.test_name(cfg)}: the exhaustive exploration stopped after " <>
-                  "#{stats.explored} schedules: #{why}. The test body's outcome depends on " <>
-                  "something Lockstep does not schedule (the wall clock, unseeded random " <>
-                  "numbers, processes, ports or tables it does not manage); make it " <>
-                  "deterministic, or use a sampling strategy such as :pos."
+            nondeterministic!(cfg, stats, why)
         end
     end
+  end
+
+  defp nondeterministic!(cfg, stats, why) do
+    raise Lockstep.Error,
+      message:
+        "Lockstep: #{Runner.test_name(cfg)}: the exhaustive exploration stopped after " <>
+          "#{stats.explored} schedules: #{why}. The test body does not behave the same under " <>
+          "the same schedule: it depends on something Lockstep does not schedule (the wall " <>
+          "clock, unseeded random numbers, state kept between runs, processes, ports or " <>
+          "tables it does not manage). Make it deterministic, or use a sampling strategy " <>
+          "such as :pos."
   end
 
   defp headline(failure, i) do
