@@ -355,7 +355,10 @@ fn senders_to_one_mailbox_take_n_factorial_schedules() {
         assert_eq!(finals.len() as u64, fact, "{n} senders: distinct outcomes");
         if n <= 3 {
             let (all, brute) = brute_force(&prog);
-            assert_eq!(finals, brute, "{n} senders: the outcomes of every interleaving");
+            assert_eq!(
+                finals, brute,
+                "{n} senders: the outcomes of every interleaving"
+            );
             assert!(all >= explored);
         }
     }

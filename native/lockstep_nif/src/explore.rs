@@ -24,7 +24,10 @@ fn err<'a>(env: Env<'a>, msg: impl std::fmt::Display) -> Term<'a> {
 fn config(opts: Term<'_>) -> Result<ExploreConfig, String> {
     let env = opts.get_env();
     if !opts.is_map() {
-        return Err(format!("explorer options must be a map, got {}", show(opts)));
+        return Err(format!(
+            "explorer options must be a map, got {}",
+            show(opts)
+        ));
     }
     let max_schedules = match opts.map_get(atoms::max_schedules().encode(env)) {
         Err(_) => None,
@@ -43,12 +46,7 @@ fn config(opts: Term<'_>) -> Result<ExploreConfig, String> {
         Err(_) => false,
         Ok(t) => match t.decode::<bool>() {
             Ok(b) => !b,
-            Err(_) => {
-                return Err(format!(
-                    "bad value for reduction: {} (a boolean)",
-                    show(t)
-                ))
-            }
+            Err(_) => return Err(format!("bad value for reduction: {} (a boolean)", show(t))),
         },
     };
     Ok(ExploreConfig {

@@ -353,9 +353,7 @@ fn run_new<'a>(
             expected_steps: opt(opts, atoms::expected_steps(), 100u64)?,
         };
         let strategy = match opts.map_get(atoms::strategy()) {
-            Ok(s) if s == atoms::exhaustive().encode(env) => {
-                crate::explore::next_strategy(opts)?
-            }
+            Ok(s) if s == atoms::exhaustive().encode(env) => crate::explore::next_strategy(opts)?,
             _ => strategy(opts)?.build(),
         };
         let mut ctl = Controller::new(config, strategy, info);
