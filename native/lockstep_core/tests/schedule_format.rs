@@ -328,7 +328,7 @@ fn unknown_strategies_and_categories_are_refused_with_the_allowed_values() {
     assert_eq!(
         error_of(v),
         "bad field `strategy`: unknown strategy \"bogus\" (known: pct, fair_pct, pos, idpct, \
-         random)"
+         random, exhaustive)"
     );
     for category in ["bogus", "Not A Category", "completed", ""] {
         let mut v = minimal();
