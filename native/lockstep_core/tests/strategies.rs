@@ -291,6 +291,128 @@ fn pos_redraws_exactly_the_priorities_of_racing_operations() {
 }
 
 #[test]
+fn pos_keeps_the_priority_of_a_process_whose_step_raced_with_nothing() {
+    let send_to_0 = |p| Candidate {
+        target: Some(ProcId(0)),
+        ..Candidate::new(ProcId(p), OpKind::Send)
+    };
+    for invisible in [
+        OpKind::Start,
+        OpKind::Spawn,
+        OpKind::Sleep,
+        OpKind::Now,
+        OpKind::SendAfter,
+        OpKind::CancelTimer,
+        OpKind::Demonitor,
+    ] {
+        let mut pos = Pos::new();
+        pos.begin(&info(11, 0, 10));
+        for p in 0..3 {
+            pos.on_spawn(ProcId(p));
+        }
+        let ran = pos
+            .pick(&Decision {
+                step: 0,
+                enabled: &[Candidate::new(ProcId(1), invisible)],
+                last: None,
+            })
+            .unwrap();
+        assert_eq!(ran, ProcId(1));
+        let before: Vec<u64> = (0..3).map(|p| pos.priority(ProcId(p))).collect();
+        pos.pick(&Decision {
+            step: 1,
+            enabled: &[send_to_0(1), send_to_0(2)],
+            last: Some(ran),
+        })
+        .unwrap();
+        let after: Vec<u64> = (0..3).map(|p| pos.priority(ProcId(p))).collect();
+        assert_eq!(before, after, "{invisible:?}: nothing re-drawn");
+    }
+    // A visible step re-draws the process that ran it (and its racers).
+    let mut pos = Pos::new();
+    pos.begin(&info(11, 0, 10));
+    for p in 0..3 {
+        pos.on_spawn(ProcId(p));
+    }
+    let ran = pos
+        .pick(&Decision {
+            step: 0,
+            enabled: &[send_to_0(1)],
+            last: None,
+        })
+        .unwrap();
+    let before: Vec<u64> = (0..3).map(|p| pos.priority(ProcId(p))).collect();
+    pos.pick(&Decision {
+        step: 1,
+        enabled: &[send_to_0(1), send_to_0(2)],
+        last: Some(ran),
+    })
+    .unwrap();
+    let after: Vec<u64> = (0..3).map(|p| pos.priority(ProcId(p))).collect();
+    assert_eq!(before[0], after[0]);
+    assert_ne!(before[1], after[1], "the sender is re-drawn");
+    assert_ne!(before[2], after[2], "the racing send is re-drawn");
+}
+
+/// The root spawns `workers` processes in a row, each of which sends one message to the root.
+/// Returns whether the root spawned them all before the first send, and whether the last one
+/// spawned sent first.
+fn spawner_run(workers: u32, strategy: StrategyConfig, seed: u64) -> (bool, bool) {
+    let mut prog: Vec<Instr> = (0..workers)
+        .map(|i| Instr::Spawn {
+            link: false,
+            program: vec![Instr::Send {
+                to: Target::Root,
+                tag: u64::from(i),
+            }],
+        })
+        .collect();
+    prog.extend((0..workers).map(|_| Instr::Recv { timeout: None }));
+    let r = run(prog, strategy, seed, cfg());
+    let first_send = r
+        .trace
+        .iter()
+        .position(|e| matches!(e.kind, EventKind::Send { .. }));
+    let last_spawn = r
+        .trace
+        .iter()
+        .rposition(|e| matches!(e.kind, EventKind::Spawn { .. }));
+    let all_spawned_first = matches!((last_spawn, first_send), (Some(a), Some(b)) if a < b);
+    let last_first = first_send.and_then(|i| r.trace[i].proc) == Some(ProcId(workers));
+    (all_spawned_first, last_first)
+}
+
+#[test]
+fn pos_lets_a_spawner_start_all_its_workers_before_they_act() {
+    // Spawns race with nothing, so the root keeps one priority through all of them: it gets
+    // through the eight spawns before any worker sends exactly when its priority is above all
+    // eight workers' (one run in nine), and then the last worker's send comes first in one of
+    // eight of those. Re-drawn after every spawn, the root would almost never get that far.
+    let seeds = 1800;
+    let count = |s: StrategyConfig| {
+        (0..seeds).fold((0, 0), |(all, last), seed| {
+            let (a, l) = spawner_run(8, s.clone(), seed);
+            (all + usize::from(a), last + usize::from(l))
+        })
+    };
+    let (pos_all, pos_last) = count(StrategyConfig::Pos);
+    let (random_all, random_last) = count(StrategyConfig::Random);
+    eprintln!(
+        "spawner, {seeds} seeds: all spawned first pos {pos_all}, random {random_all}; \
+         last spawned sends first pos {pos_last}, random {random_last}"
+    );
+    // Expected 200 of 1800.
+    assert!(
+        (140..=260).contains(&pos_all),
+        "pos: all spawned first in {pos_all} of {seeds}"
+    );
+    assert!(
+        pos_last >= 4 * random_last.max(1),
+        "pos {pos_last} vs random {random_last}"
+    );
+}
+
+#[test]
 fn different_seeds_explore_different_schedules() {
     let worker = |tag| Instr::Spawn {
         link: false,

@@ -5,6 +5,16 @@
 //! with it get fresh priorities, and the process that ran gets a fresh priority for its next
 //! operation; every other priority is kept. A spawned process's first step gets a fresh one.
 //!
+//! One departure: a step that races with nothing at all (`start`, `spawn`, `sleep`, `now`,
+//! timers, `demonitor`; see [`super::race`]) keeps the priority of the process that ran it.
+//! Such steps are not events of the partial order being sampled, so a process's invisible
+//! steps and the visible operation after them share one priority, drawn once. Without this, a
+//! process that spawns a dozen workers in a row gets a fresh priority after every spawn and
+//! loses the processor to the workers it has already started: the workers spawned first get
+//! far ahead of those spawned last, whichever order of their racing operations the bug needs.
+//! Kept, the spawning process's one draw decides how many workers it starts before any of
+//! them acts, anywhere from none to all of them.
+//!
 //! A random walk samples *interleavings*, and most interleavings differ only in the order of
 //! independent operations, which no program can observe; orders of racing operations then come
 //! out very unevenly. Keeping the priorities of operations that do not race with what just ran
@@ -27,7 +37,7 @@
 //! interactions; bugs that need one process to get through several steps while another waits
 //! to act; long runs, where PCT's change points spread thin.
 
-use super::race::RaceProbe;
+use super::race::{is_invisible, RaceProbe};
 use super::{Candidate, Decision, IterationInfo, PickError, Strategy};
 use crate::ids::ProcId;
 use crate::seed::{self, SeedRng};
@@ -102,8 +112,11 @@ impl Strategy for Pos {
 
     fn pick(&mut self, decision: &Decision<'_>) -> Result<ProcId, PickError> {
         if let Some(done) = self.last.take() {
-            // The process that ran has a new pending operation.
-            self.redraw(done.proc);
+            // The process that ran has a new pending operation, which takes a fresh priority
+            // unless the step was invisible to every other process.
+            if !is_invisible(done.op) {
+                self.redraw(done.proc);
+            }
             let probe = RaceProbe::new(&done);
             for c in decision.enabled {
                 if probe.races_with(c) {

@@ -91,6 +91,12 @@ fn kinds(op: OpKind) -> u8 {
     }
 }
 
+/// Whether an operation of kind `op` races with nothing at all (`start`, `spawn`, `sleep`,
+/// `now`, timers, `demonitor`): no other process can tell when it ran.
+pub(crate) fn is_invisible(op: OpKind) -> bool {
+    kinds(op) == 0
+}
+
 fn read(resource: Resource) -> Option<Access> {
     Some(Access {
         resource,
