@@ -1715,5 +1715,10 @@ fn describe<P>(
             _ => None,
         },
         name,
+        fatal: match op {
+            Op::Signal { .. } => true,
+            Op::Exit { reason, .. } => !matches!(reason, Reason::Normal),
+            _ => false,
+        },
     }
 }

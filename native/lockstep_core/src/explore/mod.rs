@@ -295,13 +295,19 @@ impl Explorer {
                 .map(|k| self.stack[k].step.fp.clone())
                 .collect();
             v.push(self.stack[j].step.fp.clone());
+            // A process killed later in this run never took the step it was waiting at: it
+            // cannot stand for a sequence it has no step in (its step may never come).
+            let doomed: Vec<ProcId> = self.stack[i..]
+                .iter()
+                .flat_map(|n| n.step.killed.iter().copied())
+                .collect();
             let node = &mut self.stack[i].step;
             let covered = node
                 .sleep
                 .iter()
-                .any(|(q, fp)| weak_initial(*q, fp, &v).is_some());
+                .any(|(q, fp)| weak_initial(*q, fp, &v, &doomed).is_some());
             if !covered {
-                insert(&mut node.wut, v);
+                insert(&mut node.wut, v, &doomed);
             }
         }
     }
@@ -319,7 +325,7 @@ impl Explorer {
             }
             let mut fp = Footprint::new(q);
             fp.global = true;
-            insert(&mut s.wut, vec![fp]);
+            insert(&mut s.wut, vec![fp], &[]);
         }
     }
 
@@ -335,7 +341,7 @@ impl Explorer {
                 }
                 let mut fp = Footprint::new(v);
                 fp.global = true;
-                insert(&mut s.wut, vec![fp]);
+                insert(&mut s.wut, vec![fp], &[]);
             }
         }
     }
@@ -374,16 +380,22 @@ impl Explorer {
 /// Whether `p` (taking a step with footprint `pfp` if it has none in `w`) is a weak initial of
 /// `w`: `Some(Some(k))` when its first step in `w` is at `k` and nothing before it in `w` is
 /// dependent with it; `Some(None)` when it has no step in `w` and is independent of all of `w`.
-fn weak_initial(p: ProcId, pfp: &Footprint, w: &[Footprint]) -> Option<Option<usize>> {
+/// `doomed` processes have no `Some(None)` case: they may be killed before their step.
+fn weak_initial(
+    p: ProcId,
+    pfp: &Footprint,
+    w: &[Footprint],
+    doomed: &[ProcId],
+) -> Option<Option<usize>> {
     match w.iter().position(|e| e.proc == p) {
         Some(k) => (!w[..k].iter().any(|e| e.dependent(&w[k]))).then_some(Some(k)),
-        None => (!w.iter().any(|e| e.dependent(pfp))).then_some(None),
+        None => (!doomed.contains(&p) && !w.iter().any(|e| e.dependent(pfp))).then_some(None),
     }
 }
 
 /// Insert `w` into the wakeup tree whose root's children are `root`, unless a branch already
 /// covers it. Returns whether it was added.
-fn insert(root: &mut Vec<WNode>, mut w: Vec<Footprint>) -> bool {
+fn insert(root: &mut Vec<WNode>, mut w: Vec<Footprint>, doomed: &[ProcId]) -> bool {
     let mut node = root;
     let mut at_root = true;
     loop {
@@ -393,7 +405,7 @@ fn insert(root: &mut Vec<WNode>, mut w: Vec<Footprint>) -> bool {
         let found = node
             .iter()
             .enumerate()
-            .find_map(|(ci, c)| weak_initial(c.proc, &c.fp, &w).map(|k| (ci, k)));
+            .find_map(|(ci, c)| weak_initial(c.proc, &c.fp, &w, doomed).map(|k| (ci, k)));
         match found {
             Some((ci, k)) => {
                 if let Some(k) = k {

@@ -107,7 +107,7 @@ impl RunState {
     fn base(&self, c: &Candidate) -> Footprint {
         let me = c.proc;
         let mut fp = Footprint::new(me);
-        if self.all_global {
+        if self.all_global || c.fatal {
             fp.global = true;
             return fp;
         }
@@ -125,8 +125,11 @@ impl RunState {
                     fp.write(Res::Mailbox(t));
                     fp.read(Res::Live(t));
                 }
+                // Every send through a name writes the name: two of them do not commute in a
+                // state where the name is held (they fill one mailbox), so they are never
+                // independent, whatever the name resolved to where they were seen.
                 if let Some(n) = name {
-                    fp.read(Res::Name(n));
+                    fp.write(Res::Name(n));
                 }
             }
             // A receive touches only the message it takes (see `touch`).
@@ -243,6 +246,11 @@ impl RunState {
             }
             Touch::Received { id } => {
                 fp.read(Res::Msg(id));
+                // A selective receive that took a message commutes with messages added behind
+                // it: drop the mailbox read its scan put in.
+                if matches!(self.current, Some(c) if c.op == OpKind::RecvMatch) {
+                    fp.acc.retain(|&(r, w)| w || r != Res::Mailbox(actor));
+                }
                 let mb = self.mailboxes.entry(actor).or_default();
                 if self.steps[k].needs.is_none()
                     && matches!(self.current, Some(c) if c.op == OpKind::Recv)
@@ -252,6 +260,9 @@ impl RunState {
                 mb.retain(|m| m.0 != id);
             }
             Touch::Scan { base, count } => {
+                // A scan that matches nothing depends on every message there: one more, added
+                // before it, might have matched.
+                fp.read(Res::Mailbox(actor));
                 if count > 0 {
                     let mb = self.mailboxes.entry(actor).or_default();
                     let needs = mb.iter().skip(base).map(|m| m.1).collect();
@@ -259,6 +270,11 @@ impl RunState {
                 }
             }
             Touch::Timeout => {
+                // A receive that timed out would have taken a message added before it.
+                if matches!(self.current, Some(c) if matches!(c.op, OpKind::Recv | OpKind::RecvMatch))
+                {
+                    fp.read(Res::Mailbox(actor));
+                }
                 if let Some(s) = self.deadline_step.remove(&actor) {
                     self.steps[k].needs = Some(vec![s]);
                 }
@@ -311,6 +327,9 @@ impl RunState {
             self.filter_sleep(k - 1);
         } else if k > branch {
             self.filter_sleep(k - 1);
+        }
+        if k >= branch {
+            self.refresh_sleep(d.enabled);
         }
         let mut wut = Vec::new();
         let pick = if k < branch {
@@ -379,6 +398,23 @@ impl RunState {
             killed: Vec::new(),
         });
         Ok(pick)
+    }
+
+    /// A sleeper's next step may touch other things in this state than where it was put to
+    /// sleep (a name now held, a target now dead): its footprint becomes what it would touch
+    /// now, joined with what it touched there.
+    fn refresh_sleep(&mut self, enabled: &[Candidate]) {
+        for i in 0..self.sleep.len() {
+            let p = self.sleep[i].0;
+            if let Some(c) = enabled.iter().find(|c| c.proc == p) {
+                let now = self.base(c);
+                let fp = &mut self.sleep[i].1;
+                fp.global |= now.global;
+                for (r, w) in now.acc {
+                    fp.add(r, w);
+                }
+            }
+        }
     }
 
     /// Keep the sleepers independent of step `k`.

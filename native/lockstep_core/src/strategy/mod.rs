@@ -62,6 +62,11 @@ pub struct Candidate {
     /// For `register`, `unregister`, `whereis` and a send or monitor by name: the name's
     /// [`crate::op::name_hash`].
     pub name: Option<u64>,
+    /// The operation may end the run in some state: an exit signal (the target may be the
+    /// root, or linked to it, or every abnormal exit may fail the run) or an abnormal end of
+    /// the process itself. Whether it does depends on the state, so an explorer orders it
+    /// against every other step.
+    pub fatal: bool,
 }
 
 impl Candidate {
@@ -73,6 +78,7 @@ impl Candidate {
             target: None,
             object: None,
             name: None,
+            fatal: false,
         }
     }
 }
