@@ -1,7 +1,7 @@
 defmodule Lockstep.CorpusTest do
   use ExUnit.Case, async: true
 
-  alias Lockstep.{BugFound, Corpus, Runner}
+  alias Lockstep.{Corpus, CorpusChecks}
 
   @seed 20_240_601
   @iterations 200
@@ -11,79 +11,21 @@ defmodule Lockstep.CorpusTest do
     entry.opts ++ [seed: @seed, iterations: @iterations, max_run_time: :infinity]
   end
 
-  defp hunt(module, opts) do
-    Runner.run(&module.run/0, opts)
-    nil
-  rescue
-    bug in BugFound -> bug
-  end
-
-  # An exception's banner with pids masked: a replay runs in fresh processes.
-  defp banner(kind, payload, stack) do
-    Regex.replace(~r/#PID<[\d.]+>/, Exception.format_banner(kind, payload, stack), "#PID<>")
-  end
-
   for entry <- Corpus.all() do
     @entry entry
-    @module entry.module
 
     test "#{entry.name}: found within #{@iterations} iterations, and its schedule replays" do
-      opts = options(@entry)
-      bug = hunt(@module, opts)
-      assert %BugFound{reason: {category, _}} = bug, "no bug found in #{@iterations} iterations"
-      assert category == @entry.category
-
-      cfg = Runner.config!(opts, "corpus test")
-      replay = %{strategy: :replay, choices: bug.schedule}
-
-      assert {:fail, failure} = Runner.run_once(&@module.run/0, cfg, bug.iteration, replay)
-
-      assert failure.category == category
-      assert failure.schedule == bug.schedule
-      assert failure.steps == bug.fail_step
-
-      if bug.exception do
-        {kind, payload, stack} = failure.exception
-        assert banner(kind, payload, stack) == banner(:error, bug.exception, bug.stacktrace)
-      end
+      CorpusChecks.assert_found_and_replays(@entry, options(@entry), "corpus test")
     end
 
     test "#{entry.name}: some schedules pass" do
-      cfg = Runner.config!(options(@entry), "corpus test")
-
-      # Iterations until both a passing and a failing schedule were seen.
-      seen =
-        Enum.reduce_while(0..(@iterations - 1), MapSet.new(), fn i, seen ->
-          seen =
-            case Runner.run_once(&@module.run/0, cfg, i) do
-              {:fail, f} -> MapSet.put(seen, f.category)
-              {other, _steps, _hash} -> MapSet.put(seen, other)
-            end
-
-          if MapSet.member?(seen, :ok) and MapSet.member?(seen, @entry.category),
-            do: {:halt, seen},
-            else: {:cont, seen}
-        end)
-
-      assert :ok in seen, "every one of #{@iterations} schedules failed"
-      assert @entry.category in seen
+      CorpusChecks.assert_some_pass(@entry, options(@entry), "corpus test")
     end
   end
 
   describe "the registry" do
     test "names are unique and every program documents its bug" do
-      names = Corpus.names()
-      assert length(names) >= 12
-      assert names == Enum.uniq(names)
-
-      for entry <- Corpus.all() do
-        assert {:docs_v1, _, _, _, %{"en" => doc}, _, _} = Code.fetch_docs(entry.module)
-        assert doc =~ "Failing schedule", "#{inspect(entry.module)} does not explain its schedule"
-        assert function_exported?(Code.ensure_loaded!(entry.module), :run, 0)
-        assert entry.category in [:exception, :crash, :deadlock, :step_limit, :left_blocked]
-        assert is_binary(entry.title) and entry.title != ""
-        Lockstep.Options.validate!(entry.opts, "corpus")
-      end
+      assert length(CorpusChecks.assert_registry(Corpus, "corpus")) >= 12
     end
 
     test "fetch!/1 finds an entry by name and names the known ones otherwise" do

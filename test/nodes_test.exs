@@ -6,15 +6,9 @@ defmodule Lockstep.NodesTest do
 
   alias Lockstep.{BugFound, Corpus, Runner}
 
-  defp hunt(fun, opts) do
-    Runner.run(fun, opts ++ [max_run_time: :infinity])
-    nil
-  rescue
-    bug in BugFound -> bug
-  end
+  import Lockstep.CorpusChecks, only: [outcome: 1]
 
-  defp outcome(%BugFound{} = bug),
-    do: {bug.iteration, bug.iter_seed, bug.reason |> elem(0), bug.schedule, bug.shrink.after}
+  defp hunt(fun, opts), do: Lockstep.CorpusChecks.hunt_fun(fun, opts)
 
   defp peers,
     do: Enum.filter(Node.list(), &String.starts_with?(Atom.to_string(&1), "lockstep_peer"))
@@ -52,6 +46,35 @@ defmodule Lockstep.NodesTest do
     assert node() not in ran
     assert length(Enum.uniq(ran)) in [1, 2]
     assert peers() == []
+  end
+
+  test "nodes given by name: used as they are, and left running" do
+    unless Node.alive?() do
+      System.cmd("epmd", ["-daemon"])
+      {:ok, _} = Node.start(:"nodes_test_#{System.unique_integer([:positive])}", :shortnames)
+    end
+
+    paths = Enum.flat_map(:code.get_path(), &[~c"-pa", &1])
+    name = :peer.random_name(~c"named_peer")
+    {:ok, pid, node} = :peer.start_link(%{name: name, args: paths, wait_boot: 30_000})
+
+    try do
+      :erpc.call(node, :application, :ensure_all_started, [:elixir])
+      entry = Enum.find(Corpus.all(), &(&1.name == :check_then_act))
+      opts = entry.opts ++ [seed: 2, iterations: 300, strategy: :pct]
+      one = hunt(&entry.module.run/0, [workers: 1] ++ opts)
+      named = hunt(&entry.module.run/0, [nodes: [node]] ++ opts)
+      assert %BugFound{} = named
+      assert outcome(named) == outcome(one)
+      assert node in Node.list()
+      assert :erpc.call(node, :erlang, :node, []) == node
+    after
+      :peer.stop(pid)
+    end
+
+    assert_raise ArgumentError, ~r/option :nodes: cannot connect to nowhere@nohost/, fn ->
+      Runner.run(fn -> :ok end, nodes: [:nowhere@nohost])
+    end
   end
 
   test "bad nodes values raise naming :nodes" do

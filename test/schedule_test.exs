@@ -236,7 +236,7 @@ defmodule Lockstep.ScheduleTest do
     assert Schedule.from_json(bogus) ==
              {:error,
               ~s(bad field `strategy`: unknown strategy "bogus" ) <>
-                "(known: pct, fair_pct, pos, idpct, random)"}
+                "(known: pct, fair_pct, pos, idpct, random, exhaustive)"}
 
     bogus = Regex.replace(~r/"category": "\w+"/, text, ~s("category": "bogus"))
     assert {:error, msg} = Schedule.from_json(bogus)

@@ -3,15 +3,9 @@ defmodule Lockstep.WorkersTest do
 
   alias Lockstep.{BugFound, Corpus, Runner}
 
-  defp hunt(fun, opts) do
-    Runner.run(fun, opts ++ [max_run_time: :infinity])
-    nil
-  rescue
-    bug in BugFound -> bug
-  end
+  import Lockstep.CorpusChecks, only: [outcome: 1]
 
-  defp outcome(%BugFound{} = bug),
-    do: {bug.iteration, bug.iter_seed, bug.reason |> elem(0), bug.schedule, bug.shrink.after}
+  defp hunt(fun, opts), do: Lockstep.CorpusChecks.hunt_fun(fun, opts)
 
   # Corpus bugs whose hunt with PCT (its priority-change points depend on the run-length
   # estimate the earlier iterations give) first fails after many passing iterations: the
