@@ -290,6 +290,20 @@ fn pos_redraws_exactly_the_priorities_of_racing_operations() {
     }
 }
 
+/// POS at the start of a run, with processes 0 to 2 spawned.
+fn three_spawned() -> Pos {
+    let mut pos = Pos::new();
+    pos.begin(&info(11, 0, 10));
+    for p in 0..3 {
+        pos.on_spawn(ProcId(p));
+    }
+    pos
+}
+
+fn priorities(pos: &Pos) -> Vec<u64> {
+    (0..3).map(|p| pos.priority(ProcId(p))).collect()
+}
+
 #[test]
 fn pos_keeps_the_priority_of_a_process_whose_step_raced_with_nothing() {
     let send_to_0 = |p| Candidate {
@@ -305,11 +319,7 @@ fn pos_keeps_the_priority_of_a_process_whose_step_raced_with_nothing() {
         OpKind::CancelTimer,
         OpKind::Demonitor,
     ] {
-        let mut pos = Pos::new();
-        pos.begin(&info(11, 0, 10));
-        for p in 0..3 {
-            pos.on_spawn(ProcId(p));
-        }
+        let mut pos = three_spawned();
         let ran = pos
             .pick(&Decision {
                 step: 0,
@@ -318,22 +328,18 @@ fn pos_keeps_the_priority_of_a_process_whose_step_raced_with_nothing() {
             })
             .unwrap();
         assert_eq!(ran, ProcId(1));
-        let before: Vec<u64> = (0..3).map(|p| pos.priority(ProcId(p))).collect();
+        let before = priorities(&pos);
         pos.pick(&Decision {
             step: 1,
             enabled: &[send_to_0(1), send_to_0(2)],
             last: Some(ran),
         })
         .unwrap();
-        let after: Vec<u64> = (0..3).map(|p| pos.priority(ProcId(p))).collect();
+        let after = priorities(&pos);
         assert_eq!(before, after, "{invisible:?}: nothing re-drawn");
     }
     // A visible step re-draws the process that ran it (and its racers).
-    let mut pos = Pos::new();
-    pos.begin(&info(11, 0, 10));
-    for p in 0..3 {
-        pos.on_spawn(ProcId(p));
-    }
+    let mut pos = three_spawned();
     let ran = pos
         .pick(&Decision {
             step: 0,
@@ -341,14 +347,14 @@ fn pos_keeps_the_priority_of_a_process_whose_step_raced_with_nothing() {
             last: None,
         })
         .unwrap();
-    let before: Vec<u64> = (0..3).map(|p| pos.priority(ProcId(p))).collect();
+    let before = priorities(&pos);
     pos.pick(&Decision {
         step: 1,
         enabled: &[send_to_0(1), send_to_0(2)],
         last: Some(ran),
     })
     .unwrap();
-    let after: Vec<u64> = (0..3).map(|p| pos.priority(ProcId(p))).collect();
+    let after = priorities(&pos);
     assert_eq!(before[0], after[0]);
     assert_ne!(before[1], after[1], "the sender is re-drawn");
     assert_ne!(before[2], after[2], "the racing send is re-drawn");
