@@ -52,6 +52,13 @@ defmodule Lockstep.HardCorpus do
       title: "a reader fills the cache with a value read before a write's invalidation",
       category: :exception,
       opts: []
+    },
+    %{
+      name: :pipeline,
+      module: Lockstep.Hard.Pipeline,
+      title: "credit-based back-pressure sized for two producers, fed by three: overflow",
+      category: :crash,
+      opts: []
     }
   ]
 
