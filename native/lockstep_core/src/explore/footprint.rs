@@ -11,7 +11,15 @@
 //! receive and an addition of another message commute: the message added lands behind every
 //! message already there, so the receive (plain or selective) takes the same one either way.
 //! Which message a receive takes is decided by the order of the additions, and a receive that
-//! found nothing waiting is enabled only by one of them (the run's `needs`).
+//! found nothing waiting is enabled only by one of them (the run's `needs`). A selective
+//! receive that matched nothing, and a receive that timed out, read the whole mailbox: one
+//! more message, added before them, might have been taken.
+//!
+//! Dependency must not depend on the state a step ran in (the explorer compares steps seen in
+//! different runs), so where the effect of an operation varies with the state it is
+//! over-approximated: a send through a name writes the name (two of them fill one mailbox
+//! wherever it is held), and an exit signal or an abnormal exit, which may or may not end the
+//! run, is global.
 
 use crate::ids::{MsgId, ProcId};
 use crate::op::sync_conflict;
