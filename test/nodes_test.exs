@@ -77,6 +77,37 @@ defmodule Lockstep.NodesTest do
     end
   end
 
+  test "modules instrumented at run time are instrumented on the peers too" do
+    :ok = Lockstep.instrument([PlainCode.Counter])
+
+    body = fn ->
+      me = self()
+      counter = PlainCode.Counter.start()
+
+      for _ <- 1..2 do
+        Lockstep.spawn(fn ->
+          PlainCode.Counter.increment(counter)
+          Lockstep.send(me, :done)
+        end)
+      end
+
+      :done = Lockstep.recv()
+      :done = Lockstep.recv()
+      2 = PlainCode.Counter.get(counter)
+    end
+
+    try do
+      opts = [seed: 3, iterations: 200]
+      one = hunt(body, [workers: 1] ++ opts)
+      two = hunt(body, [nodes: 2] ++ opts)
+      assert %BugFound{reason: {:exception, _}} = one
+      assert outcome(two) == outcome(one)
+      assert peers() == []
+    after
+      Lockstep.uninstrument([PlainCode.Counter])
+    end
+  end
+
   test "bad nodes values raise naming :nodes" do
     for bad <- [0, -1, 1.5, [], "2", [1], 65] do
       assert_raise ArgumentError, ~r/option :nodes/, fn ->

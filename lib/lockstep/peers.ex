@@ -29,7 +29,12 @@ defmodule Lockstep.Peers do
       end
 
     try do
-      Enum.each(nodes, &ship(&1, mod))
+      instrumented = instrumented_here()
+
+      for node <- nodes do
+        ship(node, mod)
+        Enum.each(instrumented, &ship_instrumented(node, &1))
+      end
     rescue
       e ->
         stop.()
@@ -89,6 +94,37 @@ defmodule Lockstep.Peers do
           raise ArgumentError,
                 "option :nodes: module #{inspect(mod)} exists only in this node's memory " <>
                   "(no object code to send to #{node}); hunt a function of a compiled module"
+      end
+    end
+  end
+
+  # The modules rewritten on this node (by `Lockstep.instrument/1` at run time, or a test
+  # module's `use Lockstep.Test, instrument: true`): a peer loads the original from disk, or
+  # has none, so it gets the rewritten version. Modules rewritten on disk by the Mix compiler
+  # are already rewritten where the peer loads them from.
+  defp instrumented_here do
+    for {m, _} <- :code.all_loaded(),
+        Keyword.get(m.module_info(:attributes), :lockstep_instrumented) == [true],
+        do: m
+  end
+
+  defp ship_instrumented(node, mod) do
+    unless :erpc.call(node, Lockstep.Instrument, :instrumented?, [mod]) do
+      case object_code(mod) do
+        {bin, file} ->
+          new =
+            case Lockstep.Instrument.beam(bin) do
+              {:ok, ^mod, new, _notes} -> new
+              {:already, ^mod} -> bin
+              {:error, why} -> raise ArgumentError, "option :nodes: #{why}"
+            end
+
+          :ok = :erpc.call(node, Lockstep.Instrument, :load, [mod, new, file])
+
+        nil ->
+          raise ArgumentError,
+                "option :nodes: instrumented module #{inspect(mod)} has no object code to " <>
+                  "send to #{node}"
       end
     end
   end
