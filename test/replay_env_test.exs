@@ -112,7 +112,7 @@ defmodule Lockstep.ReplayEnvTest do
 
     assert out =~
              "Lockstep: quiet: 5 iterations, 1 distinct schedules, longest run 3 steps, " <>
-               "0 stopped at the step limit; no bug found"
+               "0 stopped at the step limit, 0 reads-from pairs; no bug found"
 
     assert capture_io(fn -> ctest("quiet", [iterations: 5], fn -> Lockstep.now() end) end) == ""
   end

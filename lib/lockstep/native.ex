@@ -76,6 +76,7 @@ defmodule Lockstep.Native do
   def run_release(_run), do: :erlang.nif_error(:nif_not_loaded)
   def run_statuses(_run), do: :erlang.nif_error(:nif_not_loaded)
   def run_fingerprint(_run), do: :erlang.nif_error(:nif_not_loaded)
+  def run_reads_from(_run), do: :erlang.nif_error(:nif_not_loaded)
   def run_node_of(_run, _pid), do: :erlang.nif_error(:nif_not_loaded)
   def run_nodes(_run), do: :erlang.nif_error(:nif_not_loaded)
   def schedule_encode(_map), do: :erlang.nif_error(:nif_not_loaded)

@@ -86,15 +86,18 @@ defmodule Lockstep.Progress do
       case stats do
         %{explored: n} ->
           "Lockstep: #{p.name}: explored #{n} schedules (exhaustive), " <>
-            "#{round(n * 1000 / elapsed)}/s#{left}"
+            "#{pairs(stats)}#{round(n * 1000 / elapsed)}/s#{left}"
 
         _ ->
           "Lockstep: #{p.name}: #{count(stats.iterations, cfg.iterations)} iterations, " <>
-            "#{MapSet.size(stats.schedules)} distinct schedules, #{rate}/s#{left}"
+            "#{MapSet.size(stats.schedules)} distinct schedules, #{pairs(stats)}#{rate}/s#{left}"
       end
 
     String.slice(text, 0, max(p.width - 1, 20))
   end
+
+  defp pairs(%{reads_from: set}), do: Lockstep.ReadsFrom.describe(set) <> ", "
+  defp pairs(_), do: ""
 
   # `mix lockstep.hunt` asks for iterations without end: its budget is time.
   defp count(done, total) when total >= 1_000_000_000, do: "#{done}"

@@ -148,6 +148,7 @@ defmodule Lockstep.Runner do
   @warned_key :"$lockstep_escape_warned"
   # In the runner's dictionary during a hunt: how many iterations were accepted.
   @done_key :"$lockstep_iterations_done"
+  @pairs_key :"$lockstep_reads_from"
 
   @doc """
   Runs `fun` under Lockstep for the configured iterations. Returns `:ok` or raises
@@ -163,7 +164,9 @@ defmodule Lockstep.Runner do
   Explores every behaviour of `fun` with `strategy: :exhaustive` (see
   `Lockstep.Runner.Exhaustive`) and returns `{:ok, summary}`: `:schedules` explored,
   `:complete` (false when `max_schedules` or `:max_run_time` stopped it), `:step_limited`
-  (runs stopped at `:max_steps`), `:longest` (steps) and `:ms`. Raises `Lockstep.BugFound` on
+  (runs stopped at `:max_steps`), `:longest` (steps), `:reads_from` (distinct reads-from
+  pairs seen: which send each receive took, which write each shared-state access saw) and
+  `:ms`. Raises `Lockstep.BugFound` on
   the first failing schedule. Takes the options of `run/2`; `:strategy` may give
   `{:exhaustive, max_schedules: n, reduction: false}`.
   """
@@ -193,11 +196,13 @@ defmodule Lockstep.Runner do
       step_limited: 0,
       longest: 0,
       schedules: MapSet.new(),
+      reads_from: Lockstep.ReadsFrom.new(),
       progress: Lockstep.Progress.new(cfg.progress, test_name(cfg), started)
     }
 
     Process.put(@warned_key, false)
     Process.put(@done_key, 0)
+    Process.put(@pairs_key, Lockstep.ReadsFrom.new())
 
     try do
       cond do
@@ -218,20 +223,22 @@ defmodule Lockstep.Runner do
     after
       Process.delete(@warned_key)
       flush_notes()
-      rate_summary(cfg, started, Process.delete(@done_key))
+      rate_summary(cfg, started, Process.delete(@done_key), Process.delete(@pairs_key))
     end
   end
 
   # Under `mix lockstep.hunt` (LOCKSTEP_HUNT=1): how many iterations the hunt ran (the
   # failing one included) and how fast, on standard error.
-  defp rate_summary(cfg, started, done) do
+  defp rate_summary(cfg, started, done, reads_from) do
     if System.get_env("LOCKSTEP_HUNT") == "1" do
       ms = max(System.monotonic_time(:millisecond) - started, 1)
 
       IO.puts(
         :stderr,
         "\nLockstep: #{test_name(cfg)}: #{done} iterations in #{Float.round(ms / 1000, 1)} s, " <>
-          "#{round(done * 1000 / ms)} iterations/s, shrinking and report included " <>
+          "#{round(done * 1000 / ms)} iterations/s, " <>
+          "#{Lockstep.ReadsFrom.describe(reads_from || Lockstep.ReadsFrom.new())}, " <>
+          "shrinking and report included " <>
           "(workers: #{Options.workers(cfg.workers)}, " <>
           if(cfg.nodes, do: "nodes: #{inspect(cfg.nodes)}, ", else: "") <>
           "seed #{cfg.seed}, strategy #{inspect(cfg.strategy)})"
@@ -644,17 +651,27 @@ defmodule Lockstep.Runner do
     Map.put(failure, :shrink, summary)
   end
 
-  defp record(stats, steps, schedule_hash, limited) do
+  # `schedule_hash` is `{fingerprint, reads_from}`: the engine's fingerprint of the run's
+  # choices and its reads-from pairs (see `Lockstep.ReadsFrom`). Runs of every worker come
+  # here, so both counts cover the whole hunt.
+  defp record(stats, steps, {fingerprint, pairs}, limited) do
     Process.put(@done_key, stats.iterations + 1)
+    reads_from = Lockstep.ReadsFrom.add(stats.reads_from, pairs)
+    Process.put(@pairs_key, reads_from)
 
     %{
       stats
       | iterations: stats.iterations + 1,
         longest: max(stats.longest, steps),
         step_limited: stats.step_limited + if(limited, do: 1, else: 0),
-        schedules: MapSet.put(stats.schedules, schedule_hash)
+        schedules: MapSet.put(stats.schedules, fingerprint),
+        reads_from: reads_from
     }
   end
+
+  @doc false
+  # The exhaustive runner's count of pairs so far (for `mix lockstep.hunt`'s summary).
+  def count_pairs(reads_from), do: Process.put(@pairs_key, reads_from)
 
   # The end of a hunt that found no bug. Many iterations that all ran the same schedule mean
   # the body had nothing to interleave: usually code that bypasses Lockstep (plain spawn,
@@ -690,7 +707,8 @@ defmodule Lockstep.Runner do
       lead <>
         "Lockstep: #{test_name(cfg)}: #{stats.iterations} iterations, " <>
         "#{MapSet.size(stats.schedules)} distinct schedules, longest run #{stats.longest} steps, " <>
-        "#{stats.step_limited} stopped at the step limit; no bug found " <>
+        "#{stats.step_limited} stopped at the step limit, " <>
+        "#{Lockstep.ReadsFrom.describe(stats.reads_from)}; no bug found " <>
         "(seed #{cfg.seed}, strategy #{inspect(cfg.strategy)})."
     )
   end
@@ -825,7 +843,8 @@ defmodule Lockstep.Runner do
   defp outcome(run, tag, ended, ctx) do
     steps = elem(Native.run_status(run), 0)
     # The engine's 64-bit fingerprint of the choices: the hunt counts distinct schedules.
-    schedule_hash = Native.run_fingerprint(run)
+    # With it, the run's reads-from pairs: the hunt counts the distinct ones.
+    schedule_hash = {Native.run_fingerprint(run), Native.run_reads_from(run)}
 
     result =
       case {ended, Native.run_outcome(run)} do

@@ -28,7 +28,7 @@ defmodule Lockstep.Runner.Exhaustive do
   stops the exploration with a `Lockstep.Error` saying so.
   """
 
-  alias Lockstep.{Native, Options, Progress, Report, Runner}
+  alias Lockstep.{Native, Options, Progress, ReadsFrom, Report, Runner}
 
   @doc false
   # Runs the exploration for the validated `cfg` of Lockstep.Runner.run/2. Returns the
@@ -50,6 +50,7 @@ defmodule Lockstep.Runner.Exhaustive do
       explored: 0,
       step_limited: 0,
       longest: 0,
+      reads_from: ReadsFrom.new(),
       progress: Progress.new(cfg.progress, Runner.test_name(cfg), started)
     }
 
@@ -72,15 +73,17 @@ defmodule Lockstep.Runner.Exhaustive do
       {:out_of_time, steps} ->
         finish(cfg, started, stats, {:time, steps})
 
-      {kind, steps, _hash} when kind in [:ok, :step_limit] ->
+      {kind, steps, {_fingerprint, pairs}} when kind in [:ok, :step_limit] ->
         stats = %{
           stats
           | explored: i + 1,
+            reads_from: ReadsFrom.add(stats.reads_from, pairs),
             longest: max(stats.longest, steps),
             step_limited: stats.step_limited + if(kind == :step_limit, do: 1, else: 0)
         }
 
         Runner.count_done(stats.explored)
+        Runner.count_pairs(stats.reads_from)
 
         # A run stopped at the step limit left the other processes' next steps untaken, in no
         # race: the explorer gives each its own branch, as for a run that ends in a failure.
@@ -137,15 +140,16 @@ defmodule Lockstep.Runner.Exhaustive do
       case how do
         :done ->
           "Lockstep: #{name}: explored all #{n} #{schedules(n)} (every behaviour, up to the " <>
-            "order of independent steps) in #{ms} ms; no bug found#{bounded}."
+            "order of independent steps) in #{ms} ms, " <>
+            "#{ReadsFrom.describe(stats.reads_from)}; no bug found#{bounded}."
 
         {:budget, _} ->
           "Lockstep: #{name}: stopped at max_schedules after #{n} #{schedules(n)} in " <>
-            "#{ms} ms; no bug found in those, but behaviours are left unexplored#{bounded}."
+            "#{ms} ms (#{ReadsFrom.describe(stats.reads_from)}); no bug found in those, but behaviours are left unexplored#{bounded}."
 
         {:time, _} ->
           "Lockstep: #{name}: stopped at max_run_time #{cfg.max_run_time} ms after #{n} " <>
-            "#{schedules(n)}; no bug found in those, but behaviours are left " <>
+            "#{schedules(n)} (#{ReadsFrom.describe(stats.reads_from)}); no bug found in those, but behaviours are left " <>
             "unexplored#{bounded}."
       end
 
@@ -157,6 +161,7 @@ defmodule Lockstep.Runner.Exhaustive do
       complete: how == :done,
       step_limited: stats.step_limited,
       longest: stats.longest,
+      reads_from: ReadsFrom.size(stats.reads_from),
       ms: ms
     }
   end

@@ -12,6 +12,7 @@ pub mod explore;
 pub mod ids;
 pub mod op;
 mod process;
+pub mod reads_from;
 pub mod schedule;
 pub mod seed;
 pub mod shrink;

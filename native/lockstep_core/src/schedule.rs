@@ -518,20 +518,37 @@ fn to_readable_json<T: Serialize>(value: &T) -> Result<String, ScheduleError> {
 /// A stable 64-bit fingerprint of a choice sequence (FNV-1a over the length and the ids), the
 /// same on every machine and build, for counting distinct schedules.
 pub fn fingerprint(choices: &[ProcId]) -> u64 {
-    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-    const PRIME: u64 = 0x0000_0100_0000_01b3;
-    let mut h = OFFSET;
-    let mut eat = |bytes: &[u8]| {
-        for &b in bytes {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(PRIME);
-        }
-    };
-    eat(&(choices.len() as u64).to_le_bytes());
+    let mut h = Fnv::new();
+    h.word(choices.len() as u64);
     for p in choices {
-        eat(&p.0.to_le_bytes());
+        h.bytes(&p.0.to_le_bytes());
     }
-    h
+    h.finish()
+}
+
+/// FNV-1a, 64-bit: a hash that is the same on every machine and build (no random state), for
+/// fingerprints that are compared across runs.
+pub(crate) struct Fnv(u64);
+
+impl Fnv {
+    pub(crate) fn new() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+
+    pub(crate) fn bytes(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 ^= u64::from(b);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+
+    pub(crate) fn word(&mut self, w: u64) {
+        self.bytes(&w.to_le_bytes());
+    }
+
+    pub(crate) fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 /// JSON layout: the outermost container's members one per line; objects that are elements of

@@ -750,3 +750,21 @@ fn run_fingerprint<'a>(env: Env<'a>, run: ResourceArc<RunResource>) -> Term<'a> 
         Err(e) => err(env, e),
     }
 }
+
+/// The run's reads-from pairs so far (see `lockstep_core::reads_from`), as a binary of
+/// little-endian 64-bit hashes, ascending, at most `lockstep_core::reads_from::MAX_PAIRS`.
+#[rustler::nif]
+fn run_reads_from<'a>(env: Env<'a>, run: ResourceArc<RunResource>) -> Term<'a> {
+    match lock(&run) {
+        Ok(st) => {
+            let pairs = lockstep_core::reads_from::pairs(st.ctl.trace());
+            // At most `MAX_PAIRS` * 8 bytes (32 KiB).
+            let mut bin = rustler::NewBinary::new(env, pairs.len() * 8);
+            for (chunk, h) in bin.as_mut_slice().chunks_exact_mut(8).zip(&pairs) {
+                chunk.copy_from_slice(&h.to_le_bytes());
+            }
+            Term::from(bin)
+        }
+        Err(e) => err(env, e),
+    }
+}
