@@ -200,6 +200,16 @@ defmodule Lockstep.Runner do
       progress: Lockstep.Progress.new(cfg.progress, test_name(cfg), started)
     }
 
+    # Reads-from pairs cost a NIF call and a hash per run: fetched only when something will
+    # report them (the verbose summary, the progress line, `mix lockstep.hunt`, explore/2).
+    cfg =
+      Map.put(
+        cfg,
+        :reads_from?,
+        cfg.verbose or stats.progress.enabled or System.get_env("LOCKSTEP_HUNT") == "1" or
+          Options.exploring?(cfg.strategy)
+      )
+
     Process.put(@warned_key, false)
     Process.put(@done_key, 0)
     Process.put(@pairs_key, Lockstep.ReadsFrom.new())
@@ -844,7 +854,8 @@ defmodule Lockstep.Runner do
     steps = elem(Native.run_status(run), 0)
     # The engine's 64-bit fingerprint of the choices: the hunt counts distinct schedules.
     # With it, the run's reads-from pairs: the hunt counts the distinct ones.
-    schedule_hash = {Native.run_fingerprint(run), Native.run_reads_from(run)}
+    pairs = if Map.get(ctx.cfg, :reads_from?, false), do: Native.run_reads_from(run), else: <<>>
+    schedule_hash = {Native.run_fingerprint(run), pairs}
 
     result =
       case {ended, Native.run_outcome(run)} do
