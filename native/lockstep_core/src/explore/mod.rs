@@ -289,6 +289,16 @@ impl Explorer {
                 }
             }
         }
+        // Where each killed process was last killed (see `doomed` below).
+        let mut last_killed: Vec<(ProcId, usize)> = Vec::new();
+        for (k, node) in self.stack.iter().enumerate() {
+            for &v in &node.step.killed {
+                match last_killed.iter_mut().find(|(p, _)| *p == v) {
+                    Some(slot) => slot.1 = k,
+                    None => last_killed.push((v, k)),
+                }
+            }
+        }
         for (i, j) in races {
             let mut v: Vec<Footprint> = (i + 1..n)
                 .filter(|&k| !hb(i, k))
@@ -297,9 +307,10 @@ impl Explorer {
             v.push(self.stack[j].step.fp.clone());
             // A process killed later in this run never took the step it was waiting at: it
             // cannot stand for a sequence it has no step in (its step may never come).
-            let doomed: Vec<ProcId> = self.stack[i..]
+            let doomed: Vec<ProcId> = last_killed
                 .iter()
-                .flat_map(|n| n.step.killed.iter().copied())
+                .filter(|(_, k)| *k >= i)
+                .map(|(p, _)| *p)
                 .collect();
             let node = &mut self.stack[i].step;
             let covered = node

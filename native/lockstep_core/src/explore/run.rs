@@ -328,9 +328,6 @@ impl RunState {
         } else if k > branch {
             self.filter_sleep(k - 1);
         }
-        if k >= branch {
-            self.refresh_sleep(d.enabled);
-        }
         let mut wut = Vec::new();
         let pick = if k < branch {
             let want = self.plan.prefix[k];
@@ -398,23 +395,6 @@ impl RunState {
             killed: Vec::new(),
         });
         Ok(pick)
-    }
-
-    /// A sleeper's next step may touch other things in this state than where it was put to
-    /// sleep (a name now held, a target now dead): its footprint becomes what it would touch
-    /// now, joined with what it touched there.
-    fn refresh_sleep(&mut self, enabled: &[Candidate]) {
-        for i in 0..self.sleep.len() {
-            let p = self.sleep[i].0;
-            if let Some(c) = enabled.iter().find(|c| c.proc == p) {
-                let now = self.base(c);
-                let fp = &mut self.sleep[i].1;
-                fp.global |= now.global;
-                for (r, w) in now.acc {
-                    fp.add(r, w);
-                }
-            }
-        }
     }
 
     /// Keep the sleepers independent of step `k`.
