@@ -258,14 +258,23 @@ defmodule Lockstep.Runner do
 
   @doc false
   # Validated options with the environment's defaults, a concrete seed and the engine's view
-  # of the strategy (`engine_strategy`: the run options naming it and its parameters). Shared
-  # by every entry point that runs iterations (hunt, replay, shrink).
+  # of the strategy (`engine_strategy`: the run options naming it and its parameters), and
+  # `engine_base`: the run options every iteration passes to the engine, built once per hunt
+  # (an iteration adds only its seed, number and run-length estimate). Shared by every entry
+  # point that runs iterations (hunt, replay, shrink).
   @spec config!(keyword(), String.t()) :: map()
   def config!(opts, where) do
     Native.ensure!()
     cfg = opts |> with_env_defaults() |> Options.validate!(where)
     cfg = %{cfg | seed: cfg.seed || default_seed()}
-    Map.put(cfg, :engine_strategy, Options.engine_strategy(cfg.strategy))
+    strategy = Options.engine_strategy(cfg.strategy)
+
+    base =
+      strategy
+      |> Map.merge(Options.engine_settings(cfg))
+      |> Map.merge(%{seed: 0, iteration: 0, expected_steps: 50})
+
+    Map.merge(cfg, %{engine_strategy: strategy, engine_base: base})
   end
 
   defp with_env_defaults(opts) do
@@ -769,13 +778,14 @@ defmodule Lockstep.Runner do
     iter_seed = Native.seed_iteration(cfg.seed, i)
     tag = make_ref()
 
-    base = %{seed: iter_seed, iteration: i, expected_steps: 50}
-
     engine_opts =
-      cfg.engine_strategy
-      |> Map.merge(Options.engine_settings(cfg))
-      |> Map.merge(base)
-      |> Map.merge(overrides)
+      case overrides do
+        %{expected_steps: e} when map_size(overrides) == 1 ->
+          %{cfg.engine_base | seed: iter_seed, iteration: i, expected_steps: e}
+
+        _ ->
+          Map.merge(%{cfg.engine_base | seed: iter_seed, iteration: i}, overrides)
+      end
 
     run =
       case Native.run_new(engine_opts, tag, self(), node()) do
