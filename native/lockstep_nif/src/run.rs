@@ -42,6 +42,34 @@ fn release(mut buffers: Buffers<Payload>) {
     }
 }
 
+/// Hashing for the pid map: a pid's hash is already the VM's own hash of the term (see
+/// `LocalPid`'s `Hash`), so it is only spread over the table's bits, not hashed again.
+#[derive(Clone, Copy, Default)]
+pub struct PidHash;
+
+impl std::hash::BuildHasher for PidHash {
+    type Hasher = PidHasher;
+    fn build_hasher(&self) -> PidHasher {
+        PidHasher(0)
+    }
+}
+
+pub struct PidHasher(u64);
+
+impl std::hash::Hasher for PidHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 pub struct RunResource {
     state: Mutex<RunState>,
 }
@@ -49,7 +77,7 @@ pub struct RunResource {
 pub struct RunState {
     pub ctl: Controller<Payload>,
     pub pids: Vec<Option<LocalPid>>,
-    pub by_pid: HashMap<LocalPid, ProcId>,
+    pub by_pid: HashMap<LocalPid, ProcId, PidHash>,
     /// By process id: whether the VM reported the bound process dead (through the run's
     /// monitor). The VM deletes a process's ETS tables before it reports it down.
     reaped: Vec<bool>,
@@ -363,7 +391,7 @@ fn run_new<'a>(
         Ok(RunState {
             ctl,
             pids: Vec::new(),
-            by_pid: HashMap::new(),
+            by_pid: HashMap::default(),
             reaped: Vec::new(),
             tag: Payload::new(tag),
             runner,
