@@ -5,8 +5,8 @@
 #      no failure reporting), and the corpus program `lost_update` run the same way with the
 #      bug's assertion left out (so every iteration runs to its end)
 #   2. the runner's fixed per-iteration engine calls with no process: `Native.run_new` +
-#      `run_release`, and the calls `outcome`/`cleanup` make on a passing run (`run_status`,
-#      `run_fingerprint`, `run_outcome`, `run_unreaped`)
+#      `run_release`, and the calls `outcome`/`cleanup` make on a passing run
+#      (`run_result`, `run_unreaped`)
 #   3. the VM's own fixed costs: spawning a process that returns at once, one plain message
 #   4. NIF calls per iteration of the race, counted with :erlang.trace call counts
 #
@@ -144,9 +144,7 @@ defmodule Bench.StepCost do
 
     passing =
       per_call(20_000, fn ->
-        Native.run_status(run)
-        Native.run_fingerprint(run)
-        Native.run_outcome(run)
+        Native.run_result(run)
         Native.run_unreaped(run, false)
       end)
 
@@ -166,7 +164,7 @@ defmodule Bench.StepCost do
 
     fixed per-iteration pieces
       Native.run_new + run_release            #{round(new_release)} ns
-      a passing run's outcome/cleanup calls   #{round(passing)} ns (run_status, run_fingerprint, run_outcome, run_unreaped)
+      a passing run's outcome/cleanup calls   #{round(passing)} ns (run_result, run_unreaped)
       spawn of a process that returns at once #{round(spawn_ns)} ns (the race spawns 3 per iteration)
       one plain message (ping-pong)           #{round(msg_ns)} ns
 

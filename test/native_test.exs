@@ -56,6 +56,22 @@ defmodule Lockstep.NativeTest do
       assert Native.run_unreaped(run, true) == []
     end
 
+    test "run_result reads a finished run's steps, fingerprint and outcome at once" do
+      run = Native.run_new(%{}, make_ref(), self(), node())
+      assert {0, _, nil} = Native.run_result(run)
+      root = stand_in(run)
+      :ok = Native.run_bind(run, 0, root)
+      Native.run_start(run)
+      send(root, :exit)
+      assert await(fn -> Native.run_outcome(run) == {:completed, nil} end)
+
+      {steps, _running, true, _now} = Native.run_status(run)
+      assert Native.run_result(run) == {steps, Native.run_fingerprint(run), {:completed, nil}}
+      assert steps > 0
+      assert_raise ArgumentError, fn -> Native.run_result(:not_a_run) end
+      Process.exit(root, :kill)
+    end
+
     test "a non-boolean flag is an error naming it" do
       run = Native.run_new(%{}, make_ref(), self(), node())
       assert {:error, msg} = Native.run_unreaped(run, :yes)

@@ -66,6 +66,7 @@ defmodule Lockstep.Native do
   def run_consume(_run, _id, _index), do: :erlang.nif_error(:nif_not_loaded)
   def run_status(_run), do: :erlang.nif_error(:nif_not_loaded)
   def run_outcome(_run), do: :erlang.nif_error(:nif_not_loaded)
+  def run_result(_run), do: :erlang.nif_error(:nif_not_loaded)
   def run_trace(_run, _max), do: :erlang.nif_error(:nif_not_loaded)
   def run_message_ids(_run, _max), do: :erlang.nif_error(:nif_not_loaded)
   def run_choices(_run), do: :erlang.nif_error(:nif_not_loaded)

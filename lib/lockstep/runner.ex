@@ -861,14 +861,15 @@ defmodule Lockstep.Runner do
   end
 
   defp outcome(run, tag, ended, ctx) do
-    steps = elem(Native.run_status(run), 0)
-    # The engine's 64-bit fingerprint of the choices: the hunt counts distinct schedules.
-    # With it, the run's reads-from pairs: the hunt counts the distinct ones.
+    # The steps, the engine's 64-bit fingerprint of the choices (the hunt counts distinct
+    # schedules) and how the run ended, in one call. With the fingerprint, the run's
+    # reads-from pairs: the hunt counts the distinct ones.
+    {steps, fingerprint, run_outcome} = Native.run_result(run)
     pairs = if Map.get(ctx.cfg, :reads_from?, false), do: Native.run_reads_from(run), else: <<>>
-    schedule_hash = {Native.run_fingerprint(run), pairs}
+    schedule_hash = {fingerprint, pairs}
 
     result =
-      case {ended, Native.run_outcome(run)} do
+      case {ended, run_outcome} do
         {:out_of_time, _} ->
           Native.run_abort(run, "max_run_time")
           {:out_of_time, steps}

@@ -564,6 +564,21 @@ fn run_status<'a>(env: Env<'a>, run: ResourceArc<RunResource>) -> Term<'a> {
         .encode(env)
 }
 
+/// `{steps, fingerprint, outcome}`: what the runner reads of every run that ended, in one call
+/// (`run_status`'s steps, `run_fingerprint/1`, `run_outcome/1`).
+#[rustler::nif]
+fn run_result<'a>(env: Env<'a>, run: ResourceArc<RunResource>) -> Term<'a> {
+    match lock(&run) {
+        Ok(st) => (
+            st.ctl.steps(),
+            lockstep_core::schedule::fingerprint(st.ctl.choices()),
+            st.outcome(env),
+        )
+            .encode(env),
+        Err(e) => err(env, e),
+    }
+}
+
 #[rustler::nif]
 fn run_outcome<'a>(env: Env<'a>, run: ResourceArc<RunResource>) -> Term<'a> {
     match lock(&run) {
