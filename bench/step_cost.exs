@@ -58,6 +58,48 @@ defmodule Bench.StepCost do
 
   def best(k, fun), do: Enum.min(for _ <- 1..k, do: fun.())
 
+  # Bodies of 400 steps each (200 sends and 200 receives), for the cost of one step: of one
+  # process sending itself an atom, or a tuple, and of two processes passing an atom back and
+  # forth (every step then a hand-off to the other). The one-process bodies spawn a child that
+  # ends at once, so that the hunt sees more than one schedule (and says nothing about it).
+  def self_atoms do
+    Lockstep.spawn(fn -> :ok end)
+    for _ <- 1..200, do: :x = send_recv(:x)
+  end
+
+  def self_tuples do
+    Lockstep.spawn(fn -> :ok end)
+    for i <- 1..200, do: {:x, ^i} = send_recv({:x, i})
+  end
+
+  def ping_pong_steps do
+    me = self()
+    c = Lockstep.spawn(fn -> for _ <- 1..100, do: Lockstep.send(me, Lockstep.recv()) end)
+
+    for _ <- 1..100 do
+      Lockstep.send(c, :ping)
+      :ping = Lockstep.recv()
+    end
+  end
+
+  defp send_recv(msg) do
+    Lockstep.send(self(), msg)
+    Lockstep.recv()
+  end
+
+  # Nanoseconds per step of `body` (400 steps besides the run's own spawns, starts and exits),
+  # median
+  # of 5 hunts of n iterations with the random strategy.
+  def per_step(body, n) do
+    opts = [iterations: n, seed: 1, strategy: :random, max_steps: 10_000]
+    Lockstep.Runner.run(body, Keyword.put(opts, :iterations, 50))
+
+    for(_ <- 1..5, do: elem(:timer.tc(fn -> :ok = Lockstep.Runner.run(body, opts) end), 0))
+    |> Enum.sort()
+    |> Enum.at(2)
+    |> Kernel.*(1000 / (n * 400))
+  end
+
   # Nanoseconds per call of `fun`, best of 3 batches of n.
   def per_call(n, fun) do
     best(3, fn ->
@@ -149,6 +191,9 @@ defmodule Bench.StepCost do
       end)
 
     Native.run_release(run)
+    atom_step = per_step(&self_atoms/0, 500)
+    tuple_step = per_step(&self_tuples/0, 500)
+    pp_step = per_step(&ping_pong_steps/0, 500)
     spawn_ns = per_call(20_000, fn -> spawn(fn -> :ok end) end)
     msg_ns = best(3, fn -> ping_pong(100_000) end)
     calls = nif_calls(&race/0, 1_000)
@@ -161,6 +206,11 @@ defmodule Bench.StepCost do
     whole iterations through Lockstep.Runner.run/2 (default strategy, seed 1, best of 3 x #{iters})
       two-process race       #{fmt(race_rate)} iterations/s  (#{round(1.0e9 / race_rate)} ns each)
       lost_update (passing)  #{fmt(lu_rate)} iterations/s  (#{round(1.0e9 / lu_rate)} ns each)
+
+    one step (random strategy, median of 5 hunts of 500 iterations of 400 steps)
+      a process sends itself an atom, then receives it  #{round(atom_step)} ns per step
+      the same with a tuple {:x, i}                     #{round(tuple_step)} ns per step
+      two processes pass an atom back and forth         #{round(pp_step)} ns per step (each a hand-off)
 
     fixed per-iteration pieces
       Native.run_new + run_release            #{round(new_release)} ns
