@@ -88,8 +88,7 @@ defmodule Bench.StepCost do
   end
 
   # Nanoseconds per step of `body` (400 steps besides the run's own spawns, starts and exits),
-  # median
-  # of 5 hunts of n iterations with the random strategy.
+  # median of 5 hunts of n iterations with the random strategy.
   def per_step(body, n) do
     opts = [iterations: n, seed: 1, strategy: :random, max_steps: 10_000]
     Lockstep.Runner.run(body, Keyword.put(opts, :iterations, 50))
