@@ -54,6 +54,13 @@ defmodule Lockstep.HardCorpus do
       opts: []
     },
     %{
+      name: :two_stage,
+      module: Lockstep.Hard.TwoStage,
+      title: "writers update two registers in two locked stages; a reader lands in the gap",
+      category: :exception,
+      opts: []
+    },
+    %{
       name: :pipeline,
       module: Lockstep.Hard.Pipeline,
       title: "credit-based back-pressure sized for two producers, fed by three: overflow",
