@@ -15,7 +15,10 @@
 #
 #   --strategies pct,pct:2,random   strategies to compare; `name` or `name:depth` for a PCT
 #                                   depth (default: every strategy Lockstep's options accept,
-#                                   plus PCT at depths 1 and 2)
+#                                   plus PCT at depths 1 and 2); `steer` and its variants
+#                                   (`steer-d25-flip`, ...) run the reads-from steering
+#                                   experiment of bench/steer.exs (its iterations/s column is
+#                                   POS's)
 #   --corpus small|hard             which corpus: Lockstep.Corpus (small, the default) or
 #                                   Lockstep.HardCorpus (hard: ten or more processes per
 #                                   program; its default cap is 2000 and its target is

@@ -289,9 +289,9 @@ fn settle_opt(opts: Term<'_>) -> Result<Option<u64>, String> {
 }
 
 /// A new run. `opts` is a map with the keys `strategy`, `depth`, `prefix`, `depth_min`,
-/// `depth_max`, `choices`, `seed`, `iteration`, `expected_steps`, `max_steps`, `allow_crashes`,
-/// `fail_on_blocked`, `fail_on_abnormal_exit`, `race_timers`, `settle`, `time_per_step`,
-/// `epoch` (all optional; see [`Config`]).
+/// `depth_max`, `choices`, `then`, `seed`, `iteration`, `expected_steps`, `max_steps`,
+/// `allow_crashes`, `fail_on_blocked`, `fail_on_abnormal_exit`, `race_timers`, `settle`,
+/// `time_per_step`, `epoch` (all optional; see [`Config`]).
 /// The root's node: the `node` option (an atom), else the VM's own node.
 fn root_node<'a>(
     env: Env<'a>,
