@@ -15,7 +15,10 @@
 #
 #   --strategies pct,pct:2,random   strategies to compare; `name` or `name:depth` for a PCT
 #                                   depth (default: every strategy Lockstep's options accept,
-#                                   plus PCT at depths 1 and 2)
+#                                   plus PCT at depths 1 and 2); `steer` and its variants
+#                                   (`steer-d25-flip`, ...) run the reads-from steering
+#                                   experiment of bench/steer.exs (its iterations/s column is
+#                                   POS's)
 #   --corpus small|hard             which corpus: Lockstep.Corpus (small, the default) or
 #                                   Lockstep.HardCorpus (hard: ten or more processes per
 #                                   program; its default cap is 2000 and its target is
@@ -25,6 +28,8 @@
 #   --cap N                         iterations per hunt before it counts as a miss (default 1000,
 #                                   2000 for the hard corpus)
 #   --throughput N                  iterations timed for the iterations/s column (default 500)
+
+Code.require_file("steer.exs", __DIR__)
 
 defmodule Bench.Corpus do
   alias Lockstep.{BugFound, Corpus, HardCorpus, Options, Runner}
@@ -123,6 +128,14 @@ defmodule Bench.Corpus do
 
   defp split(text), do: text |> String.split(",", trim: true) |> Enum.map(&String.trim/1)
 
+  # `steer` and its variants: the reads-from steering experiment of bench/steer.exs.
+  defp strategy!("steer" <> _ = text) do
+    case Bench.Steer.parse(text) do
+      {:ok, params} -> {:steer, params, text}
+      {:error, token} -> usage!("bad steering token #{inspect(token)} in #{inspect(text)}")
+    end
+  end
+
   defp strategy!(text) do
     strategy =
       case String.split(text, ":") do
@@ -189,7 +202,11 @@ defmodule Bench.Corpus do
         {result, us}
       end
 
-    hunts = Enum.map(results, &elem(&1, 0))
+    # A steered hunt also says whether its failing iteration was derived from a kept schedule.
+    derived = Enum.count(results, &match?({{:found, _, _, :derived}, _}, &1))
+
+    hunts =
+      Enum.map(results, fn {hunt, _us} -> with {:found, n, c, _} <- hunt, do: {:found, n, c} end)
 
     %{
       bug: entry.name,
@@ -198,13 +215,20 @@ defmodule Bench.Corpus do
       wrong: for({:found, _, category} <- hunts, category != entry.category, do: category),
       # A miss ranks after every hit.
       sorted: hunts |> Enum.map(&rank(&1, config.cap)) |> Enum.sort(),
-      rate: rate(entry, strategy, config.throughput)
+      rate: rate(entry, strategy, config.throughput),
+      derived: derived
     }
   end
 
   defp hunt(entry, opts) do
-    Runner.run(&entry.module.run/0, opts)
-    :miss
+    case opts[:strategy] do
+      {:steer, params, _name} ->
+        Bench.Steer.hunt(&entry.module.run/0, Keyword.put(opts, :strategy, :pos), params)
+
+      _ ->
+        Runner.run(&entry.module.run/0, opts)
+        :miss
+    end
   rescue
     bug in BugFound -> {:found, bug.iteration + 1, elem(bug.reason, 0)}
   end
@@ -212,6 +236,8 @@ defmodule Bench.Corpus do
   # Iterations per second over `n` consecutive iterations of one hunt's configuration, each
   # run to its end whether it passes or fails (the runner's single-iteration entry point, so
   # no failure report is written).
+  defp rate(entry, {:steer, _, _}, n), do: rate(entry, :pos, n)
+
   defp rate(entry, strategy, n) do
     cfg = Runner.config!(entry.opts ++ [strategy: strategy, seed: 1], "bench")
     fun = &entry.module.run/0
@@ -255,6 +281,18 @@ defmodule Bench.Corpus do
           "#{count(worst(c), config.cap)} |"
       end)
 
+    steered =
+      for %{strategy: {:steer, _, _}} = c <- cells do
+        "#{c.bug} #{name(c.strategy)}: #{c.derived} of #{c.found}"
+      end
+
+    steered =
+      if steered == [],
+        do: "",
+        else:
+          "Steered hunts whose failing iteration was derived from a kept schedule (the " <>
+            "others failed in a plain POS iteration): " <> Enum.join(steered, "; ") <> ".\n"
+
     misses = cells |> Enum.map(&(config.seeds - &1.found)) |> Enum.sum()
     wrong = for c <- cells, c.wrong != [], do: "#{c.bug} #{name(c.strategy)}: #{inspect(c.wrong)}"
 
@@ -279,7 +317,7 @@ defmodule Bench.Corpus do
     #{target(cells, default, config)}
     Misses: #{misses} hunt(s) found nothing within #{config.cap} iterations.
     #{categories}
-    Wall time: #{Float.round(elapsed_ms / 1000, 1)} s.
+    #{steered}Wall time: #{Float.round(elapsed_ms / 1000, 1)} s.
     """
   end
 
@@ -319,6 +357,7 @@ defmodule Bench.Corpus do
     |> String.replace(~r/\B(?=(\d{3})+(?!\d))/, ",")
   end
 
+  defp name({:steer, _params, name}), do: name
   defp name({strategy, [depth: depth]}), do: "#{strategy}:#{depth}"
   defp name({strategy, opts}), do: "#{strategy}(#{inspect(opts)})"
   defp name(strategy), do: Atom.to_string(strategy)

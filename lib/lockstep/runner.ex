@@ -767,6 +767,14 @@ defmodule Lockstep.Runner do
   def run_traced(fun, cfg, i, overrides), do: run_iteration(fun, cfg, i, overrides, true)
 
   @doc false
+  # Like `run_once/4`, but a run that does not fail also hands back the schedule it ran:
+  # `{:ok | :step_limit, steps, schedule_hash, %{choices: [id]}}` (what a strict replay, or a
+  # `:prefixed` run, follows). Cheaper than `run_traced/4`: no trace is fetched.
+  @spec run_choices((() -> any()), map(), non_neg_integer(), map()) ::
+          {:ok | :step_limit, non_neg_integer(), term(), map()} | {:fail, map()}
+  def run_choices(fun, cfg, i, overrides), do: run_iteration(fun, cfg, i, overrides, :choices)
+
+  @doc false
   # Like `run_once/4`, within the hunt's `deadline` (monotonic ms, or nil): may also return
   # `{:out_of_time, steps}`.
   def run_until(fun, cfg, i, overrides, deadline),
@@ -1010,6 +1018,9 @@ defmodule Lockstep.Runner do
        nodes: cluster_nodes(run)
      }}
   end
+
+  defp passed(kind, run, steps, schedule_hash, %{traced: :choices}),
+    do: {kind, steps, schedule_hash, %{choices: Native.run_choices(run)}}
 
   defp passed(kind, _run, steps, schedule_hash, _ctx), do: {kind, steps, schedule_hash}
 

@@ -775,3 +775,99 @@ fn only_pos_asks_for_race_descriptions() {
         assert!(!config.build().needs_races(), "{}", config.name());
     }
 }
+
+/// Three workers touching one object and sending to the root, which receives six messages.
+fn three_workers() -> Vec<Instr> {
+    let worker = |tag| Instr::Spawn {
+        link: false,
+        program: vec![
+            Instr::Sync(sync_object(1, 1)),
+            Instr::Send {
+                to: Target::Root,
+                tag,
+            },
+            Instr::Sync(sync_object(1, 1)),
+            Instr::Send {
+                to: Target::Root,
+                tag,
+            },
+        ],
+    };
+    let mut prog = vec![worker(1), worker(2), worker(3)];
+    prog.extend((0..6).map(|_| Instr::Recv { timeout: None }));
+    prog
+}
+
+fn prefixed(choices: Vec<ProcId>) -> StrategyConfig {
+    StrategyConfig::Prefixed {
+        choices,
+        then: Box::new(StrategyConfig::Pos),
+    }
+}
+
+#[test]
+fn prefixed_follows_its_prefix_then_the_inner_strategy() {
+    let prog = three_workers();
+    for seed in 0..40 {
+        let kept = run(prog.clone(), StrategyConfig::Pos, 1000 + seed, cfg()).choices;
+        for k in [0, 1, kept.len() / 2, kept.len()] {
+            let r = run(prog.clone(), prefixed(kept[..k].to_vec()), seed, cfg());
+            assert_eq!(&r.choices[..k], &kept[..k], "seed {seed}, prefix {k}");
+            // The same prefix and seed give the same run.
+            let again = run(prog.clone(), prefixed(kept[..k].to_vec()), seed, cfg());
+            assert_eq!(r.choices, again.choices);
+        }
+        // With no prefix the run is the inner strategy's own.
+        let plain = run(prog.clone(), StrategyConfig::Pos, seed, cfg());
+        assert_eq!(
+            run(prog.clone(), prefixed(vec![]), seed, cfg()).choices,
+            plain.choices
+        );
+    }
+}
+
+#[test]
+fn prefixed_runs_continue_differently_after_the_prefix() {
+    let prog = three_workers();
+    let kept = run(prog.clone(), StrategyConfig::Pos, 7, cfg()).choices;
+    let k = kept.len() / 2;
+    let tails: BTreeSet<Vec<ProcId>> = (0..40)
+        .map(|seed| run(prog.clone(), prefixed(kept[..k].to_vec()), seed, cfg()).choices)
+        .collect();
+    assert!(
+        tails.len() >= 5,
+        "only {} distinct continuations",
+        tails.len()
+    );
+}
+
+#[test]
+fn prefixed_drops_a_prefix_it_cannot_follow() {
+    // Process 9 never exists: the prefix is dropped at its first step and the run is the inner
+    // strategy's, complete and never diverged.
+    let prog = three_workers();
+    let plain = run(prog.clone(), StrategyConfig::Pos, 3, cfg());
+    let r = run(prog.clone(), prefixed(vec![ProcId(9), ProcId(0)]), 3, cfg());
+    assert!(matches!(r.outcome, Outcome::Completed), "{:?}", r.outcome);
+    assert_eq!(r.choices, plain.choices);
+}
+
+#[test]
+fn prefixed_configs_validate_their_inner_strategy() {
+    let ok = prefixed(vec![ProcId(0)]);
+    assert!(ok.validate().is_ok());
+    assert_eq!(ok.name(), "pos");
+    assert_eq!(ok.build().name(), "pos");
+    let json = serde_json::to_string(&ok).unwrap();
+    assert_eq!(serde_json::from_str::<StrategyConfig>(&json).unwrap(), ok);
+    let bad_depth = StrategyConfig::Prefixed {
+        choices: vec![],
+        then: Box::new(StrategyConfig::Pct { depth: 0 }),
+    };
+    assert!(bad_depth.validate().unwrap_err().contains("pct depth"));
+    let nested = StrategyConfig::Prefixed {
+        choices: vec![],
+        then: Box::new(prefixed(vec![])),
+    };
+    assert!(nested.validate().unwrap_err().contains("sampling strategy"));
+}

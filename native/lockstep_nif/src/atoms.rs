@@ -121,6 +121,8 @@ rustler::atoms! {
     idpct,
     replay,
     guided,
+    prefixed,
+    then,
     choices,
     prefix,
     depth_min,

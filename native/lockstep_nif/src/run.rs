@@ -242,12 +242,21 @@ fn choices_opt(opts: Term<'_>) -> Result<Vec<ProcId>, String> {
 
 /// The strategy named by the `strategy` key (default `pct`) and its parameters: `depth` (pct,
 /// fair_pct; default 3), `prefix` (fair_pct; a positive integer, absent or `nil` for the
-/// default), `depth_min`/`depth_max` (idpct; default 1 and 5), `choices` (replay, guided). Keys a
-/// strategy does not use are ignored.
+/// default), `depth_min`/`depth_max` (idpct; default 1 and 5), `choices` (replay, guided,
+/// prefixed), `then` (prefixed). Keys a strategy does not use are ignored.
 fn strategy(opts: Term<'_>) -> Result<StrategyConfig, String> {
     let Ok(s) = opts.map_get(atoms::strategy()) else {
         return Ok(StrategyConfig::default());
     };
+    let config = named_strategy(s, opts)?;
+    config.validate()?;
+    Ok(config)
+}
+
+/// The strategy the atom `s` names, its parameters read from `opts`. `prefixed` takes
+/// `choices` and `then`, the name of the strategy that follows the prefix (whose parameters are
+/// read from the same map).
+fn named_strategy(s: Term<'_>, opts: Term<'_>) -> Result<StrategyConfig, String> {
     let depth = || opt(opts, atoms::depth(), 3u32);
     let config = match s.decode::<Atom>() {
         Ok(a) if a == atoms::random() => StrategyConfig::Random,
@@ -267,15 +276,29 @@ fn strategy(opts: Term<'_>) -> Result<StrategyConfig, String> {
         Ok(a) if a == atoms::guided() => StrategyConfig::Guided {
             choices: choices_opt(opts)?,
         },
+        Ok(a) if a == atoms::prefixed() => {
+            let then = opts
+                .map_get(atoms::then())
+                .map_err(|_| "strategy :prefixed needs `then` (a strategy name)".to_string())?;
+            if then.decode::<Atom>().ok() == Some(atoms::prefixed()) {
+                return Err(
+                    "a prefix must be followed by a sampling strategy, got prefixed".into(),
+                );
+            }
+            StrategyConfig::Prefixed {
+                choices: choices_opt(opts)?,
+                then: Box::new(named_strategy(then, opts)?),
+            }
+        }
         _ => {
             return Err(format!(
                 "unknown strategy {s} \
-                 (expected :random, :pct, :fair_pct, :pos, :idpct, :exhaustive, :replay or :guided)",
+                 (expected :random, :pct, :fair_pct, :pos, :idpct, :exhaustive, :replay, :guided \
+                 or :prefixed)",
                 s = show(s)
             ))
         }
     };
-    config.validate()?;
     Ok(config)
 }
 
@@ -294,9 +317,9 @@ fn settle_opt(opts: Term<'_>) -> Result<Option<u64>, String> {
 }
 
 /// A new run. `opts` is a map with the keys `strategy`, `depth`, `prefix`, `depth_min`,
-/// `depth_max`, `choices`, `seed`, `iteration`, `expected_steps`, `max_steps`, `allow_crashes`,
-/// `fail_on_blocked`, `fail_on_abnormal_exit`, `race_timers`, `settle`, `time_per_step`,
-/// `epoch` (all optional; see [`Config`]).
+/// `depth_max`, `choices`, `then`, `seed`, `iteration`, `expected_steps`, `max_steps`,
+/// `allow_crashes`, `fail_on_blocked`, `fail_on_abnormal_exit`, `race_timers`, `settle`,
+/// `time_per_step`, `epoch` (all optional; see [`Config`]).
 /// The root's node: the `node` option (an atom), else the VM's own node.
 fn root_node<'a>(
     env: Env<'a>,

@@ -12,12 +12,15 @@
 //! - `idpct` ([`IdPct`]): the bug depth is unknown; PCT's depth cycles over the iterations.
 //! - `replay` ([`Replay`]): re-running a recorded schedule.
 //! - `guided` ([`Guided`]): following a candidate schedule where it can (the shrinker's).
+//! - `prefixed` ([`Prefixed`]): a recorded prefix, then another strategy (reads-from
+//!   steering's derived runs).
 
 mod fair_pct;
 mod guided;
 mod idpct;
 mod pct;
 mod pos;
+mod prefixed;
 mod race;
 mod random;
 mod replay;
@@ -27,6 +30,7 @@ pub use guided::Guided;
 pub use idpct::IdPct;
 pub use pct::Pct;
 pub use pos::Pos;
+pub use prefixed::Prefixed;
 pub use random::RandomWalk;
 pub use replay::Replay;
 
@@ -178,6 +182,11 @@ pub enum StrategyConfig {
     Guided {
         choices: Vec<ProcId>,
     },
+    /// Follow `choices` while they are enabled, then `then` (see [`Prefixed`]).
+    Prefixed {
+        choices: Vec<ProcId>,
+        then: Box<StrategyConfig>,
+    },
 }
 
 impl Default for StrategyConfig {
@@ -197,11 +206,23 @@ impl StrategyConfig {
             StrategyConfig::IdPct { .. } => "idpct",
             StrategyConfig::Replay { .. } => "replay",
             StrategyConfig::Guided { .. } => "guided",
+            StrategyConfig::Prefixed { then, .. } => then.name(),
         }
     }
 
     /// Check the parameters, naming the one that is out of range.
     pub fn validate(&self) -> Result<(), String> {
+        if let StrategyConfig::Prefixed { then, .. } = self {
+            return match **then {
+                StrategyConfig::Replay { .. }
+                | StrategyConfig::Guided { .. }
+                | StrategyConfig::Prefixed { .. } => Err(format!(
+                    "a prefix must be followed by a sampling strategy, got {}",
+                    then.name()
+                )),
+                _ => then.validate(),
+            };
+        }
         match *self {
             StrategyConfig::Pct { depth } | StrategyConfig::FairPct { depth, .. } if depth == 0 => {
                 Err(format!("{} depth must be at least 1, got 0", self.name()))
@@ -234,6 +255,9 @@ impl StrategyConfig {
             } => Box::new(IdPct::new(*depth_min, *depth_max)),
             StrategyConfig::Replay { choices } => Box::new(Replay::new(choices.clone())),
             StrategyConfig::Guided { choices } => Box::new(Guided::new(choices.clone())),
+            StrategyConfig::Prefixed { choices, then } => {
+                Box::new(Prefixed::new(choices.clone(), then.build()))
+            }
         }
     }
 }
