@@ -41,6 +41,14 @@ pub(crate) enum Res {
     /// One message: written by the step that put it in a mailbox, read by the receive that
     /// took it.
     Msg(MsgId),
+    /// The virtual clock: read by steps whose effect depends on the time, written by the
+    /// steps that move it.
+    Clock,
+    /// The timer queue (timers and receive deadlines): which fire next and when.
+    Timers,
+    /// Whether a process's deadline has passed: written by its firing, read by the process's
+    /// timed steps.
+    Wake(ProcId),
 }
 
 /// One step: the process that took it and what it touched.

@@ -188,6 +188,7 @@ impl Explorer {
             self.cut_off();
         }
         self.killed_pending();
+        self.clock_pending();
         self.analyse();
         self.plan = self.backtrack();
         self.status = match (&self.plan, self.config.max_schedules) {
@@ -305,6 +306,12 @@ impl Explorer {
                 .map(|k| self.stack[k].step.fp.clone())
                 .collect();
             v.push(self.stack[j].step.fp.clone());
+            // Racing timers: the clock's step is not persistent (a cancel, independent of the
+            // steps of `v`, can take it away), so a sleeper or a branch that covers `v` alone
+            // need not reverse the race. The clock's step goes at the end of the sequence.
+            if self.stack[i].step.pick == ProcId::CLOCK {
+                v.push(self.stack[i].step.fp.clone());
+            }
             // A process killed later in this run never took the step it was waiting at: it
             // cannot stand for a sequence it has no step in (its step may never come).
             let doomed: Vec<ProcId> = last_killed
@@ -351,6 +358,36 @@ impl Explorer {
                     continue;
                 }
                 let mut fp = Footprint::new(v);
+                fp.global = true;
+                insert(&mut s.wut, vec![fp], &[]);
+            }
+        }
+    }
+
+    /// Racing timers: the clock is a choice while a timer is pending, and a step that moves
+    /// the clock or changes the queue (arming, cancelling, a deadline taken out, a death,
+    /// which drops the timers addressed to the process) may take that choice away or change
+    /// what it fires, while the clock's own step may never come in the run. Where the clock
+    /// was passed over for such a step, it gets a branch of its own at that node.
+    fn clock_pending(&mut self) {
+        let from = self.branch.unwrap_or(0);
+        for node in &mut self.stack[from..] {
+            let s = &mut node.step;
+            if s.pick == ProcId::CLOCK
+                || !s.enabled.contains(&ProcId::CLOCK)
+                || s.sleep.iter().any(|(p, _)| *p == ProcId::CLOCK)
+            {
+                continue;
+            }
+            let moves = s.fp.global
+                || s.fp.acc.iter().any(|&(r, w)| {
+                    w && matches!(
+                        r,
+                        footprint::Res::Clock | footprint::Res::Timers | footprint::Res::Live(_)
+                    )
+                });
+            if moves {
+                let mut fp = Footprint::new(ProcId::CLOCK);
                 fp.global = true;
                 insert(&mut s.wut, vec![fp], &[]);
             }
