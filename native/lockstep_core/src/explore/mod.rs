@@ -18,9 +18,15 @@
 //! 4. the deepest node with a wakeup branch left is the next branch point; the process explored
 //!    there goes to its sleep set.
 //!
-//! Dependency is conservative where the engine cannot say more: steps that move the clock,
-//! touch the cluster or read `process_info` are dependent with everything, as are all spawns
-//! with each other (ids go in spawn order). Where a reversal turns out impossible (a wakeup
+//! Dependency is conservative where the engine cannot say more: steps that touch the cluster
+//! or read `process_info` are dependent with everything, as are all spawns with each other
+//! (ids go in spawn order). Virtual time is a clock and a timer queue (see [`Footprint`]):
+//! steps that neither read the time nor touch a timer commute with the clock's jumps. With
+//! racing timers the clock's step can be taken away by a step independent of the steps
+//! around it, so two rules keep the exploration complete: where a step that moves the clock or
+//! changes the queue passed the clock over, the clock gets a branch at that node; and a race
+//! reversed against a clock step ends its wakeup sequence with that step, so that a sleeper
+//! or branch that would cancel it does not stand for the reversal. Where a reversal turns out impossible (a wakeup
 //! step whose process is not enabled), the run carries on from the next enabled branch: the
 //! explored runs may then include a redundant one, never fewer.
 
