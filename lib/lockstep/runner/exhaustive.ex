@@ -20,9 +20,11 @@ defmodule Lockstep.Runner.Exhaustive do
   `:iterations` and `:workers` do not apply: the number of runs is the number of classes,
   and each run is planned from the ones before it, so they run one after the other.
 
-  Steps that move the virtual clock (timers, `receive ... after`, sleeps), touch the
-  simulated cluster or read `process_info` are treated as dependent with every other step:
-  sound, but with no reduction around them, so tests full of timers explore more schedules.
+  Steps that touch the simulated cluster or read `process_info` are treated as dependent
+  with every other step. Timers, `receive ... after` and sleeps are ordered only with the
+  steps that read the virtual time or touch a timer (and a timer's message with the steps on
+  its mailbox), except with `:time_per_step` above 0, where every step moves the clock and
+  every step is ordered with every other.
   The test body must be deterministic under a schedule (no wall clock, no uncontrolled
   randomness, no processes outside Lockstep): a run that does not follow its replayed prefix
   stops the exploration with a `Lockstep.Error` saying so.

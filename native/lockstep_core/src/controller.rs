@@ -717,6 +717,11 @@ impl<P: Clone> Controller<P> {
                 return Err(EngineError::BadPick(pick));
             }
             let preempted = last_enabled && self.last != Some(pick);
+            if self.config.time_per_step > 0 && self.wants_events {
+                // The clock moves with every step: each one is ordered with every other.
+                self.strategy
+                    .on_event(Some(pick), &crate::explore::Touch::Tick);
+            }
             self.step += 1;
             self.choices.push(pick);
             self.preempted.push(preempted);
@@ -1608,6 +1613,11 @@ impl<P: Clone> Controller<P> {
         } else {
             let key = (self.now.saturating_add(ms), self.next_seq());
             self.timers.insert(key, Timed::Deadline(who));
+            if self.wants_events {
+                // Part of the step `who` just took: it read the clock and added to the queue.
+                self.strategy
+                    .on_event(Some(who), &crate::explore::Touch::DeadlineArmed);
+            }
             Deadline {
                 key: Some(key),
                 fired: false,
@@ -1720,5 +1730,14 @@ fn describe<P>(
             Op::Exit { reason, .. } => !matches!(reason, Reason::Normal),
             _ => false,
         },
+        timed: matches!(
+            op,
+            Op::Recv { timeout: Some(_) }
+                | Op::RecvMatch {
+                    timeout: Some(_),
+                    ..
+                }
+                | Op::Sleep { .. }
+        ),
     }
 }

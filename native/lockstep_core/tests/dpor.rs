@@ -148,11 +148,12 @@ impl Scheduler for Enumerate {
 }
 
 /// What a run of a scripted program observably did: its outcome's category, each process's
-/// received messages (monitor ids left out: they number creation order), errors and timeouts,
-/// and for each shared-state access the access it follows on the same object.
+/// received messages (monitor ids left out: they number creation order), errors, timeouts and
+/// the times it read (`now`, and what was left of a timer it read or cancelled), and for each
+/// shared-state access the access it follows on the same object.
 type Observed = (
     &'static str,
-    Vec<(ProcId, Vec<String>, usize, usize)>,
+    Vec<(ProcId, Vec<String>, usize, usize, Vec<String>)>,
     Vec<(ProcId, usize, Option<(ProcId, usize)>)>,
 );
 
@@ -171,7 +172,16 @@ fn observe(r: &RunResult) -> Observed {
                     Message::NodeDown { node } => format!("nodedown {node}"),
                 })
                 .collect();
-            (*p, msgs, log.errors.len(), log.timeouts)
+            let times = log
+                .replies
+                .iter()
+                .filter_map(|r| match r {
+                    Reply::Time(t) => Some(format!("now {t}")),
+                    Reply::Cancelled(left) => Some(format!("left {left:?}")),
+                    _ => None,
+                })
+                .collect();
+            (*p, msgs, log.errors.len(), log.timeouts, times)
         })
         .collect();
     let mut count: std::collections::BTreeMap<ProcId, usize> = Default::default();
@@ -193,13 +203,37 @@ fn observe(r: &RunResult) -> Observed {
 }
 
 fn config() -> Config {
+    config_with(false)
+}
+
+/// `race`: timers and receive deadlines may fire while processes can still run (`timers:
+/// :race`); otherwise only once every process is blocked.
+fn config_with(race: bool) -> Config {
     Config {
         max_steps: 200,
+        race_timers: race,
         ..Config::default()
     }
 }
 
+/// As [`config_with`], the clock moving `ms` with every step.
+fn config_ticking(race: bool, ms: u64) -> Config {
+    Config {
+        time_per_step: ms,
+        ..config_with(race)
+    }
+}
+
 fn brute_force(program: &[Instr]) -> (u64, BTreeSet<Observed>) {
+    brute_force_with(program, config(), u64::MAX).expect("no limit")
+}
+
+/// Every interleaving's outcome, or `None` past `limit` interleavings.
+fn brute_force_with(
+    program: &[Instr],
+    cfg: Config,
+    limit: u64,
+) -> Option<(u64, BTreeSet<Observed>)> {
     let mut prefix: Vec<ProcId> = Vec::new();
     let mut finals = BTreeSet::new();
     let mut runs = 0;
@@ -214,15 +248,18 @@ fn brute_force(program: &[Instr]) -> (u64, BTreeSet<Observed>) {
             iteration: 0,
             expected_steps: 100,
         };
-        let r = run_boxed(program.to_vec(), Box::new(s), info, config());
+        let r = run_boxed(program.to_vec(), Box::new(s), info, cfg.clone());
         runs += 1;
+        if runs > limit {
+            return None;
+        }
         finals.insert(observe(&r));
         let seen = seen.lock().unwrap().clone();
         let mut choices = r.choices.clone();
         // The deepest step with a higher enabled process left.
         loop {
             let Some(last) = choices.pop() else {
-                return (runs, finals);
+                return Some((runs, finals));
             };
             let enabled = &seen[choices.len()];
             if let Some(next) = enabled.iter().find(|p| **p > last) {
@@ -239,6 +276,14 @@ fn dpor_explore(program: &[Instr]) -> (u64, BTreeSet<Observed>) {
 }
 
 fn dpor_explore_with(program: &[Instr], no_reduction: bool) -> (u64, BTreeSet<Observed>) {
+    dpor_explore_cfg(program, no_reduction, config())
+}
+
+fn dpor_explore_cfg(
+    program: &[Instr],
+    no_reduction: bool,
+    cfg: Config,
+) -> (u64, BTreeSet<Observed>) {
     let mut ex = Explorer::new(ExploreConfig {
         max_schedules: Some(100_000),
         no_reduction,
@@ -250,7 +295,7 @@ fn dpor_explore_with(program: &[Instr], no_reduction: bool) -> (u64, BTreeSet<Ob
             iteration: 0,
             expected_steps: 100,
         };
-        let r = run_boxed(program.to_vec(), s, info, config());
+        let r = run_boxed(program.to_vec(), s, info, cfg.clone());
         let failed = matches!(
             r.outcome,
             Outcome::Crash { .. } | Outcome::RootExit(_) | Outcome::Killed { .. }
@@ -285,6 +330,47 @@ fn instr(root: bool) -> impl proptest::strategy::Strategy<Value = Instr> {
         1 => t.clone().prop_map(Instr::Link),
         1 => t.prop_map(Instr::Kill),
     ]
+}
+
+/// As [`instr`], with timers: receives with timeouts, sleeps, `send_after` (relative and
+/// absolute), cancelling and reading the last timer, and reading the clock. Delays are small,
+/// so that deadlines of several processes often fall at one virtual time.
+fn timed_instr(root: bool) -> impl proptest::strategy::Strategy<Value = Instr> {
+    let t = if root {
+        any_target(2).boxed()
+    } else {
+        prop_oneof![Just(Target::Root), Just(Target::Me)].boxed()
+    };
+    prop_oneof![
+        6 => instr(root),
+        2 => (0..3u64).prop_map(|ms| Instr::Recv { timeout: Some(ms) }),
+        1 => (0..2u64, 0..3u64).prop_map(|(tag, ms)| Instr::RecvTag { tag, timeout: Some(ms) }),
+        1 => (0..3u64).prop_map(Instr::Sleep),
+        2 => (t.clone(), 0..3u64, 0..2u64)
+            .prop_map(|(to, delay, tag)| Instr::SendAfter { to, delay, tag }),
+        1 => (t, 0..4u64, 0..2u64).prop_map(|(to, at, tag)| Instr::SendAt { to, at, tag }),
+        1 => Just(Instr::CancelLastTimer),
+        1 => Just(Instr::ReadLastTimer),
+        1 => Just(Instr::Now),
+    ]
+}
+
+fn timed_program() -> impl proptest::strategy::Strategy<Value = Vec<Instr>> {
+    (
+        proptest::collection::vec(proptest::collection::vec(timed_instr(false), 1..4), 2..=2),
+        proptest::collection::vec(timed_instr(true), 0..3),
+    )
+        .prop_map(|(children, root)| {
+            let mut prog: Vec<Instr> = children
+                .into_iter()
+                .map(|program| Instr::Spawn {
+                    link: false,
+                    program,
+                })
+                .collect();
+            prog.extend(root);
+            prog
+        })
 }
 
 fn program() -> impl proptest::strategy::Strategy<Value = Vec<Instr>> {
@@ -328,6 +414,23 @@ proptest! {
     fn dpor_reaches_the_final_states_of_every_interleaving(prog in program()) {
         let (all, expected) = brute_force(&prog);
         let (explored, reached) = dpor_explore(&prog);
+        prop_assert!(explored <= all, "{explored} runs, {all} interleavings");
+        prop_assert_eq!(reached, expected);
+    }
+
+    #[test]
+    fn dpor_reaches_the_final_states_of_every_interleaving_with_timers(
+        prog in timed_program(),
+        race in any::<bool>(),
+        tick in prop_oneof![4 => Just(0u64), 1 => Just(1u64)],
+    ) {
+        // Racing timers multiply the interleavings: the few programs with too many to
+        // enumerate quickly are left out.
+        let cfg = config_ticking(race, tick);
+        let Some((all, expected)) = brute_force_with(&prog, cfg.clone(), 50_000) else {
+            return Ok(());
+        };
+        let (explored, reached) = dpor_explore_cfg(&prog, false, cfg);
         prop_assert!(explored <= all, "{explored} runs, {all} interleavings");
         prop_assert_eq!(reached, expected);
     }
@@ -512,4 +615,136 @@ fn a_process_killed_later_does_not_cover_a_reversal() {
         Instr::Kill(Target::Child(0)),
     ];
     assert_eq!(dpor_explore(&prog).1, brute_force(&prog).1);
+}
+
+/// Found by the property with timers. A receive with a timeout is enabled whether or not a
+/// message is there: one that took a message does not need the send, and the order where it
+/// times out first is explored (before, the send was taken as what enabled it).
+#[test]
+fn a_receive_with_a_timeout_does_not_need_the_message_it_took() {
+    let prog = vec![
+        Instr::Spawn {
+            link: false,
+            program: vec![Instr::Recv { timeout: Some(0) }],
+        },
+        Instr::Spawn {
+            link: false,
+            program: vec![Instr::Send {
+                to: Target::Root,
+                tag: 0,
+            }],
+        },
+        Instr::Send {
+            to: Target::Child(0),
+            tag: 0,
+        },
+    ];
+    let (_, finals) = dpor_explore(&prog);
+    assert_eq!(finals, brute_force(&prog).1);
+    assert_eq!(finals.len(), 2, "the child takes the message or times out");
+}
+
+/// Timers are no longer ordered with every step: two children each sending the root a
+/// message while a third process's timer runs out explore only the orders that matter.
+#[test]
+fn steps_that_do_not_touch_the_clock_commute_with_a_timer() {
+    let prog = vec![
+        Instr::Spawn {
+            link: false,
+            program: vec![Instr::Sync(1), Instr::Sync(2)],
+        },
+        Instr::Spawn {
+            link: false,
+            program: vec![Instr::Sync(3), Instr::Sync(4)],
+        },
+        Instr::SendAfter {
+            to: Target::Me,
+            delay: 5,
+            tag: 0,
+        },
+        Instr::Recv { timeout: None },
+    ];
+    let (explored, finals) = dpor_explore(&prog);
+    assert_eq!(finals, brute_force(&prog).1);
+    assert!(explored <= 2, "{explored} schedules");
+}
+
+/// Found by the property with timers. A process's end drops the timers addressed to it: a
+/// cancel of such a timer (here the second child's, to the root) is ordered with that end,
+/// since cancelled before it the timer had time left, after it none.
+#[test]
+fn a_cancel_is_ordered_with_the_end_of_the_timer_s_target() {
+    let prog = vec![
+        Instr::Spawn {
+            link: false,
+            program: vec![Instr::CancelLastTimer],
+        },
+        Instr::Spawn {
+            link: false,
+            program: vec![
+                Instr::SendAt {
+                    to: Target::Root,
+                    at: 0,
+                    tag: 0,
+                },
+                Instr::CancelLastTimer,
+            ],
+        },
+    ];
+    let (_, finals) = dpor_explore(&prog);
+    assert_eq!(finals, brute_force(&prog).1);
+    assert_eq!(finals.len(), 2);
+}
+
+/// Found by the property with timers (racing). A cancel takes the clock's next step away,
+/// though it is independent of a clock read: the first child's cancel having run first does
+/// not stand for the order where the second child reads the clock at 1, then the timer fires
+/// at 2, then the cancel finds nothing left.
+#[test]
+fn a_cancel_does_not_cover_reading_the_clock_before_the_timer_it_cancels() {
+    let prog = vec![
+        Instr::Spawn {
+            link: false,
+            program: vec![
+                Instr::Recv { timeout: Some(1) },
+                Instr::SendAfter {
+                    to: Target::Me,
+                    delay: 1,
+                    tag: 0,
+                },
+                Instr::CancelLastTimer,
+            ],
+        },
+        Instr::Spawn {
+            link: false,
+            program: vec![Instr::Now],
+        },
+    ];
+    let (_, finals) = dpor_explore_cfg(&prog, false, config_with(true));
+    let (_, expected) = brute_force_with(&prog, config_with(true), u64::MAX).unwrap();
+    assert_eq!(finals, expected);
+    assert_eq!(finals.len(), 5);
+}
+
+/// With the clock moving at every step (`time_per_step`), a clock read depends on how many
+/// steps came before it: every step is ordered with every other, and the reads see every time
+/// enumeration sees.
+#[test]
+fn a_clock_that_moves_with_every_step_orders_every_step() {
+    let prog = vec![
+        Instr::Spawn {
+            link: false,
+            program: vec![Instr::Now],
+        },
+        Instr::Spawn {
+            link: false,
+            program: vec![Instr::Sync(1)],
+        },
+    ];
+    let cfg = config_ticking(false, 1);
+    let (explored, finals) = dpor_explore_cfg(&prog, false, cfg.clone());
+    let (all, expected) = brute_force_with(&prog, cfg, u64::MAX).unwrap();
+    assert_eq!(finals, expected);
+    assert!(finals.len() > 1);
+    assert_eq!(explored, all, "no reduction");
 }

@@ -3,8 +3,28 @@
 //! Every step of a process implicitly reads that process's *liveness*: an exit signal (or a
 //! linked death) that kills it is dependent with whatever it does next. Spawns all write one
 //! counter, since process ids are handed out in spawn order, and a child's first step reads its
-//! own reservation, written by the spawn. Steps that reach the clock, the cluster or
-//! `process_info` are *global*: dependent with every other step.
+//! own reservation, written by the spawn. Steps that reach the cluster or `process_info` are
+//! *global*: dependent with every other step.
+//!
+//! Virtual time is two resources. The *clock* is read by the steps whose effect depends on the
+//! time (`now` and system time; `send_after`, whose deadline is now + delay; cancelling and
+//! reading a timer, which answer with the time left; the step after which a process arms a
+//! receive deadline or a sleep) and written by the steps that move it (the clock's jump to the
+//! next timer). The *timer queue* is written by every step that adds to it or takes from it:
+//! arming a timer or a deadline, cancelling, a timed step (its deadline leaves the queue with
+//! the next submit), the clock's jump and each fire; reading a timer reads it. Timers due at
+//! one time fire in creation order, so two arms are ordered. A timer's fire is a send from
+//! outside every process (it writes the mailbox and the message; to a name, it is global),
+//! and a deadline's fire writes the process's *wake*, read by its timed steps: whether the
+//! deadline passed decides whether a receive times out or a selective scan gives up. A
+//! process's end drops the timers addressed to it: the arm, the fire, a cancel and a read of
+//! such a timer read the target's liveness.
+//!
+//! When nothing can run (`timers: :idle`) the clock's jump and the fires are part of the
+//! step after which everything blocked; with `timers: :race` the clock is a choice of its
+//! own, whose step is not persistent (a cancel or a death can take it away, a new timer
+//! change what it fires), which the explorer makes up for (see [`super::Explorer`]). With
+//! `time_per_step > 0` every step moves the clock and every step is global.
 //!
 //! Mailboxes are FIFO queues: a step that adds a message writes the mailbox (two additions to
 //! one mailbox do not commute) and the message; a receive reads only the message it took. A
@@ -41,6 +61,14 @@ pub(crate) enum Res {
     /// One message: written by the step that put it in a mailbox, read by the receive that
     /// took it.
     Msg(MsgId),
+    /// The virtual clock: read by steps whose effect depends on the time, written by the
+    /// steps that move it.
+    Clock,
+    /// The timer queue (timers and receive deadlines): which fire next and when.
+    Timers,
+    /// Whether a process's deadline has passed: written by its firing, read by the process's
+    /// timed steps.
+    Wake(ProcId),
 }
 
 /// One step: the process that took it and what it touched.

@@ -18,9 +18,15 @@
 //! 4. the deepest node with a wakeup branch left is the next branch point; the process explored
 //!    there goes to its sleep set.
 //!
-//! Dependency is conservative where the engine cannot say more: steps that move the clock,
-//! touch the cluster or read `process_info` are dependent with everything, as are all spawns
-//! with each other (ids go in spawn order). Where a reversal turns out impossible (a wakeup
+//! Dependency is conservative where the engine cannot say more: steps that touch the cluster
+//! or read `process_info` are dependent with everything, as are all spawns with each other
+//! (ids go in spawn order). Virtual time is a clock and a timer queue (see [`Footprint`]):
+//! steps that neither read the time nor touch a timer commute with the clock's jumps. With
+//! racing timers the clock's step can be taken away by a step independent of the steps
+//! around it, so two rules keep the exploration complete: where a step that moves the clock or
+//! changes the queue passed the clock over, the clock gets a branch at that node; and a race
+//! reversed against a clock step ends its wakeup sequence with that step, so that a sleeper
+//! or branch that would cancel it does not stand for the reversal. Where a reversal turns out impossible (a wakeup
 //! step whose process is not enabled), the run carries on from the next enabled branch: the
 //! explored runs may then include a redundant one, never fewer.
 
@@ -188,6 +194,7 @@ impl Explorer {
             self.cut_off();
         }
         self.killed_pending();
+        self.clock_pending();
         self.analyse();
         self.plan = self.backtrack();
         self.status = match (&self.plan, self.config.max_schedules) {
@@ -305,6 +312,12 @@ impl Explorer {
                 .map(|k| self.stack[k].step.fp.clone())
                 .collect();
             v.push(self.stack[j].step.fp.clone());
+            // Racing timers: the clock's step is not persistent (a cancel, independent of the
+            // steps of `v`, can take it away), so a sleeper or a branch that covers `v` alone
+            // need not reverse the race. The clock's step goes at the end of the sequence.
+            if self.stack[i].step.pick == ProcId::CLOCK {
+                v.push(self.stack[i].step.fp.clone());
+            }
             // A process killed later in this run never took the step it was waiting at: it
             // cannot stand for a sequence it has no step in (its step may never come).
             let doomed: Vec<ProcId> = last_killed
@@ -351,6 +364,36 @@ impl Explorer {
                     continue;
                 }
                 let mut fp = Footprint::new(v);
+                fp.global = true;
+                insert(&mut s.wut, vec![fp], &[]);
+            }
+        }
+    }
+
+    /// Racing timers: the clock is a choice while a timer is pending, and a step that moves
+    /// the clock or changes the queue (arming, cancelling, a deadline taken out, a death,
+    /// which drops the timers addressed to the process) may take that choice away or change
+    /// what it fires, while the clock's own step may never come in the run. Where the clock
+    /// was passed over for such a step, it gets a branch of its own at that node.
+    fn clock_pending(&mut self) {
+        let from = self.branch.unwrap_or(0);
+        for node in &mut self.stack[from..] {
+            let s = &mut node.step;
+            if s.pick == ProcId::CLOCK
+                || !s.enabled.contains(&ProcId::CLOCK)
+                || s.sleep.iter().any(|(p, _)| *p == ProcId::CLOCK)
+            {
+                continue;
+            }
+            let moves = s.fp.global
+                || s.fp.acc.iter().any(|&(r, w)| {
+                    w && matches!(
+                        r,
+                        footprint::Res::Clock | footprint::Res::Timers | footprint::Res::Live(_)
+                    )
+                });
+            if moves {
+                let mut fp = Footprint::new(ProcId::CLOCK);
                 fp.global = true;
                 insert(&mut s.wut, vec![fp], &[]);
             }

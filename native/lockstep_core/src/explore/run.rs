@@ -5,7 +5,7 @@
 use super::footprint::{Footprint, Res};
 use super::touch::Touch;
 use super::WNode;
-use crate::ids::{MonitorId, MsgId, ProcId};
+use crate::ids::{MonitorId, MsgId, ProcId, TimerId};
 use crate::op::OpKind;
 use crate::strategy::{Candidate, Decision, IterationInfo, PickError, Strategy};
 use std::collections::BTreeMap;
@@ -55,6 +55,10 @@ pub(crate) struct RunState {
     monitors: BTreeMap<MonitorId, ProcId>,
     mailboxes: BTreeMap<ProcId, Vec<(MsgId, usize, Option<MonitorId>)>>,
     deadline_step: BTreeMap<ProcId, usize>,
+    /// Timers armed to a name (resolved when they fire).
+    by_name: Vec<TimerId>,
+    /// Timers armed to a process id, by the process (its end drops them).
+    timer_to: BTreeMap<TimerId, ProcId>,
     spawn_step: BTreeMap<ProcId, usize>,
     current: Option<Candidate>,
     /// The candidates of the latest decision.
@@ -117,6 +121,12 @@ impl RunState {
             c.op,
             OpKind::GlobalRegister | OpKind::GlobalUnregister | OpKind::GlobalWhereis
         );
+        if c.timed {
+            // What a timed step does depends on whether its deadline passed; the submit that
+            // follows it takes the deadline out of the queue.
+            fp.read(Res::Wake(me));
+            fp.write(Res::Timers);
+        }
         match c.op {
             OpKind::Start => fp.read(Res::Proc(me)),
             OpKind::Spawn => fp.write(Res::Spawns),
@@ -135,12 +145,34 @@ impl RunState {
             // A receive touches only the message it takes (see `touch`).
             OpKind::Recv | OpKind::RecvMatch => {}
             OpKind::Demonitor | OpKind::TrapExit => fp.write(Res::Mailbox(me)),
-            OpKind::Sleep
-            | OpKind::SendAfter
-            | OpKind::CancelTimer
-            | OpKind::ReadTimer
-            | OpKind::Now
-            | OpKind::SystemTime => {}
+            // A sleep ends when its deadline fires (the step's `needs`); see `timed` above.
+            OpKind::Sleep => {}
+            // Arming reads the clock (the deadline is now + delay) and adds to the queue, where
+            // its place among timers due at one time is its creation order. A timer to a dead
+            // process is dropped at once.
+            OpKind::SendAfter => {
+                fp.read(Res::Clock);
+                fp.write(Res::Timers);
+                if let Some(t) = target {
+                    fp.read(Res::Live(t));
+                }
+            }
+            // Both reply with the time left.
+            OpKind::CancelTimer => {
+                fp.read(Res::Clock);
+                fp.write(Res::Timers);
+            }
+            OpKind::ReadTimer => {
+                fp.read(Res::Clock);
+                fp.read(Res::Timers);
+            }
+            OpKind::Now | OpKind::SystemTime => fp.read(Res::Clock),
+            // Racing timers: the clock jumps to the earliest timer and fires what is due (the
+            // fires' effects come as touches).
+            OpKind::Clock => {
+                fp.write(Res::Clock);
+                fp.write(Res::Timers);
+            }
             OpKind::Monitor | OpKind::Link => {
                 if let Some(t) = target {
                     fp.read(Res::Live(t));
@@ -192,9 +224,7 @@ impl RunState {
                 Some((o, w)) => fp.add(Res::Object(o), w),
                 None => fp.global = true,
             },
-            OpKind::Info | OpKind::Cluster | OpKind::Deliver | OpKind::Fault | OpKind::Clock => {
-                fp.global = true
-            }
+            OpKind::Info | OpKind::Cluster | OpKind::Deliver | OpKind::Fault => fp.global = true,
         }
         fp
     }
@@ -252,8 +282,9 @@ impl RunState {
                     fp.acc.retain(|&(r, w)| w || r != Res::Mailbox(actor));
                 }
                 let mb = self.mailboxes.entry(actor).or_default();
+                // A receive with a timeout is enabled by its deadline too: it needs nothing.
                 if self.steps[k].needs.is_none()
-                    && matches!(self.current, Some(c) if c.op == OpKind::Recv)
+                    && matches!(self.current, Some(c) if c.op == OpKind::Recv && !c.timed)
                 {
                     self.steps[k].needs = Some(mb.iter().map(|m| m.1).collect());
                 }
@@ -263,7 +294,8 @@ impl RunState {
                 // A scan that matches nothing depends on every message there: one more, added
                 // before it, might have matched.
                 fp.read(Res::Mailbox(actor));
-                if count > 0 {
+                let timed = matches!(self.current, Some(c) if c.timed);
+                if count > 0 && !timed {
                     let mb = self.mailboxes.entry(actor).or_default();
                     let needs = mb.iter().skip(base).map(|m| m.1).collect();
                     self.steps[k].needs = Some(needs);
@@ -300,18 +332,52 @@ impl RunState {
             Touch::Unnamed { name } => {
                 self.names.remove(&name);
             }
-            Touch::TimerFired { to, id } => {
-                fp.global = true;
-                if let (Some(to), Some(id)) = (to, id) {
-                    fp.write(Res::Msg(id));
-                    self.mailboxes.entry(to).or_default().push((id, k, None));
+            Touch::TimerFired { timer, to, id } => {
+                // Like a send from outside every process: the timer leaves the queue and its
+                // message joins the mailbox. One to a name resolved the name where it fired.
+                fp.write(Res::Timers);
+                if self.by_name.contains(&timer) {
+                    fp.global = true;
+                }
+                match to {
+                    Some(to) => {
+                        fp.read(Res::Live(to));
+                        fp.write(Res::Mailbox(to));
+                        if let Some(id) = id {
+                            fp.write(Res::Msg(id));
+                            self.mailboxes.entry(to).or_default().push((id, k, None));
+                        }
+                    }
+                    None => fp.global = true,
                 }
             }
+            Touch::Armed { timer, by_pid } => {
+                if !by_pid {
+                    self.by_name.push(timer);
+                } else if let Some(t) = self.current.and_then(|c| c.target) {
+                    self.timer_to.insert(timer, t);
+                }
+            }
+            Touch::TimerRead { timer } => {
+                // The timer is gone once its process has ended.
+                if let Some(&t) = self.timer_to.get(&timer) {
+                    fp.read(Res::Live(t));
+                }
+            }
+            Touch::DeadlineArmed => {
+                fp.read(Res::Clock);
+                fp.write(Res::Timers);
+            }
             Touch::Deadline { of } => {
-                fp.global = true;
+                fp.write(Res::Timers);
+                fp.write(Res::Wake(of));
                 self.deadline_step.insert(of, k);
             }
-            Touch::Clock | Touch::Net => fp.global = true,
+            Touch::Clock => {
+                fp.write(Res::Clock);
+                fp.write(Res::Timers);
+            }
+            Touch::Net | Touch::Tick => fp.global = true,
             Touch::Other => {}
         }
         self.steps[k].fp = fp;

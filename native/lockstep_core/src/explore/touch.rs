@@ -1,7 +1,7 @@
 //! What an event did, without its payloads: the part of a step's effects the explorer needs to
 //! tell which steps are dependent (see [`super::Footprint`]).
 
-use crate::ids::{MonitorId, MsgId, ProcId};
+use crate::ids::{MonitorId, MsgId, ProcId, TimerId};
 use crate::op::{global_name_hash, name_hash, Message};
 use crate::trace::EventKind;
 
@@ -59,9 +59,24 @@ pub enum Touch {
     },
     /// A timer fired (delivering `added`, if anything).
     TimerFired {
+        timer: TimerId,
         to: Option<ProcId>,
         id: Option<MsgId>,
     },
+    /// The acting process armed a timer (`send_after`); `by_pid` when it is addressed to a
+    /// process id (otherwise a name, resolved when it fires).
+    Armed {
+        timer: TimerId,
+        by_pid: bool,
+    },
+    /// The acting process cancelled or read a timer.
+    TimerRead {
+        timer: TimerId,
+    },
+    /// The acting process, announcing a receive with a timeout or a sleep, armed its deadline.
+    DeadlineArmed,
+    /// The clock moved with the step (`time_per_step`).
+    Tick,
     /// The clock jumped.
     Clock,
     /// `of`'s receive deadline or sleep passed.
@@ -128,7 +143,18 @@ impl Touch {
             EventKind::GlobalUnregister { name } => Touch::Unnamed {
                 name: global_name_hash(name),
             },
-            EventKind::TimerFired { to, id, .. } => Touch::TimerFired { to: *to, id: *id },
+            EventKind::TimerFired { timer, to, id } => Touch::TimerFired {
+                timer: *timer,
+                to: *to,
+                id: *id,
+            },
+            EventKind::CancelTimer { timer, .. } | EventKind::ReadTimer { timer, .. } => {
+                Touch::TimerRead { timer: *timer }
+            }
+            EventKind::SendAfter { timer, dest, .. } => Touch::Armed {
+                timer: *timer,
+                by_pid: matches!(dest, crate::op::Dest::Proc(_)),
+            },
             EventKind::Clock { .. } => Touch::Clock,
             EventKind::Deadline { of } => Touch::Deadline { of: *of },
             EventKind::Net(_) => Touch::Net,

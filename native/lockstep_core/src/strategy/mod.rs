@@ -71,6 +71,9 @@ pub struct Candidate {
     /// the process itself. Whether it does depends on the state, so an explorer orders it
     /// against every other step.
     pub fatal: bool,
+    /// The operation waits with a deadline: a receive with a timeout, or a sleep. Whether its
+    /// deadline has passed decides what it does (see [`crate::explore`]).
+    pub timed: bool,
 }
 
 impl Candidate {
@@ -83,6 +86,7 @@ impl Candidate {
             object: None,
             name: None,
             fatal: false,
+            timed: false,
         }
     }
 }
