@@ -748,3 +748,32 @@ fn a_clock_that_moves_with_every_step_orders_every_step() {
     assert!(finals.len() > 1);
     assert_eq!(explored, all, "no reduction");
 }
+
+/// Found by the soak. The end of a monitored process puts a DOWN in the owner's mailbox only
+/// while the owner lives, so in a run where the owner ended first it touched no mailbox: its
+/// race with the send the owner received was missed, and with it the DOWN received first.
+#[test]
+fn a_monitored_exit_writes_the_owner_s_mailbox_even_after_the_owner_ended() {
+    let prog = vec![
+        Instr::Spawn {
+            link: false,
+            program: vec![Instr::Send {
+                to: Target::Root,
+                tag: 0,
+            }],
+        },
+        Instr::Spawn {
+            link: false,
+            program: vec![Instr::Sync(1)],
+        },
+        Instr::Monitor(Target::Child(1)),
+        Instr::Recv { timeout: None },
+    ];
+    let (_, finals) = dpor_explore(&prog);
+    assert_eq!(finals, brute_force(&prog).1);
+    assert_eq!(
+        finals.len(),
+        3,
+        "the message, a DOWN :noproc or a DOWN :normal first"
+    );
+}

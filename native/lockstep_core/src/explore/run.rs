@@ -52,7 +52,8 @@ pub(crate) struct RunState {
     sleep: Vec<(ProcId, Footprint)>,
     links: Vec<(ProcId, ProcId)>,
     names: BTreeMap<u64, ProcId>,
-    monitors: BTreeMap<MonitorId, ProcId>,
+    /// Each monitor set up in the run: its target and its owner.
+    monitors: BTreeMap<MonitorId, (ProcId, ProcId)>,
     mailboxes: BTreeMap<ProcId, Vec<(MsgId, usize, Option<MonitorId>)>>,
     deadline_step: BTreeMap<ProcId, usize>,
     /// Timers armed to a name (resolved when they fire).
@@ -88,6 +89,13 @@ impl RunState {
             };
             fp.write(Res::Mailbox(other));
             fp.write(Res::Live(other));
+        }
+        // A monitored process's end puts a DOWN in its monitor's owner's mailbox, if the owner
+        // is still alive then: written whether or not it is, as dependency may not depend on it.
+        for &(t, owner) in self.monitors.values() {
+            if t == v && owner != v {
+                fp.write(Res::Mailbox(owner));
+            }
         }
         let mut held = false;
         for (&h, &p) in &self.names {
@@ -254,11 +262,11 @@ impl RunState {
                         .map(|(p, _)| *p),
                 };
                 if let Some(t) = target {
-                    self.monitors.insert(monitor, t);
+                    self.monitors.insert(monitor, (t, actor));
                 }
             }
             Touch::Demonitor { monitor } => {
-                if let Some(t) = self.monitors.get(&monitor) {
+                if let Some((t, _)) = self.monitors.get(&monitor) {
                     fp.read(Res::Live(*t));
                 }
             }
