@@ -355,25 +355,14 @@ fn timed_instr(root: bool) -> impl proptest::strategy::Strategy<Value = Instr> {
     ]
 }
 
-fn timed_program() -> impl proptest::strategy::Strategy<Value = Vec<Instr>> {
-    (
-        proptest::collection::vec(proptest::collection::vec(timed_instr(false), 1..4), 2..=2),
-        proptest::collection::vec(timed_instr(true), 0..3),
-    )
-        .prop_map(|(children, root)| {
-            let mut prog: Vec<Instr> = children
-                .into_iter()
-                .map(|program| Instr::Spawn {
-                    link: false,
-                    program,
-                })
-                .collect();
-            prog.extend(root);
-            prog
-        })
-}
-
-fn program() -> impl proptest::strategy::Strategy<Value = Vec<Instr>> {
+/// Two children of one to three instructions each, spawned first, then up to two more
+/// instructions of the root's: the shape of every random program here.
+fn two_children_then<S>(
+    instr: impl Fn(bool) -> S,
+) -> impl proptest::strategy::Strategy<Value = Vec<Instr>>
+where
+    S: proptest::strategy::Strategy<Value = Instr>,
+{
     (
         proptest::collection::vec(proptest::collection::vec(instr(false), 1..4), 2..=2),
         proptest::collection::vec(instr(true), 0..3),
@@ -389,6 +378,14 @@ fn program() -> impl proptest::strategy::Strategy<Value = Vec<Instr>> {
             prog.extend(root);
             prog
         })
+}
+
+fn timed_program() -> impl proptest::strategy::Strategy<Value = Vec<Instr>> {
+    two_children_then(timed_instr)
+}
+
+fn program() -> impl proptest::strategy::Strategy<Value = Vec<Instr>> {
+    two_children_then(instr)
 }
 
 fn env_or<T: std::str::FromStr>(var: &str, default: T) -> T {
