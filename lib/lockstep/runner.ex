@@ -786,14 +786,7 @@ defmodule Lockstep.Runner do
     iter_seed = Native.seed_iteration(cfg.seed, i)
     tag = make_ref()
 
-    engine_opts =
-      case overrides do
-        %{expected_steps: e} when map_size(overrides) == 1 ->
-          %{cfg.engine_base | seed: iter_seed, iteration: i, expected_steps: e}
-
-        _ ->
-          Map.merge(%{cfg.engine_base | seed: iter_seed, iteration: i}, overrides)
-      end
+    engine_opts = Map.merge(%{cfg.engine_base | seed: iter_seed, iteration: i}, overrides)
 
     run =
       case Native.run_new(engine_opts, tag, self(), node()) do
