@@ -26,9 +26,9 @@
 //! around it, so two rules keep the exploration complete: where a step that moves the clock or
 //! changes the queue passed the clock over, the clock gets a branch at that node; and a race
 //! reversed against a clock step ends its wakeup sequence with that step, so that a sleeper
-//! or branch that would cancel it does not stand for the reversal. Where a reversal turns out impossible (a wakeup
-//! step whose process is not enabled), the run carries on from the next enabled branch: the
-//! explored runs may then include a redundant one, never fewer.
+//! or branch that would cancel it does not stand for the reversal. Where a reversal turns out
+//! impossible (a wakeup step whose process is not enabled), the run carries on from the next
+//! enabled branch: the explored runs may then include a redundant one, never fewer.
 
 mod footprint;
 mod run;
