@@ -203,6 +203,11 @@ pub enum EngineError {
         index: usize,
         len: usize,
     },
+    /// A message reported rejected by a selective receive is not behind the one it took.
+    NotBehind {
+        index: usize,
+        taken: usize,
+    },
     /// The strategy picked a process that is not enabled (a strategy bug).
     BadPick(ProcId),
 }
@@ -221,6 +226,11 @@ impl fmt::Display for EngineError {
             EngineError::BadIndex { index, len } => {
                 write!(f, "mailbox index {index} out of range (length {len})")
             }
+            EngineError::NotBehind { index, taken } => write!(
+                f,
+                "mailbox index {index} is reported rejected but is not behind the message taken \
+                 (index {taken})"
+            ),
             EngineError::BadPick(p) => write!(f, "strategy picked {p}, which is not enabled"),
         }
     }
@@ -442,6 +452,70 @@ impl<P: Clone> Controller<P> {
             },
         );
         Ok(env)
+    }
+
+    /// As [`Controller::consume`], telling the strategy which messages behind the one taken
+    /// (mailbox indices, each past `index`) the receive's pattern rejects: an explorer then
+    /// knows that the order of those messages and the one taken did not matter to it. Only
+    /// meaningful after a batch marked `exact`; harmless otherwise.
+    pub fn consume_scanned(
+        &mut self,
+        who: ProcId,
+        index: usize,
+        rejected: &[usize],
+    ) -> Result<Envelope<P>, EngineError> {
+        self.check_running(who)?;
+        let mailbox = &self.procs[who.index()].mailbox;
+        let len = mailbox.len();
+        if index >= len {
+            return Err(EngineError::BadIndex { index, len });
+        }
+        let mut ids = Vec::with_capacity(rejected.len());
+        for &r in rejected {
+            match mailbox.get(r) {
+                Some(_) if r <= index => {
+                    return Err(EngineError::NotBehind {
+                        index: r,
+                        taken: index,
+                    })
+                }
+                Some(e) => ids.push(e.id),
+                None => return Err(EngineError::BadIndex { index: r, len }),
+            }
+        }
+        let me = Some(who);
+        for id in ids {
+            self.touch(me, crate::explore::Touch::Rejected { id });
+        }
+        self.consume(who, index)
+    }
+
+    /// The running process's earlier selective receives reject messages now in its mailbox:
+    /// each `(back, index)` says that the pattern of its `back`-th latest receive that took a
+    /// message (0: the latest) rejects the message at mailbox `index`. Told to the strategy
+    /// only, as [`Controller::consume_scanned`]'s rejections are.
+    pub fn note_rejected(
+        &mut self,
+        who: ProcId,
+        rejections: &[(usize, usize)],
+    ) -> Result<(), EngineError> {
+        self.check_running(who)?;
+        let mailbox = &self.procs[who.index()].mailbox;
+        let len = mailbox.len();
+        let mut found = Vec::with_capacity(rejections.len());
+        for &(back, index) in rejections {
+            match mailbox.get(index) {
+                Some(e) => found.push((back, e.id)),
+                None => return Err(EngineError::BadIndex { index, len }),
+            }
+        }
+        for (back, id) in found {
+            self.touch(
+                Some(who),
+                crate::explore::Touch::RejectedEarlier { back, id },
+            );
+        }
+        Ok(())
     }
 
     /// The process died outside the controller's control (its VM process went down). Returns the
@@ -910,7 +984,7 @@ impl<P: Clone> Controller<P> {
             Op::RecvMatch { seen, .. } => {
                 let p = &self.procs[pick.index()];
                 let timed_out = p.deadline_fired();
-                if p.mailbox.len() > seen {
+                if let Some(first) = p.mailbox.get(seen).map(|e| e.id) {
                     let msgs: Vec<Message<P>> =
                         p.mailbox.range(seen..).map(|e| e.msg.clone()).collect();
                     let count = msgs.len();
@@ -920,12 +994,14 @@ impl<P: Clone> Controller<P> {
                             base: seen,
                             count,
                             timed_out,
+                            first,
                         },
                     );
                     Reply::Batch {
                         base: seen,
                         msgs,
                         timed_out,
+                        exact: self.wants_events,
                     }
                 } else {
                     self.record(me, EventKind::Timeout);
@@ -1073,9 +1149,18 @@ impl<P: Clone> Controller<P> {
                     self.drop_monitor(monitor);
                 }
                 if flush {
-                    self.procs[pick.index()].mailbox.retain(
-                        |e| !matches!(&e.msg, Message::Down { monitor: m, .. } if *m == monitor),
-                    );
+                    let mut dropped = Vec::new();
+                    self.procs[pick.index()].mailbox.retain(|e| {
+                        let down =
+                            matches!(&e.msg, Message::Down { monitor: m, .. } if *m == monitor);
+                        if down {
+                            dropped.push(e.id);
+                        }
+                        !down
+                    });
+                    for id in dropped {
+                        self.touch(me, crate::explore::Touch::Dropped { id });
+                    }
                 }
                 self.record(me, EventKind::Demonitor { monitor, found });
                 Reply::Bool(found)
@@ -1629,6 +1714,13 @@ impl<P: Clone> Controller<P> {
     fn clear_deadline(&mut self, who: ProcId) {
         if let Some(Deadline { key: Some(k), .. }) = self.procs[who.index()].deadline.take() {
             self.timers.remove(&k);
+        }
+    }
+
+    /// Tell a strategy that hears of events something that is not an event of the trace.
+    fn touch(&mut self, proc: Option<ProcId>, touch: crate::explore::Touch) {
+        if self.wants_events {
+            self.strategy.on_event(proc, &touch);
         }
     }
 

@@ -479,11 +479,13 @@ pub enum Reply<P> {
     Spawned(ProcId),
     Msg(Envelope<P>),
     /// Selective receive: the messages at indices `base..` of the mailbox, oldest first, and
-    /// whether the receive's deadline has passed.
+    /// whether the receive's deadline has passed. `exact`: the strategy wants to know which
+    /// messages behind the one taken the receive rejects (see [`crate::Controller::consume_scanned`]).
     Batch {
         base: usize,
         msgs: Vec<Message<P>>,
         timed_out: bool,
+        exact: bool,
     },
     Timeout,
     Time(u64),

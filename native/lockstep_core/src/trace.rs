@@ -50,11 +50,13 @@ pub enum EventKind<P> {
         id: MsgId,
         msg: Message<P>,
     },
-    /// A selective receive looked at `count` messages from mailbox index `base`.
+    /// A selective receive looked at `count` messages from mailbox index `base`, the first of
+    /// them `first`.
     Scan {
         base: usize,
         count: usize,
         timed_out: bool,
+        first: MsgId,
     },
     Timeout,
     Sleep,

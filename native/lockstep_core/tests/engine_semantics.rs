@@ -786,6 +786,54 @@ fn protocol_violations_are_errors_not_panics() {
 }
 
 #[test]
+fn a_selective_receive_reports_only_rejections_behind_what_it_takes() {
+    let info = IterationInfo {
+        seed: 0,
+        iteration: 0,
+        expected_steps: 10,
+    };
+    let mut ctl: Controller<u8> = Controller::new(cfg(), random().build(), info);
+    ctl.bind(ProcId::ROOT).unwrap();
+    ctl.start().unwrap();
+    for msg in 1..=3u8 {
+        let to = Dest::Proc(ProcId::ROOT);
+        ctl.submit(ProcId::ROOT, Op::Send { to, msg }).unwrap();
+    }
+    let batch = ctl.submit(
+        ProcId::ROOT,
+        Op::RecvMatch {
+            seen: 0,
+            timeout: None,
+        },
+    );
+    // Only an explorer asks for the rejections.
+    assert!(matches!(
+        batch,
+        Ok(Next::Resume(_, Reply::Batch { base: 0, ref msgs, exact: false, .. })) if msgs.len() == 3
+    ));
+    assert_eq!(
+        ctl.consume_scanned(ProcId::ROOT, 1, &[0]),
+        Err(EngineError::NotBehind { index: 0, taken: 1 })
+    );
+    assert_eq!(
+        ctl.consume_scanned(ProcId::ROOT, 1, &[1]),
+        Err(EngineError::NotBehind { index: 1, taken: 1 })
+    );
+    assert_eq!(
+        ctl.consume_scanned(ProcId::ROOT, 1, &[5]),
+        Err(EngineError::BadIndex { index: 5, len: 3 })
+    );
+    assert_eq!(
+        ctl.consume_scanned(ProcId::ROOT, 3, &[]),
+        Err(EngineError::BadIndex { index: 3, len: 3 })
+    );
+    // Nothing was taken by the refused calls.
+    let env = ctl.consume_scanned(ProcId::ROOT, 1, &[2]).unwrap();
+    assert_eq!(env.msg, Message::User(2));
+    assert_eq!(ctl.consume(ProcId::ROOT, 1).unwrap().msg, Message::User(3));
+}
+
+#[test]
 fn external_death_of_the_running_process_moves_the_run_on() {
     let info = IterationInfo {
         seed: 0,

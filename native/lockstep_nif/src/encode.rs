@@ -102,9 +102,10 @@ impl RunState {
                 base,
                 msgs,
                 timed_out,
+                exact,
             } => {
                 let list: Vec<Term<'a>> = msgs.iter().map(|m| self.message(env, m)).collect();
-                (atoms::batch(), *base, list, *timed_out).encode(env)
+                (atoms::batch(), *base, list, *timed_out, *exact).encode(env)
             }
             Reply::Timeout => atoms::timeout().encode(env),
             Reply::Time(t) => t.encode(env),
@@ -215,6 +216,7 @@ impl RunState {
                 base,
                 count,
                 timed_out,
+                ..
             } => (a("scan"), *base, *count, *timed_out).encode(env),
             K::Timeout => (a("timeout"),).encode(env),
             K::Sleep => (a("sleep"),).encode(env),

@@ -26,14 +26,18 @@
 //! change what it fires), which the explorer makes up for (see [`super::Explorer`]). With
 //! `time_per_step > 0` every step moves the clock and every step is global.
 //!
-//! Mailboxes are FIFO queues: a step that adds a message writes the mailbox (two additions to
-//! one mailbox do not commute) and the message; a receive reads only the message it took. A
+//! Mailboxes are FIFO queues: a step that adds a message writes the order of the mailbox's
+//! messages (its *queue*) and the message; a receive reads only the message it took. A
 //! receive and an addition of another message commute: the message added lands behind every
 //! message already there, so the receive (plain or selective) takes the same one either way.
 //! Which message a receive takes is decided by the order of the additions, and a receive that
-//! found nothing waiting is enabled only by one of them (the run's `needs`). A selective
-//! receive that matched nothing, and a receive that timed out, read the whole mailbox: one
-//! more message, added before them, might have been taken.
+//! found nothing waiting is enabled only by one of them (the run's `needs`). Two additions to
+//! one queue conflict here; over a finished run, only where a receive observed their order
+//! (see [`super::observe`]). A selective receive's scan that matched nothing reads the queue:
+//! it is enabled by the messages it was handed. With a deadline, such a scan, and a receive
+//! that timed out, read the whole mailbox: one more message, added before them, might have
+//! been taken before the deadline. Everything else a mailbox sees (DOWN and EXIT messages from
+//! an end, flushes, trapping exits) writes the whole mailbox, ordered with every addition.
 //!
 //! Dependency must not depend on the state a step ran in (the explorer compares steps seen in
 //! different runs), so where the effect of an operation varies with the state it is
@@ -46,7 +50,13 @@ use crate::op::sync_conflict;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Res {
+    /// Everything about a process's mailbox: what its DOWN and EXIT messages, flushes and end
+    /// do, and what a receive that found nothing read.
     Mailbox(ProcId),
+    /// The order of the messages added to a process's mailbox: written by every addition,
+    /// read by a selective receive's scan that took nothing. Over one run, two additions
+    /// conflict only where a receive observed their order (see [`super::observe`]).
+    Queue(ProcId),
     Live(ProcId),
     /// A local or global name, by its hash.
     Name(u64),
@@ -105,6 +115,31 @@ impl Footprint {
 
     /// Whether the order of the two steps can matter. Steps of one process are always ordered.
     pub fn dependent(&self, other: &Footprint) -> bool {
+        self.conflicts(other, true)
+    }
+
+    /// As [`Footprint::dependent`], leaving out conflicts over the order of a mailbox's
+    /// messages ([`Res::Queue`]), which a run's receives decide (see [`super::observe`]).
+    pub(crate) fn dependent_beside_queues(&self, other: &Footprint) -> bool {
+        self.conflicts(other, false)
+    }
+
+    /// The mailboxes whose order both steps touch, one of them adding to it.
+    pub(crate) fn shared_queues<'a>(
+        &'a self,
+        other: &'a Footprint,
+    ) -> impl Iterator<Item = ProcId> + 'a {
+        self.acc.iter().filter_map(move |&(r, w)| match r {
+            Res::Queue(p) => other
+                .acc
+                .iter()
+                .any(|&(q, v)| q == Res::Queue(p) && (w || v))
+                .then_some(p),
+            _ => None,
+        })
+    }
+
+    fn conflicts(&self, other: &Footprint, queues: bool) -> bool {
         if self.proc == other.proc || self.global || other.global {
             return true;
         }
@@ -116,6 +151,10 @@ impl Footprint {
         self.acc.iter().any(|&(a, aw)| {
             other.acc.iter().any(|&(b, bw)| match (a, b) {
                 (Res::Object(x), Res::Object(y)) => sync_conflict(x, aw, y, bw),
+                (Res::Queue(x), Res::Queue(y)) => queues && x == y && (aw || bw),
+                (Res::Queue(x), Res::Mailbox(y)) | (Res::Mailbox(x), Res::Queue(y)) => {
+                    x == y && (aw || bw)
+                }
                 (x, y) => x == y && (aw || bw),
             })
         })

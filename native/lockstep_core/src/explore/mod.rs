@@ -18,6 +18,12 @@
 //! 4. the deepest node with a wakeup branch left is the next branch point; the process explored
 //!    there goes to its sleep set.
 //!
+//! Two additions to one mailbox are dependent in a run's analysis only where one of the run's
+//! receives told their order apart (observers, after Aronis et al., TACAS 2018; see
+//! [`observe`]): a selective receive that rejects a message does not see its place in the
+//! queue. Sleep sets and wakeup trees compare steps of different runs and keep every two
+//! additions to one mailbox dependent, which may cost a redundant run, never a missed one.
+//!
 //! Dependency is conservative where the engine cannot say more: steps that touch the cluster
 //! or read `process_info` are dependent with everything, as are all spawns with each other
 //! (ids go in spawn order). Virtual time is a clock and a timer queue (see [`Footprint`]):
@@ -31,6 +37,7 @@
 //! enabled branch: the explored runs may then include a redundant one, never fewer.
 
 mod footprint;
+mod observe;
 mod run;
 mod touch;
 
@@ -39,6 +46,7 @@ pub use run::Exhaustive;
 pub use touch::Touch;
 
 use crate::ids::ProcId;
+use observe::{Observers, Relation};
 use run::{Plan, RunState, StepRec};
 use std::sync::{Arc, Mutex};
 
@@ -58,6 +66,9 @@ pub struct ExploreConfig {
     /// Treat every step as dependent with every other (no reduction): for runs where the
     /// clock moves with every step, and to count all interleavings.
     pub no_reduction: bool,
+    /// Take every two additions to one mailbox as dependent, whatever the receives observed
+    /// (see [`observe`]): to measure what observers save.
+    pub no_observers: bool,
 }
 
 /// Where an exploration stands.
@@ -227,6 +238,7 @@ impl Explorer {
                 node.fp = s.fp;
                 node.needs = s.needs;
                 node.killed = s.killed;
+                node.obs = s.obs;
                 continue;
             }
             self.stack.push(Node { step: s });
@@ -255,35 +267,68 @@ impl Explorer {
         let mut last: Vec<Option<usize>> = vec![None; width];
         let mut vc: Vec<Vec<u32>> = Vec::with_capacity(n);
         let mut direct: Vec<Vec<usize>> = Vec::with_capacity(n);
+        let mut ordered: Vec<Vec<usize>> = Vec::with_capacity(n);
+        // Per step, the part of its clock its process's next step inherits.
+        let mut passed: Vec<Vec<u32>> = Vec::with_capacity(n);
+        let steps: Vec<&StepRec> = self.stack.iter().map(|node| &node.step).collect();
+        let observers = if self.config.no_observers {
+            None
+        } else {
+            Observers::of(&steps)
+        };
         for j in 0..n {
             let p = procs[j];
             count[p] += 1;
             pos[j] = count[p];
             prev[j] = last[p];
             last[p] = Some(j);
-            let mut clock = match prev[j] {
-                Some(q) => vc[q].clone(),
+            // What the process's next step inherits leaves out what this one only needed to
+            // be enabled (`Ordered`): a scan that took nothing holds nothing up.
+            let mut inherited = match prev[j] {
+                Some(q) => passed[q].clone(),
                 None => vec![0; width],
             };
-            let mut d = Vec::new();
+            let mut clock = inherited.clone();
+            let (mut d, mut o) = (Vec::new(), Vec::new());
             for i in 0..j {
-                if procs[i] != p && self.stack[i].step.fp.dependent(&self.stack[j].step.fp) {
-                    for (c, x) in clock.iter_mut().zip(&vc[i]) {
-                        *c = (*c).max(*x);
+                if procs[i] == p {
+                    continue;
+                }
+                let rel = match &observers {
+                    Some(obs) => obs.relation(steps[i], steps[j]),
+                    None if steps[i].fp.dependent(&steps[j].fp) => Relation::Dependent,
+                    None => Relation::Independent,
+                };
+                match rel {
+                    Relation::Independent => continue,
+                    Relation::Dependent => {
+                        d.push(i);
+                        for (c, x) in inherited.iter_mut().zip(&vc[i]) {
+                            *c = (*c).max(*x);
+                        }
                     }
-                    d.push(i);
+                    Relation::Ordered => o.push(i),
+                }
+                for (c, x) in clock.iter_mut().zip(&vc[i]) {
+                    *c = (*c).max(*x);
                 }
             }
             clock[p] = pos[j];
+            inherited[p] = pos[j];
             vc.push(clock);
+            passed.push(inherited);
             direct.push(d);
+            ordered.push(o);
         }
         let hb = |i: usize, k: usize| vc[k][procs[i]] >= pos[i];
         let mut races = Vec::new();
         for j in 0..n {
             for &i in &direct[j] {
-                let through_prev = prev[j].is_some_and(|q| q > i && hb(i, q));
-                let through_other = direct[j].iter().any(|&k| k > i && hb(i, k));
+                let through_prev = prev[j].is_some_and(|q| q > i && passed[q][procs[i]] >= pos[i]);
+                let through_other = direct[j]
+                    .iter()
+                    .chain(&ordered[j])
+                    .any(|&k| k > i && hb(i, k));
                 if through_prev || through_other {
                     continue;
                 }

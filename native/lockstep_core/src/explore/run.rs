@@ -26,6 +26,38 @@ pub(crate) struct StepRec {
     pub wut: Vec<WNode>,
     /// Processes the step killed (their pending operations never ran).
     pub killed: Vec<ProcId>,
+    /// What the step did to mailboxes, for telling which additions receives observed.
+    pub obs: StepObs,
+}
+
+/// What one step did to mailboxes (see [`super::observe`]). Only facts of the step itself, so
+/// that a step replayed in a later run keeps them.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct StepObs {
+    /// The messages the step added, with the mailbox each went to.
+    pub adds: Vec<(ProcId, MsgId)>,
+    /// A selective receive's scan.
+    pub scan: Option<ScanRec>,
+    /// A plain receive took this message (it would have taken any).
+    pub took_any: Option<MsgId>,
+    /// `(x, y)`: the selective receive that took `x`, earlier, rejects `y`, which came later.
+    pub later: Vec<(MsgId, MsgId)>,
+    /// The explorer's model of a mailbox disagreed with the engine's (or the step reached the
+    /// cluster, whose channels it does not model): the run is analysed without observers.
+    pub inexact: bool,
+}
+
+/// A selective receive's scan step.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ScanRec {
+    /// It began the receive (a continuation scans from where the last scan ended).
+    pub fresh: bool,
+    /// The messages it was handed, oldest first.
+    pub batch: Vec<MsgId>,
+    /// The message it took, if any: the messages before it in `batch` were rejected.
+    pub took: Option<MsgId>,
+    /// Messages behind the one taken that the receive's pattern rejects.
+    pub rejected: Vec<MsgId>,
 }
 
 /// The plan for the next run (see [`super::Explorer`]).
@@ -61,6 +93,8 @@ pub(crate) struct RunState {
     /// Timers armed to a process id, by the process (its end drops them).
     timer_to: BTreeMap<TimerId, ProcId>,
     spawn_step: BTreeMap<ProcId, usize>,
+    /// The messages each process's selective receives took, in order.
+    selective_takes: BTreeMap<ProcId, Vec<MsgId>>,
     current: Option<Candidate>,
     /// The candidates of the latest decision.
     offered: Vec<Candidate>,
@@ -140,7 +174,7 @@ impl RunState {
             OpKind::Spawn => fp.write(Res::Spawns),
             OpKind::Send => {
                 if let Some(t) = target {
-                    fp.write(Res::Mailbox(t));
+                    fp.write(Res::Queue(t));
                     fp.read(Res::Live(t));
                 }
                 // Every send through a name writes the name: two of them do not commute in a
@@ -278,18 +312,41 @@ impl RunState {
                 fp.read(Res::Live(target));
             }
             Touch::Added { to, id, down } => {
-                fp.write(Res::Mailbox(to));
+                fp.write(Res::Queue(to));
                 fp.write(Res::Msg(id));
                 self.mailboxes.entry(to).or_default().push((id, k, down));
+                self.steps[k].obs.adds.push((to, id));
             }
             Touch::Received { id } => {
                 fp.read(Res::Msg(id));
+                let step = &mut self.steps[k];
+                let obs = &mut step.obs;
                 // A selective receive that took a message commutes with messages added behind
                 // it: drop the mailbox read its scan put in.
                 if matches!(self.current, Some(c) if c.op == OpKind::RecvMatch) {
-                    fp.acc.retain(|&(r, w)| w || r != Res::Mailbox(actor));
+                    fp.acc.retain(|&(r, w)| {
+                        w || (r != Res::Mailbox(actor) && r != Res::Queue(actor))
+                    });
+                    match obs.scan.as_mut() {
+                        Some(scan) => scan.took = Some(id),
+                        None => obs.inexact = true,
+                    }
+                    self.selective_takes.entry(actor).or_default().push(id);
+                } else {
+                    obs.took_any = Some(id);
                 }
                 let mb = self.mailboxes.entry(actor).or_default();
+                // What could have been taken instead: not the messages the scan rejected.
+                if let (Some(scan), Some(needs)) = (&obs.scan, &mut step.needs) {
+                    let pos = scan.batch.iter().position(|m| *m == id).unwrap_or(0);
+                    let could: Vec<MsgId> = scan.batch[pos..]
+                        .iter()
+                        .filter(|m| !scan.rejected.contains(m))
+                        .copied()
+                        .collect();
+                    needs.clear();
+                    needs.extend(mb.iter().filter(|m| could.contains(&m.0)).map(|m| m.1));
+                }
                 // A receive with a timeout is enabled by its deadline too: it needs nothing.
                 if self.steps[k].needs.is_none()
                     && matches!(self.current, Some(c) if c.op == OpKind::Recv && !c.timed)
@@ -298,15 +355,45 @@ impl RunState {
                 }
                 mb.retain(|m| m.0 != id);
             }
-            Touch::Scan { base, count } => {
-                // A scan that matches nothing depends on every message there: one more, added
-                // before it, might have matched.
-                fp.read(Res::Mailbox(actor));
+            Touch::Scan { base, count, first } => {
+                // A scan that matches nothing, with a deadline, depends on every message
+                // there: one more, added before it, might have matched before the deadline.
+                // Without one, on the order of the messages added (see `super::observe`).
                 let timed = matches!(self.current, Some(c) if c.timed);
+                fp.read(if timed {
+                    Res::Mailbox(actor)
+                } else {
+                    Res::Queue(actor)
+                });
+                let mb = self.mailboxes.entry(actor).or_default();
+                let obs = &mut self.steps[k].obs;
+                if mb.get(base).map(|m| m.0) != Some(first) || mb.len() != base + count {
+                    obs.inexact = true;
+                }
+                obs.scan = Some(ScanRec {
+                    fresh: base == 0,
+                    batch: mb.iter().skip(base).map(|m| m.0).collect(),
+                    ..ScanRec::default()
+                });
                 if count > 0 && !timed {
-                    let mb = self.mailboxes.entry(actor).or_default();
                     let needs = mb.iter().skip(base).map(|m| m.1).collect();
                     self.steps[k].needs = Some(needs);
+                }
+            }
+            Touch::Rejected { id } => match self.steps[k].obs.scan.as_mut() {
+                Some(scan) => scan.rejected.push(id),
+                None => self.steps[k].obs.inexact = true,
+            },
+            Touch::RejectedEarlier { back, id } => {
+                let takes = self.selective_takes.get(&actor).map_or(&[][..], |t| &t[..]);
+                match takes.len().checked_sub(back + 1).map(|i| takes[i]) {
+                    Some(x) => self.steps[k].obs.later.push((x, id)),
+                    None => self.steps[k].obs.inexact = true,
+                }
+            }
+            Touch::Dropped { id } => {
+                if let Some(mb) = self.mailboxes.get_mut(&actor) {
+                    mb.retain(|m| m.0 != id);
                 }
             }
             Touch::Timeout => {
@@ -350,10 +437,11 @@ impl RunState {
                 match to {
                     Some(to) => {
                         fp.read(Res::Live(to));
-                        fp.write(Res::Mailbox(to));
+                        fp.write(Res::Queue(to));
                         if let Some(id) = id {
                             fp.write(Res::Msg(id));
                             self.mailboxes.entry(to).or_default().push((id, k, None));
+                            self.steps[k].obs.adds.push((to, id));
                         }
                     }
                     None => fp.global = true,
@@ -385,7 +473,11 @@ impl RunState {
                 fp.write(Res::Clock);
                 fp.write(Res::Timers);
             }
-            Touch::Net | Touch::Tick => fp.global = true,
+            Touch::Net => {
+                fp.global = true;
+                self.steps[k].obs.inexact = true;
+            }
+            Touch::Tick => fp.global = true,
             Touch::Other => {}
         }
         self.steps[k].fp = fp;
@@ -467,6 +559,7 @@ impl RunState {
             sleep,
             wut,
             killed: Vec::new(),
+            obs: StepObs::default(),
         });
         Ok(pick)
     }

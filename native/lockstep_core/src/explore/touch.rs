@@ -35,10 +35,29 @@ pub enum Touch {
     Received {
         id: MsgId,
     },
-    /// The acting process's selective receive was handed its mailbox from index `base`.
+    /// The acting process's selective receive was handed its mailbox from index `base`:
+    /// `count` messages, the first of them `first`.
     Scan {
         base: usize,
         count: usize,
+        first: MsgId,
+    },
+    /// The acting process's selective receive, taking a message, rejected message `id`,
+    /// behind it in the mailbox (not an event of the trace).
+    Rejected {
+        id: MsgId,
+    },
+    /// The pattern of the acting process's `back`-th latest selective receive that took a
+    /// message (0: the latest) rejects message `id`, which came later (not an event of the
+    /// trace).
+    RejectedEarlier {
+        back: usize,
+        id: MsgId,
+    },
+    /// Message `id` left the acting process's mailbox unread (a demonitor's flush; not an
+    /// event of the trace).
+    Dropped {
+        id: MsgId,
     },
     /// A receive of the acting process timed out, or its sleep ended.
     Timeout,
@@ -116,9 +135,12 @@ impl Touch {
                 },
             },
             EventKind::Receive { id, .. } => Touch::Received { id: *id },
-            EventKind::Scan { base, count, .. } => Touch::Scan {
+            EventKind::Scan {
+                base, count, first, ..
+            } => Touch::Scan {
                 base: *base,
                 count: *count,
+                first: *first,
             },
             EventKind::Timeout | EventKind::Sleep => Touch::Timeout,
             EventKind::Died { victim, .. } | EventKind::Vanished { victim } => {

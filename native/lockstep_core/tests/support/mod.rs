@@ -140,6 +140,9 @@ struct Sim {
     seen: usize,
     last_timer: Option<TimerId>,
     last_monitor: Option<MonitorId>,
+    /// The latest selective receives that took a message, latest first (under an explorer,
+    /// which asks which later messages they reject).
+    retained: Vec<Instr>,
 }
 
 pub struct RunResult {
@@ -263,6 +266,7 @@ impl World {
                 seen: 0,
                 last_timer: None,
                 last_monitor: None,
+                retained: Vec::new(),
             },
         );
         self.logs.insert(p, Log::default());
@@ -298,14 +302,46 @@ impl World {
             base,
             msgs,
             timed_out,
+            exact,
         } = &reply
         {
             let instr = self.sims[&me].program[self.sims[&me].pc - 1].clone();
+            if *exact {
+                let rejections: Vec<(usize, usize)> = self.sims[&me]
+                    .retained
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(back, earlier)| {
+                        msgs.iter()
+                            .enumerate()
+                            .filter(|(_, m)| !matches_instr(earlier, m))
+                            .map(move |(k, _)| (back, base + k))
+                    })
+                    .collect();
+                self.ctl
+                    .note_rejected(me, &rejections)
+                    .expect("note_rejected");
+            }
             let found = msgs.iter().position(|m| matches_instr(&instr, m));
             match found {
                 Some(i) => {
-                    let env = self.ctl.consume(me, base + i).expect("consume");
+                    // An explorer wants to know which messages behind it the pattern rejects.
+                    let env = if *exact {
+                        let rejected: Vec<usize> = (i + 1..msgs.len())
+                            .filter(|&k| !matches_instr(&instr, &msgs[k]))
+                            .map(|k| base + k)
+                            .collect();
+                        self.ctl.consume_scanned(me, base + i, &rejected)
+                    } else {
+                        self.ctl.consume(me, base + i)
+                    }
+                    .expect("consume");
                     assert_eq!(&env.msg, &msgs[i]);
+                    if *exact {
+                        let retained = &mut self.sims.get_mut(&me).unwrap().retained;
+                        retained.insert(0, instr.clone());
+                        retained.truncate(16);
+                    }
                     self.logs.get_mut(&me).unwrap().received.push(env.msg);
                     self.sims.get_mut(&me).unwrap().seen = 0;
                 }
