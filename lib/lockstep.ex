@@ -200,6 +200,11 @@ defmodule Lockstep do
   A predicate that raises or throws counts as no match. Outside a run the mailbox is scanned
   the same way (waiting for new messages by polling, since a predicate cannot be a `receive`
   pattern).
+
+  The predicate should be pure, as a pattern is: under `strategy: :exhaustive` it also runs
+  on the messages behind the one it took, and the predicates of a process's last 16
+  selective receives run on the messages that come later, so that the exploration knows
+  which orders of messages no receive could tell apart.
   """
   @spec recv_first((term() -> boolean())) :: term()
   def recv_first(predicate) when is_function(predicate, 1) do

@@ -22,6 +22,30 @@ defmodule Lockstep.ExhaustiveTest do
     end
   end
 
+  # `n` processes each send the root a message of their own, which it takes one by one with a
+  # selective receive: no receive could have taken another message than the one it took, so
+  # the order of the sends is seen by none, and one schedule stands for all of them.
+  defp tagged(n) do
+    fn ->
+      me = self()
+      for k <- 1..n, do: Lockstep.spawn(fn -> Lockstep.send(me, {:from, k}) end)
+      got = for k <- 1..n, do: Lockstep.recv_first(&match?({:from, ^k}, &1))
+      if got != Enum.map(1..n, &{:from, &1}), do: raise("got #{inspect(got)}")
+    end
+  end
+
+  test "messages no receive could take in another order: one schedule (observers)" do
+    for n <- 1..4 do
+      assert {:ok, %{schedules: 1, complete: true}} = Runner.explore(tagged(n), seed: 1)
+    end
+
+    # Without reduction, every interleaving.
+    assert {:ok, %{schedules: full}} =
+             Runner.explore(tagged(2), seed: 1, strategy: {:exhaustive, reduction: false})
+
+    assert full > 1
+  end
+
   test "without reduction every interleaving runs, and there are more of them" do
     {:ok, reduced} = Runner.explore(senders(2), seed: 1)
     {:ok, full} = Runner.explore(senders(2), seed: 1, strategy: {:exhaustive, reduction: false})
@@ -135,6 +159,7 @@ defmodule Lockstep.ExhaustiveTest do
     for bad <- [
           {:exhaustive, max_schedules: 0},
           {:exhaustive, reduction: :maybe},
+          {:exhaustive, observers: 1},
           {:exhaustive, depth: 3}
         ] do
       assert_raise ArgumentError, ~r/:strategy/, fn ->
@@ -150,6 +175,8 @@ defmodule Lockstep.ExhaustiveTest do
     assert msg =~ "must be a map"
     assert {:error, msg} = Native.explore_new(%{max_schedules: -1})
     assert msg =~ "max_schedules"
+    assert {:error, msg} = Native.explore_new(%{observers: :sometimes})
+    assert msg =~ "bad value for observers: sometimes (a boolean)"
     ex = Native.explore_new(%{})
     assert {:error, msg} = Native.explore_finish(ex, false)
     assert msg =~ "no run is under way"

@@ -64,6 +64,8 @@ defmodule Lockstep.Native do
   def run_submit_for(_run, _id, _op), do: :erlang.nif_error(:nif_not_loaded)
   def run_start_for(_run), do: :erlang.nif_error(:nif_not_loaded)
   def run_consume(_run, _id, _index), do: :erlang.nif_error(:nif_not_loaded)
+  def run_consume_scanned(_run, _id, _index, _rejected), do: :erlang.nif_error(:nif_not_loaded)
+  def run_note_rejected(_run, _id, _rejections), do: :erlang.nif_error(:nif_not_loaded)
   def run_status(_run), do: :erlang.nif_error(:nif_not_loaded)
   def run_outcome(_run), do: :erlang.nif_error(:nif_not_loaded)
   def run_result(_run), do: :erlang.nif_error(:nif_not_loaded)

@@ -15,7 +15,8 @@ defmodule Lockstep.Options do
     idpct: [depth: {1..5, "a range a..b of integers with 1 <= a <= b", :depth_range}],
     exhaustive: [
       max_schedules: {100_000, "a positive integer or :infinity", :budget},
-      reduction: {true, "a boolean", :boolean}
+      reduction: {true, "a boolean", :boolean},
+      observers: {true, "a boolean", :boolean}
     ]
   }
 
@@ -26,7 +27,7 @@ defmodule Lockstep.Options do
 
   @strategy_forms ":pct, {:pct, depth: d}, :random, :fair_pct, " <>
                     "{:fair_pct, depth: d, prefix: n}, :pos, :idpct, {:idpct, depth: a..b}, " <>
-                    ":exhaustive or {:exhaustive, max_schedules: n, reduction: false}"
+                    ":exhaustive or {:exhaustive, max_schedules: n, reduction: false, observers: false}"
 
   @schema [
     iterations: {100, "a positive integer", :pos_integer},

@@ -168,7 +168,9 @@ defmodule Lockstep.Runner do
   pairs seen: which send each receive took, which write each shared-state access saw) and
   `:ms`. Raises `Lockstep.BugFound` on
   the first failing schedule. Takes the options of `run/2`; `:strategy` may give
-  `{:exhaustive, max_schedules: n, reduction: false}`.
+  `{:exhaustive, max_schedules: n, reduction: false, observers: false}` (`observers: false`
+  takes every two messages to one mailbox as racing, whatever the receives told apart: to
+  measure what observers save).
   """
   @spec explore((() -> any()), keyword()) :: {:ok, map()}
   def explore(fun, opts \\ []) when is_function(fun, 0) do

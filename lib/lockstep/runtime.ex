@@ -6,6 +6,7 @@ defmodule Lockstep.Runtime do
   @moduledoc false
 
   alias Lockstep.{Escape, Native}
+  alias Lockstep.Runtime.Observers
 
   @key :"$lockstep"
 
@@ -100,8 +101,14 @@ defmodule Lockstep.Runtime do
 
   defp match_loop({run, _tag, id, _} = ctx, pred, seen, timeout) do
     case sync(ctx, {:recv_match, seen, timeout}) do
-      {:batch, base, msgs, timed_out} ->
+      {:batch, base, msgs, timed_out, exact} ->
+        if exact, do: Observers.scanned(run, id, base, msgs)
+
         case find(msgs, pred, 0) do
+          {:found, index, msg} when exact ->
+            :ok = Observers.take(run, id, pred, base, msgs, index)
+            {:ok, msg}
+
           {:found, index, msg} ->
             :ok = Native.run_consume(run, id, base + index)
             {:ok, msg}

@@ -41,7 +41,7 @@ defmodule Lockstep.Runner.Exhaustive do
     params = Options.engine_strategy(cfg.strategy)
 
     explorer =
-      case Native.explore_new(Map.take(params, [:max_schedules, :reduction])) do
+      case Native.explore_new(Map.take(params, [:max_schedules, :reduction, :observers])) do
         {:error, why} -> raise ArgumentError, "Lockstep could not start the exploration: #{why}"
         ex -> ex
       end

@@ -81,6 +81,7 @@ rustler::atoms! {
     explorer,
     max_schedules,
     reduction,
+    observers,
     done,
     budget,
     runnable,

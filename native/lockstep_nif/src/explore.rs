@@ -49,14 +49,23 @@ fn config(opts: Term<'_>) -> Result<ExploreConfig, String> {
             Err(_) => return Err(format!("bad value for reduction: {} (a boolean)", show(t))),
         },
     };
+    let no_observers = match opts.map_get(atoms::observers().encode(env)) {
+        Err(_) => false,
+        Ok(t) => match t.decode::<bool>() {
+            Ok(b) => !b,
+            Err(_) => return Err(format!("bad value for observers: {} (a boolean)", show(t))),
+        },
+    };
     Ok(ExploreConfig {
         max_schedules,
         no_reduction,
+        no_observers,
     })
 }
 
 /// A new exploration: `opts` is a map with `max_schedules` (a positive integer, `:infinity`
-/// or absent) and `reduction` (default true; false runs every interleaving).
+/// or absent), `reduction` (default true; false runs every interleaving) and `observers`
+/// (default true; false takes every two additions to one mailbox as dependent).
 #[rustler::nif]
 fn explore_new<'a>(env: Env<'a>, opts: Term<'a>) -> Term<'a> {
     match config(opts) {

@@ -567,6 +567,46 @@ fn run_consume<'a>(env: Env<'a>, run: ResourceArc<RunResource>, id: u32, index: 
     }
 }
 
+/// As `run_consume`, after an exact batch: `rejected` are the mailbox indices behind `index`
+/// whose messages the receive's pattern rejects.
+#[rustler::nif]
+fn run_consume_scanned<'a>(
+    env: Env<'a>,
+    run: ResourceArc<RunResource>,
+    id: u32,
+    index: usize,
+    rejected: Vec<usize>,
+) -> Term<'a> {
+    let mut st = match lock(&run) {
+        Ok(st) => st,
+        Err(e) => return err(env, e),
+    };
+    match st.ctl.consume_scanned(ProcId(id), index, &rejected) {
+        Ok(_) => atoms::ok().encode(env),
+        Err(e) => err(env, e),
+    }
+}
+
+/// The running caller's earlier selective receives reject messages of its mailbox: each
+/// `{back, index}`, the `back`-th latest receive that took a message (0: the latest) and the
+/// mailbox index (for an exhaustive exploration: see `Controller::note_rejected`).
+#[rustler::nif]
+fn run_note_rejected<'a>(
+    env: Env<'a>,
+    run: ResourceArc<RunResource>,
+    id: u32,
+    rejections: Vec<(usize, usize)>,
+) -> Term<'a> {
+    let mut st = match lock(&run) {
+        Ok(st) => st,
+        Err(e) => return err(env, e),
+    };
+    match st.ctl.note_rejected(ProcId(id), &rejections) {
+        Ok(()) => atoms::ok().encode(env),
+        Err(e) => err(env, e),
+    }
+}
+
 /// `{steps, running_pid | nil, finished?, now}` (for the runner's watchdog).
 #[rustler::nif]
 fn run_status<'a>(env: Env<'a>, run: ResourceArc<RunResource>) -> Term<'a> {
