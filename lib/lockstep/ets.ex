@@ -94,7 +94,10 @@ defmodule Lockstep.ETS do
 
   alias Lockstep.{RunSpace, Runtime, SharedState}
 
+  # Whether this process created a table (and so may own one at its end).
   @uses_key :"$lockstep_ets_used"
+  # The processes of each run that were given a table or made a heir: they may own one too.
+  @owners :"$lockstep_ets_owners"
   @names :"$lockstep_ets_names"
   @heirs_key :"$lockstep_ets_heirs"
 
@@ -113,6 +116,7 @@ defmodule Lockstep.ETS do
       ctx ->
         heir = check_heir!(ctx, options)
         touch(ctx, {:ets, name}, nil, true, {:ets, :new, name})
+        Process.put(@uses_key, true)
 
         if named_option?(options) do
           new_named(ctx, name, options, heir)
@@ -603,8 +607,6 @@ defmodule Lockstep.ETS do
   end
 
   defp touch(ctx, identity, key, write, label) do
-    Process.put(@uses_key, true)
-
     object =
       case key do
         nil -> SharedState.object(identity)
@@ -763,7 +765,7 @@ defmodule Lockstep.ETS do
 
   defp check_heir!(_ctx, _options), do: nil
 
-  defp check_managed!({run, _tag, _id, _runner}, pid, what) do
+  defp check_managed!({run, _tag, _id, _runner} = ctx, pid, what) do
     managed = Enum.any?(Lockstep.Native.run_procs(run), &match?({_, ^pid, _, _}, &1))
 
     unless managed do
@@ -771,6 +773,17 @@ defmodule Lockstep.ETS do
             "#{what} inside a Lockstep run needs a process of the same run, got #{inspect(pid)}: " <>
               "a table owned by a process outside the run would outlive the iteration"
     end
+
+    # It may own a table at its end.
+    space = RunSpace.open(@owners, ctx)
+    :ets.insert(@owners, {{space, pid}, true})
+  end
+
+  # Whether this process may own a table of the run at its end: it created one, was given one
+  # or was made a heir (only those look through the VM's tables at their end).
+  defp may_own?(ctx) do
+    Process.get(@uses_key) == true or
+      (:ets.whereis(@owners) != :undefined and RunSpace.fetch(@owners, ctx, self()) != :error)
   end
 
   defp remember_heir(_table, nil), do: :ok
@@ -795,7 +808,7 @@ defmodule Lockstep.ETS do
   # a step of the schedule instead of whenever the VM process happens to finish.
   @spec release_owned(Runtime.ctx()) :: :ok
   def release_owned(ctx) do
-    if Process.get(@uses_key) do
+    if may_own?(ctx) do
       SharedState.settle(ctx)
       me = self()
       heirs = Process.get(@heirs_key, %{})

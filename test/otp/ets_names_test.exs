@@ -87,6 +87,8 @@ defmodule Lockstep.ETSNamesTest do
         Lockstep.send(me, {:heir_got, transfer})
       end)
 
+    down = Lockstep.monitor(heir)
+
     [
       a,
       is_reference(tid),
@@ -132,9 +134,11 @@ defmodule Lockstep.ETSNamesTest do
       m.whereis(:lockstep_names_b) == u,
       m.insert(u, {:in_u, 1}),
       m.lookup(:lockstep_names_b, :in_u),
-      # Handing a named table over: the transfer message names it by its name.
+      # Handing a named table over: the transfer message names it by its name. The new
+      # owner's end deletes it (before its DOWN).
       m.give_away(m.whereis(:lockstep_names_b), heir, :gift),
       Lockstep.recv_first(&match?({:heir_got, _}, &1)),
+      match?({:DOWN, ^down, _, _, _}, Lockstep.recv_first(&match?({:DOWN, ^down, _, _, _}, &1))),
       m.info(:lockstep_names_b, :owner) == heir,
       # Deleting by name frees the name; the identifier is dead.
       m.delete(:lockstep_names_a),
