@@ -76,6 +76,8 @@ defmodule Soak do
     run_submit_for: 3,
     run_start_for: 1,
     run_consume: 3,
+    run_consume_scanned: 4,
+    run_note_rejected: 3,
     run_status: 1,
     run_outcome: 1,
     run_result: 1,

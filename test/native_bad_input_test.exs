@@ -48,6 +48,11 @@ defmodule Lockstep.NativeBadInputTest do
     assert msg =~ "not P0"
     assert {:error, _} = Native.run_op(run, 7, :now)
     assert {:error, _} = Native.run_consume(run, 0, 0)
+    assert {:error, msg} = Native.run_consume_scanned(run, 0, 0, [1])
+    assert msg =~ "not the running process"
+    assert {:error, _} = Native.run_note_rejected(run, 0, [{0, 0}])
+    assert_raise ArgumentError, fn -> Native.run_consume_scanned(run, 0, 0, :not_a_list) end
+    assert_raise ArgumentError, fn -> Native.run_note_rejected(run, 0, [{-1, 0}]) end
     assert_raise ArgumentError, fn -> Native.run_op(:not_a_run, 0, :now) end
     Process.exit(pid, :kill)
   end

@@ -208,6 +208,11 @@ pub enum EngineError {
         index: usize,
         taken: usize,
     },
+    /// More rejections reported at once than a receive can have seen.
+    TooManyRejections {
+        count: usize,
+        len: usize,
+    },
     /// The strategy picked a process that is not enabled (a strategy bug).
     BadPick(ProcId),
 }
@@ -230,6 +235,11 @@ impl fmt::Display for EngineError {
                 f,
                 "mailbox index {index} is reported rejected but is not behind the message taken \
                  (index {taken})"
+            ),
+            EngineError::TooManyRejections { count, len } => write!(
+                f,
+                "{count} rejections reported for a mailbox of {len} messages: more than a \
+                 receive can have seen"
             ),
             EngineError::BadPick(p) => write!(f, "strategy picked {p}, which is not enabled"),
         }
@@ -470,6 +480,13 @@ impl<P: Clone> Controller<P> {
         if index >= len {
             return Err(EngineError::BadIndex { index, len });
         }
+        // Each message behind the one taken at most once.
+        if rejected.len() >= len {
+            return Err(EngineError::TooManyRejections {
+                count: rejected.len(),
+                len,
+            });
+        }
         let mut ids = Vec::with_capacity(rejected.len());
         for &r in rejected {
             match mailbox.get(r) {
@@ -502,6 +519,13 @@ impl<P: Clone> Controller<P> {
         self.check_running(who)?;
         let mailbox = &self.procs[who.index()].mailbox;
         let len = mailbox.len();
+        // A bound on the work of one call: each message, for a few dozen earlier receives.
+        if rejections.len() > len.saturating_mul(64) {
+            return Err(EngineError::TooManyRejections {
+                count: rejections.len(),
+                len,
+            });
+        }
         let mut found = Vec::with_capacity(rejections.len());
         for &(back, index) in rejections {
             match mailbox.get(index) {

@@ -827,6 +827,19 @@ fn a_selective_receive_reports_only_rejections_behind_what_it_takes() {
         ctl.consume_scanned(ProcId::ROOT, 3, &[]),
         Err(EngineError::BadIndex { index: 3, len: 3 })
     );
+    assert_eq!(
+        ctl.consume_scanned(ProcId::ROOT, 0, &[1, 2, 1]),
+        Err(EngineError::TooManyRejections { count: 3, len: 3 })
+    );
+    assert_eq!(
+        ctl.note_rejected(ProcId::ROOT, &vec![(0, 0); 3 * 64 + 1]),
+        Err(EngineError::TooManyRejections { count: 193, len: 3 })
+    );
+    assert_eq!(
+        ctl.note_rejected(ProcId::ROOT, &[(0, 3)]),
+        Err(EngineError::BadIndex { index: 3, len: 3 })
+    );
+    assert_eq!(ctl.note_rejected(ProcId::ROOT, &[(0, 2), (5, 0)]), Ok(()));
     // Nothing was taken by the refused calls.
     let env = ctl.consume_scanned(ProcId::ROOT, 1, &[2]).unwrap();
     assert_eq!(env.msg, Message::User(2));
