@@ -290,8 +290,11 @@ impl Explorer {
             };
             let mut clock = inherited.clone();
             let (mut d, mut o) = (Vec::new(), Vec::new());
-            for i in 0..j {
-                if procs[i] == p {
+            // Latest first: a step already known to happen before this one (through a later
+            // dependency or the process's previous step) adds nothing to its clock, and is in
+            // no race with it (see `through_prev` and `through_other` below).
+            for i in (0..j).rev() {
+                if procs[i] == p || inherited[procs[i]] >= pos[i] {
                     continue;
                 }
                 let rel = match &observers {
@@ -317,6 +320,9 @@ impl Explorer {
             inherited[p] = pos[j];
             vc.push(clock);
             passed.push(inherited);
+            // In step order, as the races are reversed in.
+            d.reverse();
+            o.reverse();
             direct.push(d);
             ordered.push(o);
         }
