@@ -12,7 +12,7 @@ use lockstep_core::explore::{ExploreConfig, Explorer, Status};
 use lockstep_core::{Config, IterationInfo};
 use programs::*;
 use std::time::Instant;
-use support::{Instr, Target};
+use support::Instr;
 
 /// Explore a message-passing program: schedules, whether it finished, seconds.
 fn explore_messages(program: &[Instr], config: ExploreConfig) -> (u64, bool, f64) {
@@ -38,17 +38,9 @@ fn explore_messages(program: &[Instr], config: ExploreConfig) -> (u64, bool, f64
 }
 
 /// `n` children each send the root a message with a tag of their own; the root takes them by
-/// tag (in the order of the tags when `ordered`, otherwise taking any message `n` times).
+/// tag in the order of the tags when `selective`, otherwise by `n` plain receives.
 fn tagged(n: u64, selective: bool) -> Vec<Instr> {
-    let mut prog: Vec<Instr> = (0..n)
-        .map(|tag| Instr::Spawn {
-            link: false,
-            program: vec![Instr::Send {
-                to: Target::Root,
-                tag,
-            }],
-        })
-        .collect();
+    let mut prog: Vec<Instr> = (0..n).map(support::sends_root).collect();
     prog.extend((0..n).map(|tag| match selective {
         true => Instr::RecvTag { tag, timeout: None },
         false => Instr::Recv { timeout: None },

@@ -822,15 +822,7 @@ fn a_monitored_exit_writes_the_owner_s_mailbox_even_after_the_owner_ended() {
 fn tagged_messages_to_selective_receives_take_one_schedule() {
     for n in 1..=5u64 {
         for descending in [false, true] {
-            let mut prog: Vec<Instr> = (0..n)
-                .map(|tag| Instr::Spawn {
-                    link: false,
-                    program: vec![Instr::Send {
-                        to: Target::Root,
-                        tag,
-                    }],
-                })
-                .collect();
+            let mut prog: Vec<Instr> = (0..n).map(sends_root).collect();
             let tags: Vec<u64> = if descending {
                 (0..n).rev().collect()
             } else {
@@ -857,22 +849,29 @@ fn tagged_messages_to_selective_receives_take_one_schedule() {
 /// receives do, and a sender put to sleep wakes at the other send.
 #[test]
 fn messages_a_receive_could_take_either_of_are_ordered() {
-    let send = |tag| Instr::Spawn {
-        link: false,
-        program: vec![Instr::Send {
-            to: Target::Root,
-            tag,
-        }],
-    };
     let take = |tag| Instr::RecvTag { tag, timeout: None };
     for (prog, runs) in [
-        (vec![send(0), send(0), take(0), take(0)], 2),
+        (vec![sends_root(0), sends_root(0), take(0), take(0)], 2),
         (
-            vec![send(1), send(0), send(0), take(0), take(0), take(1)],
+            vec![
+                sends_root(1),
+                sends_root(0),
+                sends_root(0),
+                take(0),
+                take(0),
+                take(1),
+            ],
             2,
         ),
         (
-            vec![send(0), send(1), send(0), take(0), take(0), take(1)],
+            vec![
+                sends_root(0),
+                sends_root(1),
+                sends_root(0),
+                take(0),
+                take(0),
+                take(1),
+            ],
             3,
         ),
     ] {
@@ -891,16 +890,9 @@ fn messages_a_receive_could_take_either_of_are_ordered() {
 /// finds the run where it comes after.
 #[test]
 fn a_scan_that_took_nothing_holds_up_nothing_after_it() {
-    let send = |tag| Instr::Spawn {
-        link: false,
-        program: vec![Instr::Send {
-            to: Target::Root,
-            tag,
-        }],
-    };
     let prog = vec![
-        send(1),
-        send(0),
+        sends_root(1),
+        sends_root(0),
         Instr::RecvTag {
             tag: 0,
             timeout: None,

@@ -24,6 +24,17 @@ pub enum Target {
     Parent,
 }
 
+/// A child that sends the root one message with `tag`.
+pub fn sends_root(tag: u64) -> Instr {
+    Instr::Spawn {
+        link: false,
+        program: vec![Instr::Send {
+            to: Target::Root,
+            tag,
+        }],
+    }
+}
+
 #[derive(Clone, Debug)]
 pub enum Instr {
     Spawn {
