@@ -462,6 +462,8 @@ defmodule Lockstep.Runner do
       next: 0,
       frontier: 0,
       results: %{},
+      # The lowest iteration seen failing (no iteration past it is handed out).
+      failed: :infinity,
       redo: nil,
       found: nil,
       stopped: nil,
@@ -516,7 +518,14 @@ defmodule Lockstep.Runner do
               coordinate(cfg, started, stats, %{state | stopped: stopped})
 
             result ->
-              state = %{state | results: Map.put(state.results, i, {expected, result})}
+              failed = if match?({:fail, _}, result), do: min(state.failed, i), else: state.failed
+
+              state = %{
+                state
+                | results: Map.put(state.results, i, {expected, result}),
+                  failed: failed
+              }
+
               {stats, state} = accept(cfg, stats, state)
               coordinate(cfg, started, stats, state)
           end
@@ -544,7 +553,10 @@ defmodule Lockstep.Runner do
 
         cond do
           expected != expected_steps(stats.longest) ->
-            {stats, %{state | redo: i}}
+            # The result is dropped: it no longer bounds what is handed out.
+            failed = Enum.min(for({k, {_, {:fail, _}}} <- results, do: k), fn -> :infinity end)
+
+            {stats, %{state | redo: i, failed: failed}}
 
           match?({:fail, _}, result) ->
             {stats, %{state | found: elem(result, 1)}}
@@ -573,9 +585,11 @@ defmodule Lockstep.Runner do
   end
 
   defp next_iteration(cfg, started, state) do
-    bound = Enum.min([cfg.iterations | failed_at(state)])
-    elapsed = System.monotonic_time(:millisecond) - started
-    out_of_time = cfg.max_run_time != :infinity and elapsed >= cfg.max_run_time
+    bound = min(cfg.iterations, state.failed)
+
+    out_of_time =
+      cfg.max_run_time != :infinity and
+        System.monotonic_time(:millisecond) - started >= cfg.max_run_time
 
     cond do
       state.found != nil or state.stopped != nil -> :none
@@ -584,10 +598,6 @@ defmodule Lockstep.Runner do
       state.next < bound -> {:run, state.next, %{state | next: state.next + 1}}
       true -> :none
     end
-  end
-
-  defp failed_at(state) do
-    for {i, {_, {:fail, _}}} <- state.results, do: i
   end
 
   defp finish_parallel(fun, cfg, started, %{stats: stats} = state) do
