@@ -6,6 +6,16 @@ use lockstep_core::*;
 use support::*;
 use Instr::*;
 
+/// A controller driven by hand (no scripted processes), under the random strategy.
+fn bare_controller() -> Controller<u8> {
+    let info = IterationInfo {
+        seed: 0,
+        iteration: 0,
+        expected_steps: 10,
+    };
+    Controller::new(cfg(), random().build(), info)
+}
+
 fn one(program: Vec<Instr>) -> RunResult {
     run(program, random(), 1, cfg())
 }
@@ -736,12 +746,7 @@ fn replay_reproduces_a_run_and_detects_divergence() {
 
 #[test]
 fn protocol_violations_are_errors_not_panics() {
-    let info = IterationInfo {
-        seed: 0,
-        iteration: 0,
-        expected_steps: 10,
-    };
-    let mut ctl: Controller<u8> = Controller::new(cfg(), random().build(), info);
+    let mut ctl = bare_controller();
     assert_eq!(
         ctl.bind(ProcId(5)),
         Err(EngineError::UnknownProc(ProcId(5)))
@@ -787,12 +792,7 @@ fn protocol_violations_are_errors_not_panics() {
 
 #[test]
 fn a_selective_receive_reports_only_rejections_behind_what_it_takes() {
-    let info = IterationInfo {
-        seed: 0,
-        iteration: 0,
-        expected_steps: 10,
-    };
-    let mut ctl: Controller<u8> = Controller::new(cfg(), random().build(), info);
+    let mut ctl = bare_controller();
     ctl.bind(ProcId::ROOT).unwrap();
     ctl.start().unwrap();
     for msg in 1..=3u8 {
@@ -848,12 +848,7 @@ fn a_selective_receive_reports_only_rejections_behind_what_it_takes() {
 
 #[test]
 fn external_death_of_the_running_process_moves_the_run_on() {
-    let info = IterationInfo {
-        seed: 0,
-        iteration: 0,
-        expected_steps: 10,
-    };
-    let mut ctl: Controller<u8> = Controller::new(cfg(), random().build(), info);
+    let mut ctl = bare_controller();
     ctl.bind(ProcId::ROOT).unwrap();
     ctl.start().unwrap();
     ctl.submit(
