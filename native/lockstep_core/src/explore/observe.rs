@@ -87,7 +87,10 @@ impl Observers {
                     rejected: Some(r), ..
                 }) = takes.get_mut(x)
                 {
-                    r.push(*y);
+                    // Later scans of a process hand the same messages over again.
+                    if !r.contains(y) {
+                        r.push(*y);
+                    }
                 }
             }
         }

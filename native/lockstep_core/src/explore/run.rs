@@ -337,15 +337,20 @@ impl RunState {
                 }
                 let mb = self.mailboxes.entry(actor).or_default();
                 // What could have been taken instead: not the messages the scan rejected.
-                if let (Some(scan), Some(needs)) = (&obs.scan, &mut step.needs) {
-                    let pos = scan.batch.iter().position(|m| *m == id).unwrap_or(0);
-                    let could: Vec<MsgId> = scan.batch[pos..]
-                        .iter()
-                        .filter(|m| !scan.rejected.contains(m))
-                        .copied()
-                        .collect();
-                    needs.clear();
-                    needs.extend(mb.iter().filter(|m| could.contains(&m.0)).map(|m| m.1));
+                // A message taken that the scan was not handed: the model lost track.
+                let taken_at = obs
+                    .scan
+                    .as_ref()
+                    .map(|scan| scan.batch.iter().position(|m| *m == id));
+                match (taken_at, &obs.scan, &mut step.needs) {
+                    (Some(None), _, _) => obs.inexact = true,
+                    (Some(Some(pos)), Some(scan), Some(needs)) => {
+                        let could =
+                            |m: &MsgId| scan.batch[pos..].contains(m) && !scan.rejected.contains(m);
+                        needs.clear();
+                        needs.extend(mb.iter().filter(|m| could(&m.0)).map(|m| m.1));
+                    }
+                    _ => {}
                 }
                 // A receive with a timeout is enabled by its deadline too: it needs nothing.
                 if self.steps[k].needs.is_none()
