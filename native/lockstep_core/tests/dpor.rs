@@ -904,3 +904,41 @@ fn a_scan_that_took_nothing_holds_up_nothing_after_it() {
     ];
     assert_eq!(dpor_explore(&prog).1, brute_force(&prog).1);
 }
+
+/// Found by the property with timers. The root's receive has a timeout, so it needs no message
+/// to be enabled; its race with the first child's send plans a branch for the root where only
+/// its deadline could let it run, and with timers that fire once every process waits it is
+/// not enabled there. That branch must not stand for the reversal of the two sends (the
+/// second child's, after a receive that times out at once, and the first's), or the run where
+/// the root receives the second child's message is never explored.
+#[test]
+fn a_branch_whose_process_is_not_enabled_covers_no_reversal() {
+    let prog = vec![
+        Instr::Spawn {
+            link: false,
+            program: vec![
+                Instr::Send {
+                    to: Target::Root,
+                    tag: 0,
+                },
+                Instr::Recv { timeout: Some(1) },
+            ],
+        },
+        Instr::Spawn {
+            link: false,
+            program: vec![
+                Instr::Recv { timeout: Some(0) },
+                Instr::Send {
+                    to: Target::Root,
+                    tag: 0,
+                },
+            ],
+        },
+        Instr::Recv { timeout: Some(1) },
+    ];
+    let cfg = config_with(false);
+    let expected = brute_force_with(&prog, cfg.clone(), 50_000)
+        .expect("small")
+        .1;
+    assert_eq!(dpor_explore_cfg(&prog, false, cfg).1, expected);
+}

@@ -382,7 +382,7 @@ impl Explorer {
                 .iter()
                 .any(|(q, fp)| weak_initial(*q, fp, &v, &doomed).is_some());
             if !covered {
-                insert(&mut node.wut, v, &doomed);
+                insert(&mut node.wut, v, &doomed, &node.enabled);
             }
         }
     }
@@ -400,7 +400,7 @@ impl Explorer {
             }
             let mut fp = Footprint::new(q);
             fp.global = true;
-            insert(&mut s.wut, vec![fp], &[]);
+            insert(&mut s.wut, vec![fp], &[], &s.enabled);
         }
     }
 
@@ -416,7 +416,7 @@ impl Explorer {
                 }
                 let mut fp = Footprint::new(v);
                 fp.global = true;
-                insert(&mut s.wut, vec![fp], &[]);
+                insert(&mut s.wut, vec![fp], &[], &s.enabled);
             }
         }
     }
@@ -446,7 +446,7 @@ impl Explorer {
             if moves {
                 let mut fp = Footprint::new(ProcId::CLOCK);
                 fp.global = true;
-                insert(&mut s.wut, vec![fp], &[]);
+                insert(&mut s.wut, vec![fp], &[], &s.enabled);
             }
         }
     }
@@ -499,8 +499,15 @@ fn weak_initial(
 }
 
 /// Insert `w` into the wakeup tree whose root's children are `root`, unless a branch already
-/// covers it. Returns whether it was added.
-fn insert(root: &mut Vec<WNode>, mut w: Vec<Footprint>, doomed: &[ProcId]) -> bool {
+/// covers it. Returns whether it was added. A branch of a process not `enabled` at the node
+/// covers nothing: it is never taken (a reversal against a receive that only its deadline
+/// could enable, with timers that fire only once every process waits, plans one).
+fn insert(
+    root: &mut Vec<WNode>,
+    mut w: Vec<Footprint>,
+    doomed: &[ProcId],
+    enabled: &[ProcId],
+) -> bool {
     let mut node = root;
     let mut at_root = true;
     loop {
@@ -510,6 +517,7 @@ fn insert(root: &mut Vec<WNode>, mut w: Vec<Footprint>, doomed: &[ProcId]) -> bo
         let found = node
             .iter()
             .enumerate()
+            .filter(|(_, c)| !at_root || enabled.contains(&c.proc))
             .find_map(|(ci, c)| weak_initial(c.proc, &c.fp, &w, doomed).map(|k| (ci, k)));
         match found {
             Some((ci, k)) => {
